@@ -1,0 +1,58 @@
+"""Plain-text rendering of answers for the terminal (Slack has its own in handlers/blocks.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from knowledge.models import Answer, Quote, SourceRef
+
+
+def format_date(published: dt.date | None, estimated: bool) -> str | None:
+    if published is None:
+        return None
+    return f"≈ {published.isoformat()}" if estimated else published.isoformat()
+
+
+def attribution(title: str | None, publisher: str | None, published: dt.date | None,
+                estimated: bool) -> str:
+    parts = [title or "untitled", publisher, format_date(published, estimated)]
+    return " · ".join(p for p in parts if p)
+
+
+def _source(ref: SourceRef) -> str:
+    return attribution(ref.title, ref.publisher, ref.published, ref.date_estimated)
+
+
+def mark(text: str, spans: tuple[tuple[int, int], ...], start: str, end: str) -> str:
+    out, pos = [], 0
+    for s, e in sorted(spans):
+        if s < pos:
+            continue
+        out += [text[pos:s], start, text[s:e], end]
+        pos = e
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def render_quote(n: int, q: Quote, *, bold: tuple[str, str]) -> str:
+    lines = [f"{n}. “{mark(q.text, q.highlights, *bold)}”",
+             f"   — {attribution(q.title, q.publisher, q.published, q.date_estimated)}"
+             f"  [{q.passage_id}]"]
+    if q.also_reported_by:
+        also = "; ".join(f"{_source(r)} [{r.passage_id}]" for r in q.also_reported_by)
+        lines.append(f"   also reported by: {also}")
+    return "\n".join(lines)
+
+
+def render_answer(answer: Answer, *, ansi: bool = False) -> str:
+    bold = ("\033[1m", "\033[0m") if ansi else ("*", "*")
+    out: list[str] = []
+    if answer.truncated:
+        out.append("(Your question was long; only its beginning was used.)")
+    if not answer.answered:
+        out.append(answer.reason or "Not in the knowledge base.")
+        if answer.hint:
+            out.append(answer.hint.replace("`/kb sources`", "`licensebot kb sources`"))
+        return "\n".join(out)
+    out.extend(render_quote(i, q, bold=bold) for i, q in enumerate(answer.quotes, start=1))
+    return "\n\n".join(out)

@@ -1,0 +1,95 @@
+"""All configuration, read once from the environment (or ``.env``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting; the message is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True,
+        populate_by_name=True,
+    )
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(DEFAULT_SLACK_API_URL, validation_alias="SLACK_API_URL")
+
+    host: str = Field("127.0.0.1", validation_alias="LICENSEBOT_HOST")
+    port: int = Field(3000, ge=1, le=65535, validation_alias="LICENSEBOT_PORT")
+    # None means the knowledge base bundled with the package.
+    kb_dir: Path | None = Field(None, validation_alias="LICENSEBOT_KB_DIR")
+    admins: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset(), validation_alias="LICENSEBOT_ADMINS"
+    )
+    data_dir: Path = Field(Path("var"), validation_alias="LICENSEBOT_DATA_DIR")
+    audit_path: Path | None = Field(None, validation_alias="LICENSEBOT_AUDIT_PATH")
+    audit_max_bytes: int = Field(
+        50 * 1024 * 1024, ge=4096, validation_alias="LICENSEBOT_AUDIT_MAX_BYTES"
+    )
+    # How often a replica checks the shared knowledge-base directory; 0 turns polling off.
+    kb_poll_seconds: float = Field(30.0, ge=0, validation_alias="LICENSEBOT_KB_POLL_SECONDS")
+    top_k: int = Field(3, ge=1, le=10, validation_alias="LICENSEBOT_TOP_K")
+    dedupe_ttl_seconds: int = Field(3600, ge=1, validation_alias="LICENSEBOT_DEDUPE_TTL_SECONDS")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias="LICENSEBOT_LOG_LEVEL"
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", validation_alias="LICENSEBOT_LOG_FORMAT"
+    )
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            ids = [part.strip() for part in value.split(",") if part.strip()]
+            for uid in ids:
+                if not uid.isalnum() or not uid[0].isalpha():
+                    raise ValueError(f"not a Slack user id: {uid!r}")
+            return frozenset(ids)
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def resolved_audit_path(self) -> Path:
+        return self.audit_path if self.audit_path is not None else self.data_dir / "audit.jsonl"
+
+    @property
+    def has_slack_http_credentials(self) -> bool:
+        return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the one Settings object; errors become a single line naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = err.get("loc") or ("?",)
+        name = str(loc[0])
+        field = Settings.model_fields.get(name)
+        alias = field.validation_alias if field is not None else None
+        var = alias if isinstance(alias, str) else name.upper()
+        raise SettingsError(f"invalid setting {var}: {err.get('msg', 'invalid value')}") from None

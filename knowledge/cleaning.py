@@ -1,0 +1,145 @@
+"""Remove page furniture from scraped article text by general rules.
+
+The rules describe how news pages are built (headline, caption, credit line, body, then
+author bio, sign-up box and lists of other headlines), not these particular files.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+ELLIPSIS = "…"
+
+# A line that opens the page's trailing furniture: it and everything after it go.
+_TAIL_MARKERS = re.compile(
+    r"""^(?:latest\s+in\b|more\s+in\b|more\s+from\b|recent\s+(?:articles|posts|stories|news)\b
+    |related\s+(?:articles|stories|posts|content|news)\b|read\s+(?:more|next)\b|most\s+(?:popular|read)\b
+    |you\s+(?:may|might)\s+also\s+like\b|recommended\s+for\s+you\b|trending\b|comments?\s*$
+    |share\s+this\b|top\s+stories\b|editor'?s\s+picks?\b)""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+# A single line that is furniture wherever it stands.
+_FURNITURE_LINE = re.compile(
+    r"""^(?:
+      \(?\s*(?:image|photo|picture|video|graphic)s?\s*(?:credit|courtesy|source|by)s?\s*:?.*
+    | (?:source|via|credit|photo)\s*:?\s*[\w&.' -]{0,40}$
+    | source\s+link
+    | advertisement | sponsored(?:\s+content)? | info\s+message
+    | (?:sign\s*up|subscribe|register)\b.*\b(?:newsletter|e-?mail|inbox|updates)\b.*
+    | .*\bdelivered\s+(?:straight\s+)?to\s+your\s+inbox\b.*
+    | (?:log\s*in|sign\s*in|welcome)\b.*\baccount\b.*
+    | .*\bcookies?\b.*
+    | (?:follow|like)\s+us\b.*
+    | .*\ball\s+rights\s+reserved\b.*
+    | (?:©|copyright\b).*
+    | (?:share|tweet|email|print)(?:\s+(?:this|on\s+\w+|article))?
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+# "Jane Doe is TechRadar Pro's resident mobile expert ..." — an author bio.
+_BIO_LINE = re.compile(
+    r"""^(?:[A-Z][\w'’.-]+\s+){1,3}is\s+(?:a|an|the|[A-Z][\w&'’ .-]*?['’]s)\b.{0,200}?
+    \b(?:writer|editor|journalist|reporter|correspondent|expert|contributor|columnist|analyst
+    |freelancer|author|producer|specialist)\b""",
+    re.VERBOSE,
+)
+
+# A date standing at the start of a line, as scrapers leave datelines.
+_DATE = (
+    r"(?:\d{4}-\d{2}-\d{2}"
+    r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4}"
+    r"|\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?\s+\d{4})"
+)
+DATELINE_RE = re.compile(
+    rf"^\s*(?:(?:date|published|posted|updated|first\s+published)\s*(?:on)?\s*:?\s*)?(?P<date>{_DATE})"
+    rf"(?:\s*[|·•,-]?\s*\d{{1,2}}:\d{{2}}(?:\s*[ap]m)?(?:\s*[A-Z]{{2,4}})?)?\s*",
+    re.IGNORECASE,
+)
+
+_SENTENCE_END = re.compile(r"""[.!?…:;]["'”’)\]]*$""")
+_SHORT_LINE_WORDS = 7
+_HEADLINE_MAX_WORDS = 25
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    text: str
+    # The headline, when the page starts with one; it is metadata, not body text.
+    headline: str | None
+    # The dateline text removed from the body, when there was one.
+    dateline: str | None
+    removed: tuple[str, ...]
+
+
+def normalise_lines(raw: str) -> list[str]:
+    raw = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    raw = unicodedata.normalize("NFC", raw)
+    lines = []
+    for line in raw.split("\n"):
+        # Zero-width and non-breaking spaces are scraping residue, not content.
+        line = re.sub(r"[\u200b\u200c\u200d\u2060\ufeff]", "", line)
+        line = re.sub(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+", " ", line).strip()
+        lines.append(line)
+    return lines
+
+
+def _words(line: str) -> int:
+    return len(line.split())
+
+
+def _is_body(line: str) -> bool:
+    return _words(line) > _SHORT_LINE_WORDS or bool(_SENTENCE_END.search(line))
+
+
+def clean_text(raw: str, extra_patterns: Iterable[str] = ()) -> Cleaned:
+    extra = [re.compile(p, re.IGNORECASE) for p in extra_patterns]
+    lines = [line for line in normalise_lines(raw) if line]
+    removed: list[str] = []
+    dateline: str | None = None
+
+    kept: list[str] = []
+    seen_body = False
+    for i, line in enumerate(lines):
+        if seen_body and _TAIL_MARKERS.match(line):
+            removed.extend(lines[i:])
+            break
+        m = DATELINE_RE.match(line)
+        if m and dateline is None and not seen_body:
+            dateline = m.group("date")
+            line = line[m.end():].strip()
+            if not line:
+                continue
+        if (
+            _FURNITURE_LINE.match(line)
+            or (seen_body and _BIO_LINE.match(line))
+            or any(p.search(line) for p in extra)
+        ):
+            removed.append(line)
+            continue
+        kept.append(line)
+        seen_body = seen_body or _is_body(line)
+
+    headline: str | None = None
+    body: list[str] = []
+    leading: list[str] = []
+    for line in kept:
+        if not body and not _SENTENCE_END.search(line) and _words(line) <= _HEADLINE_MAX_WORDS:
+            # Before the first sentence come caption, headline and standfirst-less titles.
+            leading.append(line)
+            continue
+        if _is_body(line):
+            # A body line the scrape cut mid-sentence is quoted as it stands, marked as cut.
+            body.append(line if _SENTENCE_END.search(line) else line + ELLIPSIS)
+        else:
+            removed.append(line)  # captions and sub-headings inside the body
+    if leading:
+        # Captions precede the headline; the headline is the last short line before the body.
+        headline = leading[-1]
+        removed.extend(leading[:-1])
+    return Cleaned(text="\n\n".join(body), headline=headline, dateline=dateline,
+                   removed=tuple(removed))

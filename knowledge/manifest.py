@@ -1,0 +1,192 @@
+"""The knowledge-base manifest: per-article metadata and extra cleaning patterns (TOML)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from knowledge.models import Problem
+
+MANIFEST_NAME = "manifest.toml"
+
+_ARTICLE_KEYS = frozenset(
+    {"title", "publisher", "author", "published", "date", "date_note", "url", "via"}
+)
+_DOC_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_TOML_LINE_RE = re.compile(r"line (\d+)")
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    doc_id: str
+    title: str | None = None
+    publisher: str | None = None
+    author: str | None = None
+    published: dt.date | None = None
+    date_estimated: bool = False
+    date_note: str | None = None
+    url: str | None = None
+    via: str | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    entries: dict[str, ManifestEntry] = field(default_factory=dict)
+    # Regular expressions for page furniture specific to this knowledge base.
+    extra_patterns: tuple[str, ...] = ()
+
+
+def valid_doc_id(doc_id: str) -> bool:
+    return bool(_DOC_ID_RE.match(doc_id))
+
+
+def _line_of(raw: str, doc_id: str) -> int | None:
+    for n, line in enumerate(raw.splitlines(), start=1):
+        stripped = line.strip().replace('"', "").replace("'", "")
+        if stripped == f"[articles.{doc_id}]":
+            return n
+    return None
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def read_manifest(kb_dir: Path) -> tuple[Manifest, list[Problem]]:
+    """Parse ``manifest.toml``; a missing manifest is an empty one, not an error."""
+    path = kb_dir / MANIFEST_NAME
+    if not path.exists():
+        return Manifest(), []
+    try:
+        raw = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Manifest(), [Problem(file=MANIFEST_NAME, reason=f"not UTF-8 ({exc.reason} at byte {exc.start})")]
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        m = _TOML_LINE_RE.search(str(exc))
+        return Manifest(), [
+            Problem(file=MANIFEST_NAME, line=int(m.group(1)) if m else None,
+                    reason=f"invalid TOML: {exc}")
+        ]
+    problems: list[Problem] = []
+    unknown_top = set(data) - {"articles", "cleaning"}
+    for key in sorted(unknown_top):
+        problems.append(Problem(file=MANIFEST_NAME, reason=f"unknown top-level key {key!r}"))
+
+    patterns: list[str] = []
+    cleaning = data.get("cleaning", {})
+    if not isinstance(cleaning, dict):
+        problems.append(Problem(file=MANIFEST_NAME, reason="[cleaning] must be a table"))
+    else:
+        raw_patterns = cleaning.get("extra_patterns", [])
+        if not isinstance(raw_patterns, list) or not all(isinstance(p, str) for p in raw_patterns):
+            problems.append(Problem(file=MANIFEST_NAME,
+                                    reason="cleaning.extra_patterns must be a list of strings"))
+        else:
+            for pattern in raw_patterns:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    problems.append(Problem(file=MANIFEST_NAME,
+                                            reason=f"bad cleaning pattern {pattern!r}: {exc}"))
+                else:
+                    patterns.append(pattern)
+
+    entries: dict[str, ManifestEntry] = {}
+    articles = data.get("articles", {})
+    if not isinstance(articles, dict):
+        problems.append(Problem(file=MANIFEST_NAME, reason="[articles] must be a table"))
+        articles = {}
+    for doc_id, meta in articles.items():
+        line = _line_of(raw, doc_id)
+        if not valid_doc_id(doc_id):
+            problems.append(Problem(file=MANIFEST_NAME, line=line,
+                                    reason=f"invalid article id {doc_id!r}"))
+            continue
+        if not isinstance(meta, dict):
+            problems.append(Problem(file=MANIFEST_NAME, line=line,
+                                    reason=f"articles.{doc_id} must be a table"))
+            continue
+        entry, entry_problems = _parse_entry(doc_id, meta, line)
+        problems.extend(entry_problems)
+        if entry is not None:
+            entries[doc_id] = entry
+    return Manifest(entries=entries, extra_patterns=tuple(patterns)), problems
+
+
+def _parse_entry(
+    doc_id: str, meta: dict[str, Any], line: int | None
+) -> tuple[ManifestEntry | None, list[Problem]]:
+    problems = [
+        Problem(file=MANIFEST_NAME, line=line, reason=f"articles.{doc_id}: unknown key {key!r}")
+        for key in sorted(set(meta) - _ARTICLE_KEYS)
+    ]
+    published = meta.get("published")
+    if isinstance(published, str) and published.strip():
+        try:
+            published = dt.date.fromisoformat(published.strip())
+        except ValueError:
+            problems.append(Problem(file=MANIFEST_NAME, line=line,
+                                    reason=f"articles.{doc_id}: published {published!r} is not YYYY-MM-DD"))
+            published = None
+    elif isinstance(published, dt.datetime):
+        published = published.date()
+    elif published in ("", None):
+        published = None
+    elif not isinstance(published, dt.date):
+        problems.append(Problem(file=MANIFEST_NAME, line=line,
+                                reason=f"articles.{doc_id}: published must be a date"))
+        published = None
+    status = meta.get("date", "stated" if published else None)
+    if status not in ("stated", "estimated", None):
+        problems.append(Problem(file=MANIFEST_NAME, line=line,
+                                reason=f"articles.{doc_id}: date must be \"stated\" or \"estimated\""))
+    for key in ("title", "publisher", "author", "url", "via", "date_note"):
+        if key in meta and not isinstance(meta[key], str):
+            problems.append(Problem(file=MANIFEST_NAME, line=line,
+                                    reason=f"articles.{doc_id}: {key} must be a string"))
+    if problems:
+        return None, problems
+    return (
+        ManifestEntry(
+            doc_id=doc_id,
+            title=_opt_str(meta.get("title")),
+            publisher=_opt_str(meta.get("publisher")),
+            author=_opt_str(meta.get("author")),
+            published=published,
+            date_estimated=status == "estimated",
+            date_note=_opt_str(meta.get("date_note")),
+            url=_opt_str(meta.get("url")),
+            via=_opt_str(meta.get("via")),
+        ),
+        [],
+    )
+
+
+def entry_to_toml_table(entry: ManifestEntry) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    for key in ("title", "publisher", "author", "url", "via"):
+        value = getattr(entry, key)
+        if value:
+            table[key] = value
+    if entry.published is not None:
+        table["published"] = entry.published
+        table["date"] = "estimated" if entry.date_estimated else "stated"
+    if entry.date_note:
+        table["date_note"] = entry.date_note
+    return table
+
+
+def render_entry(entry: ManifestEntry) -> str:
+    """TOML text for one entry, to append to an existing manifest without rewriting it."""
+    return tomli_w.dumps({"articles": {entry.doc_id: entry_to_toml_table(entry)}})

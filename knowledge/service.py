@@ -1,0 +1,162 @@
+"""The knowledge-base service: load, answer, reload — the one entry point callers use."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import structlog
+
+from knowledge.answer import compose_answer
+from knowledge.index import Bm25Index, Bm25Params
+from knowledge.loader import LoadedKB, load_kb_dir
+from knowledge.models import Answer, Article, Problem
+from knowledge.passages import split_all
+from knowledge.sentences import split_sentences
+from knowledge.snapshot import SentenceTerms, Snapshot
+from knowledge.tokenizer import Analyzer, default_analyzer
+
+log = structlog.get_logger("knowledge")
+
+
+class KBInvalid(Exception):
+    """The knowledge-base directory has problems; nothing of it was loaded."""
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(str(p) for p in self.problems) or "invalid knowledge base")
+
+
+class ReloadInProgress(RuntimeError):
+    """Another reload is running; this one did nothing."""
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    old_version: str
+    new_version: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    changed: tuple[str, ...]
+    passages_before: int
+    passages_after: int
+    articles_after: int
+    seconds: float
+    by: str
+
+    @property
+    def unchanged(self) -> bool:
+        return self.old_version == self.new_version
+
+
+def bundled_kb_dir() -> Path:
+    return Path(str(resources.files("knowledge") / "articles"))
+
+
+def check_kb_dir(kb_dir: Path) -> list[Problem]:
+    return list(load_kb_dir(kb_dir).problems)
+
+
+def build_snapshot(
+    loaded: LoadedKB, kb_dir: Path, *, analyzer: Analyzer | None = None,
+    params: Bm25Params | None = None, loaded_by: str = "startup",
+) -> Snapshot:
+    started = time.perf_counter()
+    analyzer = analyzer or default_analyzer()
+    articles = {a.doc_id: a for a in loaded.articles}
+    passages = tuple(split_all(loaded.articles))
+    tokens = [analyzer.tokenize(p.text) for p in passages]
+    sentences: list[tuple[SentenceTerms, ...]] = []
+    for p in passages:
+        spans = split_sentences(p.text) or [(0, len(p.text))]
+        sentences.append(tuple(
+            SentenceTerms(p.start + s, p.start + e, frozenset(analyzer.tokenize(p.text[s:e])))
+            for s, e in spans
+        ))
+    index = Bm25Index(tokens, params)
+    return Snapshot(
+        kb_dir=kb_dir, kb_version=loaded.kb_version, articles=articles, passages=passages,
+        index=index, analyzer=analyzer, passage_terms=tuple(frozenset(t) for t in tokens),
+        passage_sentences=tuple(sentences), loaded_at=dt.datetime.now(dt.UTC),
+        loaded_by=loaded_by, load_seconds=time.perf_counter() - started,
+        passage_pos={p.passage_id: i for i, p in enumerate(passages)},
+    )
+
+
+def load_snapshot(kb_dir: Path, *, loaded_by: str = "startup") -> Snapshot:
+    loaded = load_kb_dir(kb_dir)
+    if loaded.problems:
+        raise KBInvalid(loaded.problems)
+    return build_snapshot(loaded, kb_dir, loaded_by=loaded_by)
+
+
+class KnowledgeBase:
+    """Serves answers from one snapshot at a time; reloads swap snapshots atomically."""
+
+    def __init__(self, snapshot: Snapshot, *, data_dir: Path | None = None) -> None:
+        self._snapshot = snapshot
+        self.kb_dir = snapshot.kb_dir
+        self.data_dir = data_dir
+        self._reload_lock = threading.Lock()
+        self.last_reload: ReloadResult | None = None
+        self.last_reload_error: KBInvalid | None = None
+
+    @classmethod
+    def load(cls, kb_dir: Path | None = None, *, data_dir: Path | None = None,
+             loaded_by: str = "startup") -> KnowledgeBase:
+        kb_dir = kb_dir if kb_dir is not None else bundled_kb_dir()
+        snapshot = load_snapshot(kb_dir, loaded_by=loaded_by)
+        log.info("kb.loaded", kb_version=snapshot.kb_version, articles=len(snapshot.articles),
+                 passages=len(snapshot.passages), seconds=round(snapshot.load_seconds, 3))
+        return cls(snapshot, data_dir=data_dir)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    @property
+    def kb_version(self) -> str:
+        return self._snapshot.kb_version
+
+    def answer(self, question: str, top: int = 3) -> Answer:
+        # One snapshot reference per question: a concurrent reload cannot mix versions.
+        return compose_answer(self._snapshot, question, top)
+
+    def article(self, doc_id: str) -> Article | None:
+        return self._snapshot.articles.get(doc_id)
+
+    def reload(self, by: str = "cli") -> ReloadResult:
+        if not self._reload_lock.acquire(blocking=False):
+            raise ReloadInProgress("a reload is already running")
+        try:
+            started = time.perf_counter()
+            old = self._snapshot
+            try:
+                new = load_snapshot(self.kb_dir, loaded_by=by)
+            except KBInvalid as exc:
+                self.last_reload_error = exc
+                raise
+            result = diff_snapshots(old, new, by=by, seconds=time.perf_counter() - started)
+            self._snapshot = new
+            self.last_reload, self.last_reload_error = result, None
+            return result
+        finally:
+            self._reload_lock.release()
+
+
+def diff_snapshots(old: Snapshot, new: Snapshot, *, by: str, seconds: float) -> ReloadResult:
+    old_hashes = {d: a.content_hash for d, a in old.articles.items()}
+    new_hashes = {d: a.content_hash for d, a in new.articles.items()}
+    return ReloadResult(
+        old_version=old.kb_version, new_version=new.kb_version,
+        added=tuple(sorted(new_hashes.keys() - old_hashes.keys())),
+        removed=tuple(sorted(old_hashes.keys() - new_hashes.keys())),
+        changed=tuple(sorted(d for d in new_hashes.keys() & old_hashes.keys()
+                             if new_hashes[d] != old_hashes[d])),
+        passages_before=len(old.passages), passages_after=len(new.passages),
+        articles_after=len(new.articles), seconds=round(seconds, 3), by=by,
+    )

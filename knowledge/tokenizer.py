@@ -1,0 +1,124 @@
+"""The one tokenizer used for both the index and the questions.
+
+Terms keep their surface offsets so that matched words can be highlighted in a
+verbatim quote without a second, possibly different, tokenisation.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+import threading
+from functools import lru_cache
+
+import Stemmer
+
+# Order matters: the first alternative that matches at a position wins.
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<abbr>(?:[^\W\d_]\.){2,})                       # U.S.  e.g.  (dotted initialisms)
+  | (?P<amp>[^\W_]+(?:&[^\W_]+)+)                     # R&D  AT&T
+  | (?P<num>\d+(?:[.,]\d+)*(?:[^\W\d_]+)?)            # 600,000  3.5  5G  10bn
+  | (?P<word>[^\W_]+(?:['’][^\W_]+)*)                 # words, Unicode-aware, with apostrophes
+    """,
+    re.VERBOSE,
+)
+
+# A general English list; question words are included because a question's
+# "what/who/when" never identifies the passage that answers it.
+STOPWORDS: frozenset[str] = frozenset(
+    """
+    a about above after again against all also am an and any are aren as at be because been
+    before being below between both but by can cannot could couldn did didn do does doesn
+    doing don down during each either else ever few for from further get gets got had hadn has
+    hasn have haven having he her here hers herself him himself his how however i if in into
+    is isn it its itself just let me more most mustn my myself no nor not now of off on once
+    only or other ought our ours ourselves out over own same shan she should shouldn so some
+    such than that the their theirs them themselves then there these they this those through
+    to too under until up upon us very was wasn we were weren what when where which while who
+    whom whose why will with won would wouldn you your yours yourself yourselves
+    tell told say said says saying know anything something thing things please
+    """.split()
+)
+
+# A possessive or contraction ending is not part of the indexed term.
+_CLITIC_RE = re.compile(r"['’](?:s|d|ll|re|ve|m|t)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    term: str  # the normalised, stemmed index term
+    start: int  # surface offsets into the text given to ``analyze``
+    end: int
+    surface: str
+
+
+class Analyzer:
+    """Turns text into index terms; one instance is shared by index and queries."""
+
+    def __init__(self, *, stopwords: frozenset[str] = STOPWORDS, stem: bool = True) -> None:
+        self.stopwords = stopwords
+        self.stem = stem
+        # PyStemmer objects are not thread-safe and Bolt answers from a thread pool.
+        self._local = threading.local()
+        self._cache: dict[str, str] = {}
+
+    @property
+    def signature(self) -> str:
+        """Identifies the analysis so saved indexes built differently are not reused."""
+        return f"v1:stem={self.stem}:stop={len(self.stopwords)}"
+
+    def analyze(self, text: str) -> list[Token]:
+        out: list[Token] = []
+        for m in _TOKEN_RE.finditer(text):
+            kind = m.lastgroup
+            surface = m.group()
+            start, end = m.start(), m.end()
+            if kind == "abbr":
+                # "U.S." and "US" must meet: drop the dots, keep it even if the letters spell a stopword.
+                out.extend(self._emit(surface.replace(".", ""), start, end, surface, keep=True))
+            elif kind == "amp":
+                out.extend(self._emit(surface, start, end, surface, keep=True))
+            elif kind == "num":
+                out.extend(self._emit(surface.replace(",", ""), start, end, surface, keep=True))
+            else:
+                word = _CLITIC_RE.sub("", surface)
+                # An all-capitals word ("US", "IT") is an acronym, never a stopword.
+                acronym = len(word) > 1 and word.isupper()
+                out.extend(self._emit(word, start, start + len(word), word, keep=acronym))
+        return out
+
+    def tokenize(self, text: str) -> list[str]:
+        return [t.term for t in self.analyze(text)]
+
+    def _emit(self, raw: str, start: int, end: int, surface: str, *, keep: bool) -> list[Token]:
+        norm = unicodedata.normalize("NFKC", raw).casefold().replace("’", "'")
+        if not norm:
+            return []
+        if not keep and norm in self.stopwords:
+            return []
+        return [Token(self._stem(norm), start, end, surface)]
+
+    def _stem(self, word: str) -> str:
+        if not self.stem or not word.isalpha():
+            return word
+        cached = self._cache.get(word)
+        if cached is None:
+            stemmer = getattr(self._local, "stemmer", None)
+            if stemmer is None:
+                stemmer = self._local.stemmer = Stemmer.Stemmer("english")
+            cached = stemmer.stemWord(word)
+            if len(self._cache) < 200_000:
+                self._cache[word] = cached
+        return cached
+
+
+@lru_cache(maxsize=1)
+def default_analyzer() -> Analyzer:
+    return Analyzer()
+
+
+def tokenize(text: str) -> list[str]:
+    """Index/query terms of ``text`` with the default analyzer."""
+    return default_analyzer().tokenize(text)
