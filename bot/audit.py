@@ -29,6 +29,7 @@ from typing import Any, BinaryIO
 
 import structlog
 from structlog import BoundLoggerBase
+from structlog.typing import EventDict
 
 from bot import __version__
 from bot.audit_chain import (
@@ -50,10 +51,12 @@ from bot.audit_file import (
 )
 from bot.audit_records import (
     SURFACES,
+    UNAVAILABLE_MESSAGE,
     answer_fields,
     audit_answer,
     audit_delivered,
     audit_error,
+    audit_served,
     cli_context,
     deliver_audited,
     new_request_id,
@@ -64,6 +67,7 @@ from handlers.deps import AuditUnavailable
 
 __all__ = [
     "SURFACES",
+    "UNAVAILABLE_MESSAGE",
     "AuditCorrupt",
     "AuditTrail",
     "AuditUnavailable",
@@ -71,6 +75,7 @@ __all__ = [
     "audit_answer",
     "audit_delivered",
     "audit_error",
+    "audit_served",
     "cli_context",
     "deliver_audited",
     "new_request_id",
@@ -213,22 +218,22 @@ class AuditTrail:
 
     # -- structlog processors (run under the trail lock) ----------------------------------
 
-    def _scrub(self, _logger: object, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    def _scrub(self, _logger: object, _method: str, event_dict: EventDict) -> EventDict:
         return scrub_fields(event_dict)
 
-    def _stamp(self, _logger: object, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    def _stamp(self, _logger: object, _method: str, event_dict: EventDict) -> EventDict:
         event_dict["ts"] = _iso(self._clock())
         event_dict.setdefault("bot_version", self.bot_version)
         return event_dict
 
-    def _chain(self, _logger: object, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    def _chain(self, _logger: object, _method: str, event_dict: EventDict) -> EventDict:
         event_dict["seq"] = self._seq + 1
         event_dict["prev_hash"] = self._head
         event_dict["hash"] = record_hash(event_dict)
-        self._pending = event_dict
+        self._pending = dict(event_dict)
         return event_dict
 
-    def _render(self, _logger: object, _method: str, event_dict: dict[str, Any]) -> str:
+    def _render(self, _logger: object, _method: str, event_dict: EventDict) -> str:
         return canonical_json(event_dict) + "\n"
 
     # -- internals (all called with self._lock held) ----------------------------------------
@@ -258,8 +263,7 @@ class AuditTrail:
         fresh = Segment(self.path, self._opener(self.path))
         fsync_dir(self.path.parent)
         self._segment = fresh
-        _log.info("audit.rotated", path=str(self.path), rotated_to=str(rotated_to),
-                  seq=self._seq)
+        _log.info("audit.rotated", path=str(self.path), rotated_to=str(rotated_to), seq=self._seq)
         return fresh
 
     def _sync_locked(self) -> None:
@@ -272,8 +276,7 @@ class AuditTrail:
         torn_report: dict[str, Any] | None = None
         if tail.torn:
             aside = move_torn_tail(self.path, tail)
-            torn_report = {"moved_to": aside.name, "bytes": len(tail.torn),
-                           "after_seq": None}
+            torn_report = {"moved_to": aside.name, "bytes": len(tail.torn), "after_seq": None}
         last_line = tail.last_line
         if last_line is None:
             earlier = [p for p in chain_segments(self.path) if p != self.path]
@@ -299,7 +302,7 @@ class AuditTrail:
             raise AuditCorrupt(
                 f"last record of {self.path} is unreadable ({exc}); run `licensebot audit verify`"
             ) from None
-        if not isinstance(seq, int) or not isinstance(digest, str) or not _HASH_RE.fullmatch(digest):
+        if not (isinstance(seq, int) and isinstance(digest, str) and _HASH_RE.fullmatch(digest)):
             raise AuditCorrupt(f"last record of {self.path} has no valid seq/hash")
         return seq, digest
 
@@ -348,5 +351,6 @@ def open_trail(settings: Settings, *, bot_version: str = __version__) -> AuditTr
     Never raises for I/O problems: a trail that cannot be opened is unhealthy and
     refuses every record until it can.
     """
-    return AuditTrail(settings.resolved_audit_path, max_bytes=settings.audit_max_bytes,
-                      bot_version=bot_version)
+    return AuditTrail(
+        settings.resolved_audit_path, max_bytes=settings.audit_max_bytes, bot_version=bot_version
+    )

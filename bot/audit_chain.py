@@ -42,8 +42,9 @@ def canonical_json(value: Mapping[str, Any]) -> str:
     ASCII escapes keep lone surrogates from Slack payloads encodable and make the
     form independent of the file encoding.
     """
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False)
+    return json.dumps(
+        dict(value), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
 
 
 def record_hash(record: Mapping[str, Any]) -> str:
@@ -96,7 +97,8 @@ def scrub_fields(fields: Mapping[Any, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in fields.items():
         name = str(key)
-        out[name] = REDACTED if is_secret_key(name) and value is not None else to_record_value(value)
+        secret = is_secret_key(name) and value is not None
+        out[name] = REDACTED if secret else to_record_value(value)
     return out
 
 

@@ -83,8 +83,7 @@ def read_tail(path: Path) -> Tail:
     if last_nl == -1:
         return Tail(0, None, buf)
     line_start = buf.rfind(b"\n", 0, last_nl) + 1
-    return Tail(size=pos + last_nl + 1, last_line=buf[line_start:last_nl],
-                torn=buf[last_nl + 1:])
+    return Tail(size=pos + last_nl + 1, last_line=buf[line_start:last_nl], torn=buf[last_nl + 1 :])
 
 
 def move_torn_tail(path: Path, tail: Tail) -> Path:
@@ -160,17 +159,23 @@ class InterProcessLock:
 
     ``flock`` locks belong to the open file description, so two trails in one process
     exclude each other too. The descriptor stays open: one open per record would cost
-    more than the lock itself.
+    more than the lock itself. A forked child shares that description with its parent,
+    so it opens its own.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self._pid = os.getpid()
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
+        if self._fd is not None and self._pid != os.getpid():
+            self._fd = None  # the parent's descriptor: leave it to the parent
         if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._pid = os.getpid()
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
             yield

@@ -33,13 +33,23 @@ ANSWER_SERVED = "answer.served"
 ANSWER_DELIVERED = "answer.delivered"
 ERROR_REPORTED = "error.reported"
 
-SURFACES: frozenset[str] = frozenset({
-    "mention", "dm", "ask", "post_to_channel", "timeline", "full_article",
-    "cli_ask", "cli_timeline",
-})
+SURFACES: frozenset[str] = frozenset(
+    {
+        "mention",
+        "dm",
+        "ask",
+        "post_to_channel",
+        "timeline",
+        "full_article",
+        "cli_ask",
+        "cli_timeline",
+    }
+)
 
 # What a user is told when the answer could not be audited (the answer is withheld).
-UNAVAILABLE_MESSAGE = "I can't answer right now: the audit trail is unavailable. Please try again later."
+UNAVAILABLE_MESSAGE = (
+    "I can't answer right now: the audit trail is unavailable. Please try again later."
+)
 
 T = TypeVar("T")
 
@@ -74,8 +84,12 @@ def quote_fields(quote: Quote) -> dict[str, Any]:
 def answer_fields(answer: Answer, *, top: int) -> dict[str, Any]:
     """The audit view of an ``Answer``; ``top`` is what replay re-asks with."""
     return served_fields(
-        question=answer.question, answered=answer.answered, reason=answer.reason,
-        kb_version=answer.kb_version, top=top, quotes=[quote_fields(q) for q in answer.quotes],
+        question=answer.question,
+        answered=answer.answered,
+        reason=answer.reason,
+        kb_version=answer.kb_version,
+        top=top,
+        quotes=[quote_fields(q) for q in answer.quotes],
         truncated=answer.truncated,
     )
 
@@ -109,47 +123,89 @@ def _check_surface(surface: str) -> None:
 
 
 def audit_served(
-    auditor: Auditor, fields: Mapping[str, Any], *, surface: str, request_id: str,
-    latency_ms: float, **context: Any,
+    auditor: Auditor,
+    fields: Mapping[str, Any],
+    *,
+    surface: str,
+    request_id: str,
+    latency_ms: float,
+    **context: Any,
 ) -> Mapping[str, Any]:
     """Record ``answer.served``; raises ``AuditUnavailable`` (then do not answer)."""
     _check_surface(surface)
-    return auditor.record(ANSWER_SERVED, request_id=request_id, surface=surface,
-                          latency_ms=round(latency_ms, 3), **context, **fields)
+    return auditor.record(
+        ANSWER_SERVED,
+        request_id=request_id,
+        surface=surface,
+        latency_ms=round(latency_ms, 3),
+        **context,
+        **fields,
+    )
 
 
 def audit_answer(
-    auditor: Auditor, answer: Answer, *, surface: str, request_id: str, top: int,
-    latency_ms: float, **context: Any,
+    auditor: Auditor,
+    answer: Answer,
+    *,
+    surface: str,
+    request_id: str,
+    top: int,
+    latency_ms: float,
+    **context: Any,
 ) -> Mapping[str, Any]:
     """Record ``answer.served`` for ``answer`` before it is delivered.
 
     ``context`` carries team/channel/user/thread_ts (Slack) or ``cli_context()``.
     Raises ``AuditUnavailable``: the caller must then withhold the answer.
     """
-    return audit_served(auditor, answer_fields(answer, top=top), surface=surface,
-                        request_id=request_id, latency_ms=latency_ms, **context)
+    return audit_served(
+        auditor,
+        answer_fields(answer, top=top),
+        surface=surface,
+        request_id=request_id,
+        latency_ms=latency_ms,
+        **context,
+    )
 
 
 def audit_delivered(
-    auditor: Auditor, *, surface: str, request_id: str, latency_ms: float,
-    message_ts: str | None = None, error: str | None = None, **context: Any,
+    auditor: Auditor,
+    *,
+    surface: str,
+    request_id: str,
+    latency_ms: float,
+    message_ts: str | None = None,
+    error: str | None = None,
+    **context: Any,
 ) -> Mapping[str, Any]:
     """Record the outcome of delivering a served answer (a Slack ts, or the error)."""
     _check_surface(surface)
     outcome = "failed" if error is not None else "delivered"
-    return auditor.record(ANSWER_DELIVERED, request_id=request_id, surface=surface,
-                          outcome=outcome, message_ts=message_ts, error=error,
-                          latency_ms=round(latency_ms, 3), **context)
+    return auditor.record(
+        ANSWER_DELIVERED,
+        request_id=request_id,
+        surface=surface,
+        outcome=outcome,
+        message_ts=message_ts,
+        error=error,
+        latency_ms=round(latency_ms, 3),
+        **context,
+    )
 
 
 def audit_error(
-    auditor: Auditor, *, ref: str, error: str, surface: str | None = None,
-    request_id: str | None = None, **context: Any,
+    auditor: Auditor,
+    *,
+    ref: str,
+    error: str,
+    surface: str | None = None,
+    request_id: str | None = None,
+    **context: Any,
 ) -> Mapping[str, Any]:
     """Record an error shown to a user with reference ``ref``."""
-    return auditor.record(ERROR_REPORTED, ref=ref, error=error, surface=surface,
-                          request_id=request_id, **context)
+    return auditor.record(
+        ERROR_REPORTED, ref=ref, error=error, surface=surface, request_id=request_id, **context
+    )
 
 
 def deliver_audited(
@@ -173,25 +229,59 @@ def deliver_audited(
     is out, and the served record already proves what was said.
     """
     rid = request_id or new_request_id()
-    audit_answer(auditor, answer, surface=surface, request_id=rid, top=top,
-                 latency_ms=(time.perf_counter() - started) * 1000, **context)
+    audit_answer(
+        auditor,
+        answer,
+        surface=surface,
+        request_id=rid,
+        top=top,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        **context,
+    )
     try:
         result = deliver()
     except Exception as exc:
-        _record_outcome(auditor, surface, rid, started, None, f"{type(exc).__name__}: {exc}",
-                        context)
+        _record_outcome(
+            auditor,
+            surface=surface,
+            request_id=rid,
+            started=started,
+            ts=None,
+            error=f"{type(exc).__name__}: {exc}",
+            context=context,
+        )
         raise
-    _record_outcome(auditor, surface, rid, started, message_ts(result), None, context)
+    _record_outcome(
+        auditor,
+        surface=surface,
+        request_id=rid,
+        started=started,
+        ts=message_ts(result),
+        error=None,
+        context=context,
+    )
     return result
 
 
 def _record_outcome(
-    auditor: Auditor, surface: str, request_id: str, started: float, ts: str | None,
-    error: str | None, context: Mapping[str, Any],
+    auditor: Auditor,
+    *,
+    surface: str,
+    request_id: str,
+    started: float,
+    ts: str | None,
+    error: str | None,
+    context: Mapping[str, Any],
 ) -> None:
     try:
-        audit_delivered(auditor, surface=surface, request_id=request_id,
-                        latency_ms=(time.perf_counter() - started) * 1000,
-                        message_ts=ts, error=error, **context)
+        audit_delivered(
+            auditor,
+            surface=surface,
+            request_id=request_id,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            message_ts=ts,
+            error=error,
+            **context,
+        )
     except AuditUnavailable as exc:
         _log.error("audit.delivery_unrecorded", request_id=request_id, error=str(exc))

@@ -66,8 +66,11 @@ def compare_quotes(
                 f"({', '.join(changed)} differ)"
             )
         old_score, new_score = old.get("score"), new.get("score")
-        if (isinstance(old_score, int | float) and isinstance(new_score, int | float)
-                and not math.isclose(old_score, new_score, rel_tol=_SCORE_REL_TOL)):
+        if (
+            isinstance(old_score, int | float)
+            and isinstance(new_score, int | float)
+            and not math.isclose(old_score, new_score, rel_tol=_SCORE_REL_TOL)
+        ):
             notes.append(f"quote {i}: score {old_score} recorded, {new_score} now")
     return differences, notes
 
@@ -116,7 +119,12 @@ def replay_record(
     notes.extend(score_notes)
     bot_version = record.get("bot_version")
     return ReplayResult(
-        seq=seq, kb_version=kb_version, question=question, top=top, same=not differences,
-        differences=tuple(differences), notes=tuple(notes),
+        seq=seq,
+        kb_version=kb_version,
+        question=question,
+        top=top,
+        same=not differences,
+        differences=tuple(differences),
+        notes=tuple(notes),
         recorded_bot_version=bot_version if isinstance(bot_version, str) else None,
     )

@@ -9,9 +9,31 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any, TextIO
 
 CSV_COLUMNS: tuple[str, ...] = (
-    "seq", "ts", "event", "request_id", "surface", "team", "channel", "user", "thread_ts",
-    "host", "question", "answered", "reason", "kb_version", "top", "passage_ids", "quotes",
-    "latency_ms", "outcome", "message_ts", "error", "ref", "bot_version", "hash", "details",
+    "seq",
+    "ts",
+    "event",
+    "request_id",
+    "surface",
+    "team",
+    "channel",
+    "user",
+    "thread_ts",
+    "host",
+    "question",
+    "answered",
+    "reason",
+    "kb_version",
+    "top",
+    "passage_ids",
+    "quotes",
+    "latency_ms",
+    "outcome",
+    "message_ts",
+    "error",
+    "ref",
+    "bot_version",
+    "hash",
+    "details",
 )
 _CHAIN_FIELDS = frozenset({"prev_hash"})
 # Spreadsheets run cells starting with these as formulas; questions are user input.
@@ -82,8 +104,10 @@ def summary(rec: Mapping[str, Any]) -> str:
 
 
 def format_line(rec: Mapping[str, Any]) -> str:
-    return (f"{rec.get('seq', '?'):>6}  {rec.get('ts', '?')}  {rec.get('event', '?'):<18}  "
-            f"{rec.get('surface') or '-':<15}  {rec.get('user') or '-':<12}  {summary(rec)}")
+    return (
+        f"{rec.get('seq', '?'):>6}  {rec.get('ts', '?')}  {rec.get('event', '?'):<18}  "
+        f"{rec.get('surface') or '-':<15}  {rec.get('user') or '-':<12}  {summary(rec)}"
+    )
 
 
 def write_text(records: Iterable[Mapping[str, Any]], out: TextIO) -> int:
@@ -105,15 +129,19 @@ def write_json(records: Iterable[Mapping[str, Any]], out: TextIO) -> int:
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
-                                                            sort_keys=True)
+    text = (
+        value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    )
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def csv_row(rec: Mapping[str, Any]) -> list[str]:
     quotes = rec.get("quotes")
-    passage_ids = (";".join(str(q.get("passage_id")) for q in quotes if isinstance(q, Mapping))
-                   if isinstance(quotes, list) else None)
+    passage_ids = (
+        ";".join(str(q.get("passage_id")) for q in quotes if isinstance(q, Mapping))
+        if isinstance(quotes, list)
+        else None
+    )
     known = set(CSV_COLUMNS) | _CHAIN_FIELDS
     details = {k: v for k, v in rec.items() if k not in known}
     values: dict[str, Any] = {**rec, "passage_ids": passage_ids, "details": details or None}

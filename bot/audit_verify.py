@@ -100,8 +100,6 @@ def verify_files(
     def result(bad: BadRecord | None) -> VerifyResult:
         return VerifyResult(count, tuple(files), head_seq, head_hash, bad, first_seq)
 
-    if not files:
-        return result(BadRecord(Path("."), 0, None, "no audit file found"))
     for path in files:
         try:
             fh = path.open("rb")
@@ -122,13 +120,21 @@ def verify_files(
                 expected_seq, prev_hash = seq + 1, head_hash
     if pending:
         missing = min(pending)
-        return result(BadRecord(files[-1], 0, missing,
-                                f"anchored record seq {missing} is missing (trail truncated?)"))
+        return result(
+            BadRecord(
+                files[-1],
+                0,
+                missing,
+                f"anchored record seq {missing} is missing (trail truncated?)",
+            )
+        )
     return result(None)
 
 
 def verify_trail(path: Path, *, anchors: Mapping[int, str] | None = None) -> VerifyResult:
     files, from_genesis = trail_files(path)
+    if not files:
+        return VerifyResult(0, (), 0, GENESIS_HASH, BadRecord(path, 0, None, "no audit file"))
     return verify_files(files, from_genesis=from_genesis, anchors=anchors)
 
 

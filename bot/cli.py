@@ -18,6 +18,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.commands.ask",
     "bot.commands.kb",
     "bot.commands.evalkb",
+    "bot.commands.audit",
+    "bot.commands.timeline",
+    "bot.commands.serve",
 )
 
 

@@ -38,7 +38,14 @@ class QueryTerm:
     proper: bool  # capitalised mid-question: a name the articles must mention
 
 
+# A word no article contains is weak evidence either way: a paraphrase ("shown" vs "show")
+# or the subject the knowledge base lacks. It weighs as much as a word seen once, discounted.
+UNKNOWN_TERM_DISCOUNT = 0.6
+
+
 def _weight(n_docs: int, df: int) -> float:
+    if df == 0:
+        return UNKNOWN_TERM_DISCOUNT * math.log(1.0 + n_docs / 1.5)
     return math.log(1.0 + n_docs / (df + 0.5))
 
 

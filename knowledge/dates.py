@@ -92,13 +92,16 @@ class ResolvedDate(Frozen):
 
     @property
     def label(self) -> str:
-        """Human wording, e.g. ``≈ week of 16 Sep 2019``."""
+        """Human wording, e.g. ``≈ week of 16 Sep 2019`` or ``≈ 21 Sep 2019 – 27 Sep 2019``."""
         if self.precision is Precision.YEAR:
             text = f"{self.start.year}"
         elif self.precision is Precision.MONTH:
             text = f"{calendar.month_name[self.start.month]} {self.start.year}"
-        elif self.precision is Precision.WEEK:
+        elif self.precision is Precision.WEEK and self.start.weekday() == 0:
             text = f"week of {_day_label(self.start)}"
+        elif self.precision is Precision.WEEK:
+            # A news window (seven days up to publication) is not a calendar week.
+            text = f"{_day_label(self.start)} – {_day_label(self.end)}"
         else:
             text = _day_label(self.start)
         return f"≈ {text}" if self.estimated else text
@@ -284,7 +287,7 @@ def find_date_expressions(text: str) -> list[DateExpression]:
             start=start,
             end=end,
             dateline=_is_dateline(text, start, fields),
-            **fields,  # type: ignore[arg-type]
+            **fields,
         )
         for start, end, fields in taken
     ]
@@ -385,9 +388,7 @@ def _month_range(year: int, month: int) -> ResolvedDate:
 
 def _week_range(day: dt.date) -> ResolvedDate:
     monday = day - dt.timedelta(days=day.weekday())
-    return ResolvedDate(
-        start=monday, end=monday + dt.timedelta(days=6), precision=Precision.WEEK
-    )
+    return ResolvedDate(start=monday, end=monday + dt.timedelta(days=6), precision=Precision.WEEK)
 
 
 def _day_range(day: dt.date) -> ResolvedDate:

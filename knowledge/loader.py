@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from knowledge.cleaning import clean_text
@@ -23,6 +23,8 @@ class LoadedKB:
     manifest: Manifest
     problems: tuple[Problem, ...]
     kb_version: str
+    # The exact bytes kb_version was computed from, by file name (for snapshots).
+    files: Mapping[str, bytes] = field(default_factory=dict)
 
 
 def check_bytes(name: str, data: bytes) -> tuple[str | None, Problem | None]:
@@ -154,4 +156,5 @@ def load_kb_dir(kb_dir: Path) -> LoadedKB:
         problems.extend(article_problems)
         if article is not None:
             articles.append(article)
-    return LoadedKB(tuple(articles), manifest, tuple(problems), kb_version_of(contents))
+    return LoadedKB(tuple(articles), manifest, tuple(problems), kb_version_of(contents),
+                    dict(contents))

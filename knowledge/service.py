@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import structlog
 
@@ -18,6 +20,7 @@ from knowledge.models import Answer, Article, Problem
 from knowledge.passages import split_all
 from knowledge.sentences import split_sentences
 from knowledge.snapshot import SentenceTerms, Snapshot
+from knowledge.snapshots import SnapshotError, SnapshotStore
 from knowledge.tokenizer import Analyzer, default_analyzer
 
 log = structlog.get_logger("knowledge")
@@ -47,10 +50,61 @@ class ReloadResult:
     articles_after: int
     seconds: float
     by: str
+    articles_before: int = 0
+    finished_at: dt.datetime | None = None
 
     @property
     def unchanged(self) -> bool:
         return self.old_version == self.new_version
+
+
+@dataclass(frozen=True)
+class ReloadRefusal:
+    """The last reload that was refused: when, on whose behalf, and every problem."""
+
+    at: dt.datetime
+    by: str
+    problems: tuple[Problem, ...]
+
+
+ReloadStageName = Literal["validate", "index", "swap"]
+
+
+@dataclass(frozen=True)
+class ReloadStage:
+    """A reload stage that has just finished, for progress reporting."""
+
+    name: ReloadStageName
+    seconds: float  # since the reload started
+    detail: str
+
+
+ReloadProgress = Callable[[ReloadStage], None]
+
+
+@dataclass(frozen=True)
+class KBStatus:
+    """What this process serves right now and how the last reload went."""
+
+    kb_dir: Path
+    kb_version: str
+    articles: int
+    passages: int
+    loaded_at: dt.datetime
+    loaded_by: str
+    load_seconds: float
+    last_reload: ReloadResult | None
+    last_refusal: ReloadRefusal | None
+    reloading: bool
+    bundled: bool
+
+    @property
+    def last_attempt_refused(self) -> bool:
+        """True when the most recent reload attempt was refused."""
+        if self.last_refusal is None:
+            return False
+        done = self.last_reload.finished_at if self.last_reload is not None else None
+        return done is None or self.last_refusal.at >= done
 
 
 def bundled_kb_dir() -> Path:
@@ -87,10 +141,18 @@ def build_snapshot(
     )
 
 
-def load_snapshot(kb_dir: Path, *, loaded_by: str = "startup") -> Snapshot:
+def load_snapshot(kb_dir: Path, *, loaded_by: str = "startup",
+                  data_dir: Path | None = None) -> Snapshot:
+    """Validate and build; with ``data_dir``, first keep the content for audit replay."""
     loaded = load_kb_dir(kb_dir)
     if loaded.problems:
         raise KBInvalid(loaded.problems)
+    if data_dir is not None:
+        # An answer must never come from a version that cannot be replayed later.
+        try:
+            SnapshotStore(data_dir).save(kb_dir, loaded.kb_version, files=loaded.files)
+        except SnapshotError as exc:
+            raise KBInvalid([Problem(file=str(kb_dir), reason=str(exc))]) from exc
     return build_snapshot(loaded, kb_dir, loaded_by=loaded_by)
 
 
@@ -104,12 +166,13 @@ class KnowledgeBase:
         self._reload_lock = threading.Lock()
         self.last_reload: ReloadResult | None = None
         self.last_reload_error: KBInvalid | None = None
+        self.last_refusal: ReloadRefusal | None = None
 
     @classmethod
     def load(cls, kb_dir: Path | None = None, *, data_dir: Path | None = None,
              loaded_by: str = "startup") -> KnowledgeBase:
         kb_dir = kb_dir if kb_dir is not None else bundled_kb_dir()
-        snapshot = load_snapshot(kb_dir, loaded_by=loaded_by)
+        snapshot = load_snapshot(kb_dir, loaded_by=loaded_by, data_dir=data_dir)
         log.info("kb.loaded", kb_version=snapshot.kb_version, articles=len(snapshot.articles),
                  passages=len(snapshot.passages), seconds=round(snapshot.load_seconds, 3))
         return cls(snapshot, data_dir=data_dir)
@@ -129,23 +192,69 @@ class KnowledgeBase:
     def article(self, doc_id: str) -> Article | None:
         return self._snapshot.articles.get(doc_id)
 
-    def reload(self, by: str = "cli") -> ReloadResult:
-        if not self._reload_lock.acquire(blocking=False):
+    def reload(self, by: str = "cli", *, progress: ReloadProgress | None = None,
+               wait: float = 0.0) -> ReloadResult:
+        """Validate and index the directory off the serving path, then swap it in.
+
+        ``progress`` hears about each finished stage (validate, index, swap); ``wait``
+        is how long to wait for a running reload before raising ``ReloadInProgress``.
+        """
+        acquired = (self._reload_lock.acquire(timeout=wait) if wait > 0
+                    else self._reload_lock.acquire(blocking=False))
+        if not acquired:
             raise ReloadInProgress("a reload is already running")
         try:
             started = time.perf_counter()
             old = self._snapshot
-            try:
-                new = load_snapshot(self.kb_dir, loaded_by=by)
-            except KBInvalid as exc:
+            loaded = load_kb_dir(self.kb_dir)
+            if loaded.problems:
+                exc = KBInvalid(loaded.problems)
                 self.last_reload_error = exc
-                raise
+                self.last_refusal = ReloadRefusal(dt.datetime.now(dt.UTC), by, exc.problems)
+                raise exc
+            _report(progress, "validate", started,
+                    f"{len(loaded.articles)} articles, kb_version {loaded.kb_version}")
+            new = build_snapshot(loaded, self.kb_dir, loaded_by=by)
+            _report(progress, "index", started, f"{len(new.passages)} passages indexed")
             result = diff_snapshots(old, new, by=by, seconds=time.perf_counter() - started)
             self._snapshot = new
             self.last_reload, self.last_reload_error = result, None
+            _report(progress, "swap", started, f"now serving kb_version {new.kb_version}")
             return result
         finally:
             self._reload_lock.release()
+
+    @property
+    def reloading(self) -> bool:
+        return self._reload_lock.locked()
+
+    def status(self) -> KBStatus:
+        snap = self._snapshot
+        return KBStatus(
+            kb_dir=self.kb_dir, kb_version=snap.kb_version, articles=len(snap.articles),
+            passages=len(snap.passages), loaded_at=snap.loaded_at, loaded_by=snap.loaded_by,
+            load_seconds=snap.load_seconds, last_reload=self.last_reload,
+            last_refusal=self.last_refusal, reloading=self.reloading,
+            bundled=_same_dir(self.kb_dir, bundled_kb_dir()),
+        )
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _report(progress: ReloadProgress | None, name: ReloadStageName, started: float,
+            detail: str) -> None:
+    if progress is None:
+        return
+    try:
+        progress(ReloadStage(name, round(time.perf_counter() - started, 3), detail))
+    except Exception as exc:
+        # A failed progress message (e.g. Slack unreachable) must not abort the reload.
+        log.warning("kb.reload_progress_failed", stage=name, error=repr(exc))
 
 
 def diff_snapshots(old: Snapshot, new: Snapshot, *, by: str, seconds: float) -> ReloadResult:
@@ -159,4 +268,5 @@ def diff_snapshots(old: Snapshot, new: Snapshot, *, by: str, seconds: float) -> 
                              if new_hashes[d] != old_hashes[d])),
         passages_before=len(old.passages), passages_after=len(new.passages),
         articles_after=len(new.articles), seconds=round(seconds, 3), by=by,
+        articles_before=len(old.articles), finished_at=dt.datetime.now(dt.UTC),
     )

@@ -41,8 +41,7 @@ def _check_version(kb_version: str) -> None:
 
 def _check_name(name: str) -> None:
     pure = PurePosixPath(name)
-    if (pure.is_absolute() or len(pure.parts) != 1 or name in {".", ".."}
-            or name.startswith(".")):
+    if pure.is_absolute() or len(pure.parts) != 1 or name in {".", ".."} or name.startswith("."):
         raise SnapshotError(f"not a plain file name for a knowledge-base file: {name!r}")
 
 
@@ -89,11 +88,13 @@ class SnapshotStore:
     def versions(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir()
-                      if p.is_dir() and _VERSION_RE.fullmatch(p.name))
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and _VERSION_RE.fullmatch(p.name)
+        )
 
-    def save(self, kb_dir: Path | None, kb_version: str, *,
-             files: Mapping[str, bytes] | None = None) -> Path:
+    def save(
+        self, kb_dir: Path | None, kb_version: str, *, files: Mapping[str, bytes] | None = None
+    ) -> Path:
         """Store ``kb_version``; idempotent and safe against concurrent savers.
 
         Pass ``files`` (name → the exact bytes the version was built from) to avoid
@@ -138,13 +139,16 @@ class SnapshotStore:
         _fsync_dir(self.root)
         return final
 
-    def _write_index(self, kb_version: str, kb_dir: Path | None,
-                     files: Mapping[str, bytes]) -> None:
+    def _write_index(
+        self, kb_version: str, kb_dir: Path | None, files: Mapping[str, bytes]
+    ) -> None:
         index = {
             "kb_version": kb_version,
             "saved_at": dt.datetime.now(dt.UTC).isoformat(),
             "source": str(kb_dir) if kb_dir is not None else None,
-            "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
+            "files": {
+                name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())
+            },
         }
         target = self.root / f"{kb_version}.json"
         fd, tmp_name = tempfile.mkstemp(prefix=f".tmp-{kb_version}-", suffix=".json", dir=self.root)

@@ -17,12 +17,13 @@ import Stemmer
 # Order matters: the first alternative that matches at a position wins.
 _TOKEN_RE = re.compile(
     r"""
-    (?P<abbr>(?:[^\W\d_]\.){2,})                       # U.S.  e.g.  (dotted initialisms)
+    (?P<phrase>united\s+states(?:\s+of\s+america)?|fifth[-\s]generation)  # names for one thing
+  | (?P<abbr>(?:[^\W\d_]\.){2,})                       # U.S.  e.g.  (dotted initialisms)
   | (?P<amp>[^\W_]+(?:&[^\W_]+)+)                     # R&D  AT&T
   | (?P<num>\d+(?:[.,]\d+)*(?:[^\W\d_]+)?)            # 600,000  3.5  5G  10bn
   | (?P<word>[^\W_]+(?:['’][^\W_]+)*)                 # words, Unicode-aware, with apostrophes
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.IGNORECASE,
 )
 
 # A general English list; question words are included because a question's
@@ -38,9 +39,18 @@ STOPWORDS: frozenset[str] = frozenset(
     such than that the their theirs them themselves then there these they this those through
     to too under until up upon us very was wasn we were weren what when where which while who
     whom whose why will with won would wouldn you your yours yourself yourselves
-    tell told say said says saying know anything something thing things please
+    tell told say said says saying know anything something thing things please many much
     """.split()
 )
+
+# Different spellings and names of one thing meet on one term, so a question in other
+# words than the article's still finds it.
+SYNONYMS: dict[str, str] = {
+    "united states": "us", "united states of america": "us", "usa": "us", "america": "us",
+    "american": "us", "americans": "us",
+    "fifth generation": "5g", "fifth-generation": "5g",
+    "licence": "license", "licences": "licenses", "licenced": "licensed", "licencing": "licensing",
+}
 
 # A possessive or contraction ending is not part of the indexed term.
 _CLITIC_RE = re.compile(r"['’](?:s|d|ll|re|ve|m|t)$")
@@ -67,7 +77,7 @@ class Analyzer:
     @property
     def signature(self) -> str:
         """Identifies the analysis so saved indexes built differently are not reused."""
-        return f"v1:stem={self.stem}:stop={len(self.stopwords)}"
+        return f"v2:stem={self.stem}:stop={len(self.stopwords)}:syn={len(SYNONYMS)}"
 
     def analyze(self, text: str) -> list[Token]:
         out: list[Token] = []
@@ -75,7 +85,9 @@ class Analyzer:
             kind = m.lastgroup
             surface = m.group()
             start, end = m.start(), m.end()
-            if kind == "abbr":
+            if kind == "phrase":
+                out.extend(self._emit(" ".join(surface.split()), start, end, surface, keep=True))
+            elif kind == "abbr":
                 # "U.S." and "US" must meet: drop the dots, keep it even if the letters spell a stopword.
                 out.extend(self._emit(surface.replace(".", ""), start, end, surface, keep=True))
             elif kind == "amp":
@@ -96,6 +108,9 @@ class Analyzer:
         norm = unicodedata.normalize("NFKC", raw).casefold().replace("’", "'")
         if not norm:
             return []
+        mapped = SYNONYMS.get(norm)
+        if mapped is not None:
+            norm, keep = mapped, True
         if not keep and norm in self.stopwords:
             return []
         return [Token(self._stem(norm), start, end, surface)]

@@ -8,9 +8,16 @@ import sys
 import time
 from typing import Any
 
+from bot.audit import (
+    UNAVAILABLE_MESSAGE,
+    AuditTrail,
+    cli_context,
+    deliver_audited,
+    open_trail,
+)
 from bot.commands.common import add_kb_option, open_kb, settings_for
 from bot.render import render_answer
-from knowledge.models import Answer
+from handlers.deps import AuditUnavailable
 from knowledge.service import KnowledgeBase
 
 SAMPLE_QUESTIONS = (
@@ -50,34 +57,37 @@ def _top(args: argparse.Namespace, default: int) -> int:
     return int(top)
 
 
-def answer_and_audit(kb: KnowledgeBase, question: str, top: int, surface: str,
-                     audit: Any) -> Answer:
-    started = time.perf_counter()
-    answer = kb.answer(question, top)
-    if audit is not None:
-        audit(answer, surface=surface, top=top,
-              latency_ms=round((time.perf_counter() - started) * 1000, 3))
-    return answer
-
-
 def run_ask(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     top = _top(args, settings.top_k)
     kb = open_kb(settings)
     if kb is None:
         return 1
-    answer = answer_and_audit(kb, args.question, top, "cli_ask", _cli_auditor(settings))
-    if args.json:
-        json.dump(answer.to_json_dict(), sys.stdout, ensure_ascii=False)
-        sys.stdout.write("\n")
-    else:
-        print(render_answer(answer, ansi=sys.stdout.isatty()))
+    with open_trail(settings) as trail:
+        return _answer(kb, trail, args.question, top, as_json=args.json)
+
+
+def _answer(kb: KnowledgeBase, trail: AuditTrail, question: str, top: int, *,
+            as_json: bool) -> int:
+    """Answer, audit (durably, before printing), print; exit 1 if it cannot be audited."""
+    started = time.perf_counter()
+    answer = kb.answer(question, top)
+
+    def deliver() -> None:
+        if as_json:
+            json.dump(answer.to_json_dict(), sys.stdout, ensure_ascii=False)
+            sys.stdout.write("\n")
+        else:
+            print(render_answer(answer, ansi=sys.stdout.isatty()))
+        sys.stdout.flush()
+
+    try:
+        deliver_audited(trail, answer, deliver, surface="cli_ask", top=top, started=started,
+                        **cli_context())
+    except AuditUnavailable:
+        print(f"licensebot: {UNAVAILABLE_MESSAGE} ({trail.last_error})", file=sys.stderr)
+        return 1
     return 0
-
-
-def _cli_auditor(settings: Any) -> Any:
-    """The audit hook for CLI answers (None until the audit trail is wired in)."""
-    return None
 
 
 def run_start(args: argparse.Namespace) -> int:
@@ -96,16 +106,15 @@ def run_start(args: argparse.Namespace) -> int:
     snap = kb.snapshot
     print(f"\nKnowledge base {snap.kb_version}: {len(snap.articles)} articles, "
           f"{len(snap.passages)} passages.", file=sys.stderr)
-    auditor = _cli_auditor(settings)
     interactive = sys.stdin.isatty()
-    questions = _questions(interactive)
-    for question in questions:
-        if interactive and question.strip() in {"quit", "exit"}:
-            break
-        if not interactive:
-            print(f"\n? {question}")
-        answer = answer_and_audit(kb, question, settings.top_k, "cli_ask", auditor)
-        print(render_answer(answer, ansi=sys.stdout.isatty()))
+    with open_trail(settings) as trail:
+        for question in _questions(interactive):
+            if interactive and question.strip() in {"quit", "exit"}:
+                break
+            if not interactive:
+                print(f"\n? {question}")
+            if _answer(kb, trail, question, settings.top_k, as_json=False):
+                return 1
     return 0
 
 

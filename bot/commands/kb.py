@@ -1,14 +1,25 @@
-"""``licensebot kb``: check a knowledge-base directory, list its sources."""
+"""``licensebot kb``: check a knowledge-base directory, list its sources, show its status,
+and reload the running server (``SIGHUP`` through its pid file)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 from bot.commands.common import add_kb_option, open_kb, settings_for
+from bot.reload_signal import (
+    PID_FILE,
+    ReloadRequestError,
+    process_is,
+    read_pid_file,
+    read_result,
+    request_reload,
+)
 from bot.render import format_date
-from knowledge.service import bundled_kb_dir, check_kb_dir
+from knowledge.admin import directory_version
+from knowledge.service import KBInvalid, bundled_kb_dir, check_kb_dir, load_snapshot
 
 
 def register(sub: Any) -> None:
@@ -21,6 +32,23 @@ def register(sub: Any) -> None:
     sources = kb_sub.add_parser("sources", help="list the articles")
     add_kb_option(sources)
     sources.set_defaults(func=run_sources)
+    status = kb_sub.add_parser(
+        "status", help="the knowledge-base directory's version and the running server's reloads"
+    )
+    add_kb_option(status)
+    status.set_defaults(func=run_status)
+    reload = kb_sub.add_parser(
+        "reload",
+        help="make the running server reload its knowledge base (SIGHUP) and show the outcome",
+        description=(
+            "Signal the server whose pid file is in LICENSEBOT_DATA_DIR to re-read, validate "
+            "and swap in its knowledge-base directory; prints the diff or every problem. "
+            "Exit 0 when reloaded, 1 when refused or no server answered."
+        ),
+    )
+    reload.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="how long to wait for the server's report (default 60)")
+    reload.set_defaults(func=run_reload)
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -52,3 +80,68 @@ def run_sources(args: argparse.Namespace) -> int:
               f"{format_date(m.published, m.date_estimated) or 'undated'} · "
               f"{counts.get(doc_id, 0)} passages{derived}")
     return 0
+
+
+def _print_report(report: dict[str, Any]) -> int:
+    outcome = report.get("outcome")
+    if outcome == "reloaded":
+        print(f"reloaded in {report.get('seconds')} s: kb_version {report.get('old_version')} "
+              f"→ {report.get('new_version')}")
+        print(f"  articles {report.get('articles_before')} → {report.get('articles_after')}, "
+              f"passages {report.get('passages_before')} → {report.get('passages_after')}")
+        for key in ("added", "removed", "changed"):
+            ids = report.get(key) or []
+            if ids:
+                print(f"  {key}: {', '.join(str(i) for i in ids)}")
+        return 0
+    if outcome == "refused":
+        problems = report.get("problems") or []
+        print(f"reload refused, still serving kb_version {report.get('serving')}; "
+              f"{len(problems)} problem(s):")
+        for p in problems:
+            where = f"{p.get('file')}:{p['line']}" if p.get("line") is not None else p.get("file")
+            print(f"  {where}: {p.get('reason')}")
+        return 1
+    print(f"reload not done ({outcome}): still serving kb_version {report.get('serving')}")
+    return 1
+
+
+def run_reload(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    try:
+        report = request_reload(settings.data_dir, timeout=args.timeout)
+    except ReloadRequestError as exc:
+        print(f"licensebot: {exc}", file=sys.stderr)
+        return 1
+    return _print_report(report)
+
+
+def run_status(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    kb_dir = settings.kb_dir or bundled_kb_dir()
+    bundled = settings.kb_dir is None
+    print(f"directory: {kb_dir}{' (bundled, read-only)' if bundled else ''}")
+    code = 0
+    try:
+        snap = load_snapshot(kb_dir, loaded_by="cli")
+    except KBInvalid as exc:
+        print(f"directory kb_version {directory_version(kb_dir)}: INVALID, "
+              f"{len(exc.problems)} problem(s) (a reload would be refused):")
+        for problem in exc.problems:
+            print(f"  {problem}")
+        code = 1
+    else:
+        print(f"directory kb_version {snap.kb_version}: {len(snap.articles)} articles, "
+              f"{len(snap.passages)} passages")
+    info = read_pid_file(settings.data_dir)
+    if info is None:
+        print(f"server: none found (no {PID_FILE} in {settings.data_dir})")
+    elif process_is(info):
+        print(f"server: pid {info.pid}, knowledge base {info.kb_dir}")
+    else:
+        print(f"server: pid {info.pid} is not running (stale {PID_FILE})")
+    report = read_result(settings.data_dir)
+    if report is not None:
+        print(f"last operator reload (pid {report.get('pid')}, {report.get('finished_at')}): "
+              f"{report.get('outcome')}, serving kb_version {report.get('serving')}")
+    return code

@@ -92,7 +92,9 @@ def test_longest_expression_wins_over_its_parts() -> None:
 
 
 def test_several_expressions_come_back_in_text_order() -> None:
-    texts = [e.text for e in find_date_expressions("In May it was listed; in July 2019 it was not.")]
+    texts = [
+        e.text for e in find_date_expressions("In May it was listed; in July 2019 it was not.")
+    ]
     assert texts == ["In May", "in July 2019"]
 
 
@@ -208,3 +210,4 @@ def test_labels_show_precision_and_estimation() -> None:
     assert resolved("in November 2016", None).label == "November 2016"
     assert resolved("last week", THU, est=True).label == "≈ week of 16 Sep 2019"
     assert resolved("on Friday", FRI).label == "18 Oct 2019"
+    assert news_window(dt.date(2019, 9, 27)).label == "≈ 21 Sep 2019 – 27 Sep 2019"

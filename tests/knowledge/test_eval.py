@@ -71,7 +71,7 @@ def test_hit_at_3_is_at_least_0_9(report: EvalReport) -> None:
 
 
 def test_no_must_refuse_question_is_answered(report: EvalReport) -> None:
-    assert report.false_answers == (), format_report(report)
+    assert [r.question.text for r in report.false_answers] == [], format_report(report)
 
 
 # --- scoring -----------------------------------------------------------------------------

@@ -1,0 +1,291 @@
+"""The Slack app factory: one Bolt ``App`` with global middleware and every handler module.
+
+A feature plugs in by adding its module (exposing ``register(app, deps)``) to
+``HANDLER_MODULES``; nothing else here needs to change. ``LicenseBotApp`` records what
+each module registers so the manifest can be checked against the running app.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from re import Pattern
+from typing import Any
+
+import structlog
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
+from slack_sdk import WebClient
+
+from bot import __version__
+from bot.dedupe import TtlEventDedupe
+from bot.delivery import build_web_client
+from bot.settings import Settings, SettingsError
+from handlers.blocks import failure_message
+from handlers.common import new_request_id, private_payload, send_response
+from handlers.deps import Auditor, Deps
+from knowledge.service import KnowledgeBase
+
+# One line per feature module; each exposes register(app: App, deps: Deps) -> None.
+HANDLER_MODULES: tuple[str, ...] = (
+    "handlers.ask",
+    # Before handlers.mention: its DM listener takes every message, kb's only file shares.
+    "handlers.kb",
+    "handlers.mention",
+    "handlers.actions",
+)
+
+# Listener threads: commands hold one until they ack, so keep plenty free.
+LISTENER_WORKERS = 32
+
+log = structlog.get_logger("licensebot.app")
+
+ListenerDecorator = Callable[..., Callable[..., BoltResponse | None] | None]
+Constraint = str | Pattern[Any] | dict[str, Any]
+Matchers = Sequence[Callable[..., bool]] | None
+MiddlewareList = Sequence[Callable[..., Any] | Middleware] | None
+
+
+@dataclass
+class Registrations:
+    """What the handler modules asked Bolt to listen to (for the manifest check)."""
+
+    commands: set[str] = field(default_factory=set)
+    events: set[str] = field(default_factory=set)
+    actions: set[str] = field(default_factory=set)
+    shortcuts: set[str] = field(default_factory=set)
+    views: set[str] = field(default_factory=set)
+
+
+def _name(constraint: Constraint, key: str) -> str:
+    if isinstance(constraint, dict):
+        value = constraint.get(key) or constraint.get("type")
+        return value.pattern if isinstance(value, Pattern) else str(value)
+    return constraint.pattern if isinstance(constraint, Pattern) else constraint
+
+
+class LicenseBotApp(App):
+    """A Bolt ``App`` that remembers its listeners' commands, events and action ids."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.registrations = Registrations()
+        super().__init__(**kwargs)
+
+    def command(
+        self,
+        command: str | Pattern[Any],
+        matchers: Matchers = None,
+        middleware: MiddlewareList = None,
+    ) -> ListenerDecorator:
+        self.registrations.commands.add(_name(command, "command"))
+        return super().command(command, matchers, middleware)
+
+    def event(
+        self, event: Constraint, matchers: Matchers = None, middleware: MiddlewareList = None
+    ) -> ListenerDecorator:
+        self.registrations.events.add(_name(event, "type"))
+        return super().event(event, matchers, middleware)
+
+    def message(
+        self,
+        keyword: str | Pattern[Any] = "",
+        matchers: Matchers = None,
+        middleware: MiddlewareList = None,
+    ) -> ListenerDecorator:
+        self.registrations.events.add("message")
+        return super().message(keyword, matchers, middleware)
+
+    def action(
+        self,
+        constraints: Constraint,
+        matchers: Matchers = None,
+        middleware: MiddlewareList = None,
+    ) -> ListenerDecorator:
+        self.registrations.actions.add(_name(constraints, "action_id"))
+        return super().action(constraints, matchers, middleware)
+
+    def block_action(
+        self,
+        constraints: Constraint,
+        matchers: Matchers = None,
+        middleware: MiddlewareList = None,
+    ) -> ListenerDecorator:
+        self.registrations.actions.add(_name(constraints, "action_id"))
+        return super().block_action(constraints, matchers, middleware)
+
+    def shortcut(
+        self,
+        constraints: Constraint,
+        matchers: Matchers = None,
+        middleware: MiddlewareList = None,
+    ) -> ListenerDecorator:
+        self.registrations.shortcuts.add(_name(constraints, "callback_id"))
+        return super().shortcut(constraints, matchers, middleware)
+
+    def global_shortcut(
+        self,
+        callback_id: str | Pattern[Any],
+        matchers: Matchers = None,
+        middleware: MiddlewareList = None,
+    ) -> ListenerDecorator:
+        self.registrations.shortcuts.add(_name(callback_id, "callback_id"))
+        return super().global_shortcut(callback_id, matchers, middleware)
+
+    def message_shortcut(
+        self,
+        callback_id: str | Pattern[Any],
+        matchers: Matchers = None,
+        middleware: MiddlewareList = None,
+    ) -> ListenerDecorator:
+        self.registrations.shortcuts.add(_name(callback_id, "callback_id"))
+        return super().message_shortcut(callback_id, matchers, middleware)
+
+    def view(
+        self,
+        constraints: Constraint,
+        matchers: Matchers = None,
+        middleware: MiddlewareList = None,
+    ) -> ListenerDecorator:
+        self.registrations.views.add(_name(constraints, "callback_id"))
+        return super().view(constraints, matchers, middleware)
+
+    def view_submission(
+        self,
+        constraints: str | Pattern[Any],
+        matchers: Matchers = None,
+        middleware: MiddlewareList = None,
+    ) -> ListenerDecorator:
+        self.registrations.views.add(_name(constraints, "callback_id"))
+        return super().view_submission(constraints, matchers, middleware)
+
+    def view_closed(
+        self,
+        constraints: str | Pattern[Any],
+        matchers: Matchers = None,
+        middleware: MiddlewareList = None,
+    ) -> ListenerDecorator:
+        self.registrations.views.add(_name(constraints, "callback_id"))
+        return super().view_closed(constraints, matchers, middleware)
+
+
+# --------------------------------------------------------------------------- middleware
+
+
+def _request_context(context: BoltContext, next: Callable[[], None]) -> None:
+    # The HTTP adapter sets these on arrival; Socket Mode requests get them here.
+    if not isinstance(context.get("request_id"), str):
+        context["request_id"] = new_request_id()
+    if not isinstance(context.get("received_at"), float):
+        context["received_at"] = time.monotonic()
+    next()
+
+
+def _dedupe_middleware(deps: Deps) -> Callable[..., BoltResponse | None]:
+    def dedupe_events(
+        body: dict[str, Any], request: BoltRequest, next: Callable[[], None]
+    ) -> BoltResponse | None:
+        event_id = body.get("event_id")
+        is_event = body.get("type") == "event_callback" and isinstance(event_id, str)
+        if is_event and event_id and not deps.dedupe.first_time(f"event:{event_id}"):
+            retry = request.headers.get("x-slack-retry-num", [None])[0]
+            reason = request.headers.get("x-slack-retry-reason", [None])[0]
+            log.info("event.duplicate", event_id=event_id, retry_num=retry, retry_reason=reason)
+            # Not 404 (no next() call): Slack would count that as a failure and retry.
+            return BoltResponse(status=200, body="")
+        next()
+        return None
+
+    return dedupe_events
+
+
+def _is_command(body: dict[str, Any]) -> bool:
+    return isinstance(body.get("command"), str)
+
+
+def _on_unhandled_error(
+    error: Exception, request: BoltRequest, response: BoltResponse | None
+) -> BoltResponse | None:
+    """Last resort: log with the reference, tell the user briefly, never leak a traceback."""
+    ref = request.context.get("request_id")
+    ref = ref if isinstance(ref, str) else new_request_id()
+    body = request.body if isinstance(request.body, dict) else {}
+    log.error(
+        "listener.error",
+        request_id=ref,
+        kind=body.get("type") or body.get("command"),
+        exc_info=error,
+    )
+    message = failure_message(ref)
+    not_acked = response is not None and response.status >= 500
+    if _is_command(body) and not_acked:
+        return BoltResponse(
+            status=200,
+            headers={"content-type": "application/json;charset=utf-8"},
+            body=json.dumps(private_payload(message)),
+        )
+    response_url = body.get("response_url")
+    client = request.context.client
+    if isinstance(response_url, str) and client is not None:
+        sent = send_response(client, response_url, private_payload(message))
+        if not sent.ok:
+            log.error("delivery.failed", request_id=ref, error=sent.error, via="response_url")
+    return None
+
+
+# --------------------------------------------------------------------------- factory
+
+
+def build_deps(settings: Settings, *, kb: KnowledgeBase, audit: Auditor, **extras: Any) -> Deps:
+    """The handlers' dependencies from the settings, with the in-process event dedupe."""
+    return Deps(
+        kb=kb,
+        audit=audit,
+        dedupe=TtlEventDedupe(settings.dedupe_ttl_seconds),
+        admins=settings.admins,
+        top_k=settings.top_k,
+        bot_version=__version__,
+        extras=extras,
+    )
+
+
+def create_app(
+    settings: Settings,
+    deps: Deps,
+    *,
+    client: WebClient | None = None,
+    verify_token: bool = False,
+) -> LicenseBotApp:
+    """The Bolt app with every module in ``HANDLER_MODULES`` registered.
+
+    ``verify_token`` calls ``auth.test`` now instead of on the first request.
+    """
+    if settings.slack_bot_token is None:
+        raise SettingsError("missing setting SLACK_BOT_TOKEN (the bot's xoxb- token)")
+    secret = settings.slack_signing_secret
+    app = LicenseBotApp(
+        name="licensebot",
+        client=client or build_web_client(settings),
+        # Socket Mode needs no signing secret; an empty one rejects every HTTP request.
+        signing_secret=secret.get_secret_value() if secret is not None else "",
+        token_verification_enabled=verify_token,
+        process_before_response=False,
+        listener_executor=ThreadPoolExecutor(
+            max_workers=LISTENER_WORKERS, thread_name_prefix="bolt-listener"
+        ),
+    )
+    app.middleware(_request_context)
+    app.middleware(_dedupe_middleware(deps))
+    app.error(_on_unhandled_error)
+    for name in HANDLER_MODULES:
+        importlib.import_module(name).register(app, deps)
+    log.info(
+        "app.created",
+        handlers=list(HANDLER_MODULES),
+        commands=sorted(app.registrations.commands),
+        events=sorted(app.registrations.events),
+    )
+    return app

@@ -1,0 +1,127 @@
+"""``licensebot serve [--socket-mode]``: the Slack app in production."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import structlog
+from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackClientError
+
+from bot.app import build_deps, create_app
+from bot.audit import open_trail
+from bot.commands.common import add_kb_option, open_kb, settings_for
+from bot.logging import configure_logging
+from bot.server import (
+    SocketModeUnavailable,
+    build_asgi_app,
+    deps_readiness,
+    serve_http,
+    serve_socket_mode,
+)
+from bot.settings import Settings, SettingsError
+
+CONNECT_SLACK = (
+    "to connect Slack, create an app from manifest.yml (api.slack.com/apps → Create New App → "
+    "From a manifest), install it and set {vars} in the environment or .env "
+    "(`licensebot start` answers in the terminal meanwhile)"
+)
+
+log = structlog.get_logger("licensebot.serve")
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "serve",
+        help="serve the Slack app (HTTP on LICENSEBOT_HOST:LICENSEBOT_PORT, or Socket Mode)",
+        description=(
+            "Serve the Slack app. HTTP mode (default) listens on LICENSEBOT_HOST:LICENSEBOT_PORT "
+            "with POST /slack/events, GET /healthz and GET /readyz; needs SLACK_BOT_TOKEN and "
+            "SLACK_SIGNING_SECRET. --socket-mode connects out to Slack instead (SLACK_BOT_TOKEN "
+            "and SLACK_APP_TOKEN) and keeps only the health routes on HTTP."
+        ),
+    )
+    parser.add_argument(
+        "--socket-mode", action="store_true", help="use Socket Mode (needs SLACK_APP_TOKEN)"
+    )
+    add_kb_option(parser)
+    parser.set_defaults(func=run)
+
+
+def missing_credentials(settings: Settings, *, socket_mode: bool) -> list[str]:
+    wanted = {
+        "SLACK_BOT_TOKEN": settings.slack_bot_token,
+        "SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET": (
+            settings.slack_app_token if socket_mode else settings.slack_signing_secret
+        ),
+    }
+    return [
+        name
+        for name, value in wanted.items()
+        if value is None or not value.get_secret_value().strip()
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    return serve(settings_for(args), socket_mode=bool(args.socket_mode))
+
+
+def serve(settings: Settings, *, socket_mode: bool = False) -> int:
+    """Serve until stopped; the exit code. Raises ``SettingsError`` for missing credentials."""
+    missing = missing_credentials(settings, socket_mode=socket_mode)
+    if missing:
+        names = ", ".join(missing)
+        raise SettingsError(
+            f"missing {names}: " + CONNECT_SLACK.format(vars=" and ".join(missing_all(socket_mode)))
+        )
+    configure_logging(settings.log_level, settings.log_format)
+    kb = open_kb(settings)
+    if kb is None:
+        return 1
+    audit = open_trail(settings)
+    if not audit.healthy:
+        log.error(
+            "audit.unavailable",
+            path=str(settings.resolved_audit_path),
+            error=audit.last_error,
+            effect="answers are withheld until it can be written",
+        )
+    try:
+        deps = build_deps(settings, kb=kb, audit=audit)
+        try:
+            app = create_app(settings, deps, verify_token=True)
+        except BoltError as exc:
+            print(f"licensebot: Slack rejected SLACK_BOT_TOKEN ({exc})", file=sys.stderr)
+            return 2
+        except (SlackClientError, OSError) as exc:
+            print(
+                f"licensebot: cannot reach Slack at {settings.slack_api_url} "
+                f"({type(exc).__name__}: {exc})",
+                file=sys.stderr,
+            )
+            return 1
+        readiness = deps_readiness(deps)
+        if socket_mode:
+            assert settings.slack_app_token is not None
+            try:
+                serve_socket_mode(
+                    app,
+                    settings.slack_app_token.get_secret_value(),
+                    build_asgi_app(None, readiness),
+                    host=settings.host,
+                    port=settings.port,
+                )
+            except SocketModeUnavailable as exc:
+                print(f"licensebot: cannot open a Socket Mode connection ({exc})", file=sys.stderr)
+                return 1
+        else:
+            serve_http(build_asgi_app(app, readiness), host=settings.host, port=settings.port)
+    finally:
+        audit.close()
+    return 0
+
+
+def missing_all(socket_mode: bool) -> list[str]:
+    return ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET"]

@@ -1,0 +1,180 @@
+"""Measure how fast the Slack app acknowledges requests through the real HTTP path.
+
+Starts the real app (bundled knowledge base, a real audit trail in a temporary
+directory) behind uvicorn on 127.0.0.1, with the Web API pointed at the fake Slack
+from tests/e2e/fake_slack.py, then sends signed requests one after another:
+``/ask`` commands (acknowledged with the answer itself) and ``app_mention`` events
+(acknowledged at once, answered through chat.postMessage). Prints p50/p95/p99/max.
+
+    .venv/bin/python scripts/bench_slack.py [--requests 200] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+
+from fake_slack import BOT_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack  # noqa: E402
+
+from bot.app import build_deps, create_app  # noqa: E402
+from bot.audit import AuditTrail  # noqa: E402
+from bot.logging import configure_logging  # noqa: E402
+from bot.server import BackgroundServer, build_asgi_app, deps_readiness  # noqa: E402
+from bot.settings import load_settings  # noqa: E402
+from knowledge.service import KnowledgeBase  # noqa: E402
+
+SECRET = "bench-signing-secret-0123456789ab"
+QUESTIONS = (
+    "Which US companies is Huawei talking to about licensing its 5G technology?",
+    "What did Vincent Pang say about the talks?",
+    "When was Huawei added to the Entity List?",
+    "Would Huawei license its 5G patents to an American firm?",
+)
+
+
+def signed_post(url: str, body: bytes, content_type: str) -> tuple[int, float]:
+    """One request on a fresh connection, as Slack makes them; (status, seconds)."""
+    ts = str(int(time.time()))
+    digest = hmac.new(SECRET.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256)
+    headers = {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": "v0=" + digest.hexdigest(),
+    }
+    parts = urlparse(url)
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+    try:
+        conn.request("POST", parts.path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        status = response.status
+    finally:
+        conn.close()
+    return status, time.perf_counter() - started
+
+
+def command_body(i: int, response_url: str) -> bytes:
+    form = {
+        "team_id": TEAM_ID,
+        "channel_id": "C0BENCH01",
+        "user_id": "U0BENCH01",
+        "command": "/ask",
+        "text": QUESTIONS[i % len(QUESTIONS)],
+        "response_url": response_url,
+        "trigger_id": f"{i}.bench",
+    }
+    return urlencode(form).encode()
+
+
+def event_body(i: int) -> bytes:
+    ts = f"{int(time.time())}.{i:06d}"
+    envelope: dict[str, Any] = {
+        "team_id": TEAM_ID,
+        "api_app_id": "A0BENCH01",
+        "type": "event_callback",
+        "event_id": f"EvBENCH{i:08d}",
+        "event_time": int(time.time()),
+        "event": {
+            "type": "app_mention",
+            "user": "U0BENCH01",
+            "channel": "C0BENCH01",
+            "ts": ts,
+            "event_ts": ts,
+            "text": f"<@{BOT_USER_ID}> {QUESTIONS[i % len(QUESTIONS)]}",
+        },
+    }
+    return json.dumps(envelope).encode()
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    ms = sorted(s * 1000 for s in samples)
+    cuts = statistics.quantiles(ms, n=100, method="inclusive")
+    return {
+        "n": len(ms),
+        "p50_ms": round(statistics.median(ms), 2),
+        "p95_ms": round(cuts[94], 2),
+        "p99_ms": round(cuts[98], 2),
+        "max_ms": round(ms[-1], 2),
+    }
+
+
+def run(requests: int) -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeSlack(BOT_TOKEN) as fake,
+        open(os.devnull, "w") as devnull,
+    ):
+        configure_logging("INFO", "json", stream=devnull)
+        settings = load_settings(
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SECRET,
+            slack_api_url=fake.api_url,
+            data_dir=Path(tmp),
+        )
+        audit = AuditTrail(Path(tmp) / "audit.jsonl")
+        deps = build_deps(settings, kb=KnowledgeBase.load(), audit=audit)
+        app = create_app(settings, deps, verify_token=True)
+        with BackgroundServer(build_asgi_app(app, deps_readiness(deps))) as server:
+            url = server.url + "/slack/events"
+            # Warm-up: first request pays for imports and the thread pools.
+            signed_post(
+                url, command_body(0, fake.response_url("warm")), "application/x-www-form-urlencoded"
+            )
+            commands, events = [], []
+            for i in range(requests):
+                status, took = signed_post(
+                    url,
+                    command_body(i, fake.response_url(str(i))),
+                    "application/x-www-form-urlencoded",
+                )
+                assert status == 200, status
+                commands.append(took)
+            for i in range(requests):
+                status, took = signed_post(url, event_body(i), "application/json")
+                assert status == 200, status
+                events.append(took)
+            posted = fake.wait_for("chat.postMessage", requests, timeout=60)
+        audit.close()
+    return {
+        "ask_command_ack": summary(commands),
+        "app_mention_ack": summary(events),
+        "mentions_answered": len(posted),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200, help="requests of each kind")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    result = run(args.requests)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for name in ("ask_command_ack", "app_mention_ack"):
+        s = result[name]
+        print(
+            f"{name:16} n={s['n']:<4} p50={s['p50_ms']:7.2f} ms  p95={s['p95_ms']:7.2f} ms  "
+            f"p99={s['p99_ms']:7.2f} ms  max={s['max_ms']:7.2f} ms"
+        )
+    print(f"mentions answered: {result['mentions_answered']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""`licensebot serve` as a real process: startup, serving, clean shutdown, startup errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import SIGNING_SECRET, app_mention, event_callback, http, sign
+from fake_slack import BOT_TOKEN, BOT_USER_ID, FakeSlack
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_env(fake: FakeSlack, tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LICENSEBOT_"))}
+    env.update(
+        {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake.api_url,
+            "LICENSEBOT_HOST": "127.0.0.1",
+            "LICENSEBOT_PORT": str(port),
+            "LICENSEBOT_DATA_DIR": str(tmp_path / "var"),
+            "LICENSEBOT_KB_POLL_SECONDS": "0",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"serve exited early: {process.communicate()}")
+        try:
+            if http("GET", url + "/healthz", timeout=1).status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("serve did not become healthy")
+
+
+def test_serve_answers_and_shuts_down_cleanly(fake: FakeSlack, tmp_path: Path) -> None:
+    port = free_port()
+    process = run(["serve"], serve_env(fake, tmp_path, port), tmp_path)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, process)
+        ready = http("GET", url + "/readyz")
+        assert ready.status == 200 and ready.json()["status"] == "ready"
+        body = json.dumps(
+            event_callback(
+                app_mention(f"<@{BOT_USER_ID}> What did Vincent Pang say about the talks?")
+            )
+        ).encode()
+        headers = {"Content-Type": "application/json", **sign(body)}
+        assert http("POST", url + "/slack/events", body, headers).status == 200
+        (call,) = fake.wait_for("chat.postMessage")
+        assert call.body["thread_ts"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    events = [line["event"] for line in lines]
+    assert "answer.served" in events
+    assert BOT_TOKEN not in err and SIGNING_SECRET not in err
+    # Bolt's and uvicorn's stdlib logging went through the same JSON pipeline.
+    assert any(line.get("logger", "").startswith("uvicorn") for line in lines)
+    audit = (tmp_path / "var" / "audit.jsonl").read_text().splitlines()
+    assert [json.loads(r)["event"] for r in audit].count("answer.served") == 1
+
+
+def test_a_token_slack_rejects_is_one_line_and_exit_2(fake: FakeSlack, tmp_path: Path) -> None:
+    env = serve_env(fake, tmp_path, free_port(), SLACK_BOT_TOKEN="xoxb-revoked-000000")
+    process = run(["serve"], env, tmp_path)
+    _out, err = process.communicate(timeout=30)
+    assert process.returncode == 2
+    lines = [line for line in err.splitlines() if not line.startswith("{")]
+    assert len(lines) == 1 and "SLACK_BOT_TOKEN" in lines[0] and "invalid_auth" in lines[0]
+    assert "xoxb-revoked-000000" not in err
+
+
+def test_socket_mode_failure_is_reported_plainly(fake: FakeSlack, tmp_path: Path) -> None:
+    env = serve_env(fake, tmp_path, free_port(), SLACK_APP_TOKEN="xapp-1-A0FAKE-1-abcdef")
+    process = run(["serve", "--socket-mode"], env, tmp_path)
+    _out, err = process.communicate(timeout=30)
+    assert process.returncode == 1
+    lines = [line for line in err.splitlines() if not line.startswith("{")]
+    # The fake knows only the bot token, as Slack would not know a made-up app token.
+    assert lines == ["licensebot: cannot open a Socket Mode connection (invalid_auth)"]
+    assert fake.calls("apps.connections.open")
+    assert "xapp-1-A0FAKE" not in err
