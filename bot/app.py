@@ -233,6 +233,9 @@ def _on_unhandled_error(
         sent = send_response(client, response_url, private_payload(message))
         if not sent.ok:
             log.error("delivery.failed", request_id=ref, error=sent.error, via="response_url")
+    if not_acked and body.get("type") != "event_callback":
+        # The user has been told; a 500 would only add Slack's own error on top.
+        return BoltResponse(status=200, body="")
     return None
 
 

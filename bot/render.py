@@ -35,7 +35,10 @@ def mark(text: str, spans: tuple[tuple[int, int], ...], start: str, end: str) ->
 
 
 def render_quote(n: int, q: Quote, *, bold: tuple[str, str]) -> str:
-    lines = [f"{n}. “{mark(q.text, q.highlights, *bold)}”",
+    body = mark(q.text, q.highlights, *bold)
+    # A quote that opens with its own quotation mark needs no second one.
+    quoted = body if q.text[:1] in "“\"'‘" else f"“{body}”"
+    lines = [f"{n}. {quoted}",
              f"   — {attribution(q.title, q.publisher, q.published, q.date_estimated)}"
              f"  [{q.passage_id}]"]
     if q.also_reported_by:

@@ -183,8 +183,8 @@ def register(app: App, deps: Deps) -> None:
             _ack_with(ack, sources_message(deps))
         elif sub in ("reload", "add") and not is_admin(deps, req.user):
             action = "reload the knowledge base" if sub == "reload" else "add articles"
-            _ack_with(ack, kb_denied_message(action))
             denied(deps, req, f"/kb {sub}")
+            _ack_with(ack, kb_denied_message(action))
         elif sub == "reload":
             _ack_with(ack, kb_progress_message(RELOAD_TITLE, ()))
             run_reload(deps, client, req)

@@ -250,8 +250,8 @@ def register(app: App, deps: Deps) -> None:
             team=context_team(context),
         )
         if not is_admin(deps, req.user):
-            post_message(client, kb_denied_message("add articles"), channel=req.channel)
             denied(deps, req, "kb add (file upload)")
+            post_message(client, kb_denied_message("add articles"), channel=req.channel)
             return
         file_ids = [f["id"] for f in event["files"] if isinstance(f, dict) and f.get("id")]
         text = slack_to_plain(str(event.get("text") or ""), bot_user_id=context.bot_user_id)
@@ -260,8 +260,17 @@ def register(app: App, deps: Deps) -> None:
             errors.append("send one file per message when you give its metadata")
         if errors:
             notice = "Nothing was added: " + "; ".join(errors) + "."
-            post_message(client, notice_message(notice), channel=req.channel)
             log.info("kb.add_refused", reason="metadata", errors=errors, **req.fields())
+            audit(
+                deps,
+                "kb.add_refused",
+                reason="metadata",
+                errors=errors,
+                problems=[],
+                serving=deps.kb.kb_version,
+                **req.fields(),
+            )
+            post_message(client, notice_message(notice), channel=req.channel)
             return
         for file_id in file_ids:
             add_one(deps, client, req, str(file_id), fields)

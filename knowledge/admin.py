@@ -370,3 +370,29 @@ def _directory_lock(kb_dir: Path) -> Iterator[None]:
             yield
         finally:
             os.close(fd)
+
+
+@contextlib.contextmanager
+def no_addition_running(kb_dir: Path) -> Iterator[bool]:
+    """Yield False while an ``add_article`` (in any process) is writing to ``kb_dir``.
+
+    A poller checks this before reloading, so that it never loads the moment between the
+    article and the manifest being written. Holding the shared lock for the ``with``
+    block keeps a new addition from starting meanwhile. A directory whose lock file
+    cannot be opened (never written to, or mounted read-only) has no addition running here.
+    """
+    try:
+        fd = os.open(kb_dir / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            free = False
+        else:
+            free = True
+        yield free
+    finally:
+        os.close(fd)

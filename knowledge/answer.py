@@ -8,6 +8,7 @@ BM25 score, which is positive even for passages that only share ubiquitous words
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from knowledge.models import Answer, Quote, SourceRef
@@ -15,9 +16,12 @@ from knowledge.snapshot import Snapshot
 from knowledge.tokenizer import Token
 
 MAX_QUESTION_CHARS = 1000
-# Share of the question's rarity-weighted content a passage must contain to be quoted.
-MIN_COVERAGE = 0.5
+# Share of the question's rarity-weighted content a passage must contain to be quoted;
+# chosen on the bundled question set (docs/retrieval.md has the sweep).
+MIN_COVERAGE = 0.25
 CANDIDATES = 40
+# ln(1 + N / (df + 0.5)) at df ≈ N/2: terms at least this common are the KB's topic.
+_TOPIC_WEIGHT = math.log(3.0)
 # Two sentences carry "the same statement" when most of the shorter one's terms recur.
 SAME_STATEMENT_OVERLAP = 0.6
 SAME_STATEMENT_MIN_SHARED = 4
@@ -29,6 +33,26 @@ USAGE_HINT = (
 NOT_FOUND_HINT = "`/kb sources` lists the articles the knowledge base holds."
 
 
+# What a question asks for: "how many X", "what is the X of Y", "Y's X". When the articles
+# never mention X, passages about Y do not answer it, however well they match Y.
+_FOCUS_RES = (
+    re.compile(r"\bhow\s+(?:many|much)\s+(?P<focus>[^\W\d_][\w-]*)", re.IGNORECASE),
+    re.compile(
+        r"\b(?:what|who|which)(?:'s|\s+(?:is|was|are|were))\s+(?:the|a|an)\s+"
+        r"(?P<focus>[\w-]+(?:\s+[\w-]+)?)\s+(?:of|for|at|in)\b",
+        re.IGNORECASE,
+    ),
+    re.compile(r"\b(?:what|which)\s+(?:is|was|are|were)\s+\w+['’]s\s+(?P<focus>[\w-]+)",
+               re.IGNORECASE),
+)
+
+
+_COMMAND_WORDS = frozenset(
+    "describe explain list summarize summarise give show find name compare outline define "
+    "detail recap quote cite".split()
+)
+
+
 @dataclass(frozen=True)
 class QueryTerm:
     term: str
@@ -38,9 +62,9 @@ class QueryTerm:
     proper: bool  # capitalised mid-question: a name the articles must mention
 
 
-# A word no article contains is weak evidence either way: a paraphrase ("shown" vs "show")
-# or the subject the knowledge base lacks. It weighs as much as a word seen once, discounted.
-UNKNOWN_TERM_DISCOUNT = 0.6
+# A word no article contains is either a paraphrase ("shown" vs "show") or the subject the
+# knowledge base lacks; it weighs as much as a word seen once, discounted (docs/retrieval.md).
+UNKNOWN_TERM_DISCOUNT = 0.8
 
 
 def _weight(n_docs: int, df: int) -> float:
@@ -58,11 +82,51 @@ def _query_terms(snap: Snapshot, tokens: list[Token], question: str) -> list[Que
             continue
         df = snap.index.doc_freq(tok.term)
         proper = (
-            not shouting and tok.start > first_word_at and tok.surface[:1].isupper()
+            not shouting
+            and tok.surface[:1].isupper()
+            # Question words are stopwords; a capitalised first word that is not a
+            # command ("Explain …") is a name, as in "McCaskill's career".
+            and (tok.start > first_word_at or tok.surface.casefold() not in _COMMAND_WORDS)
         )
         terms[tok.term] = QueryTerm(tok.term, tok.surface, _weight(snap.index.n_docs, df), df,
                                     proper)
     return list(terms.values())
+
+
+def _focus_terms(snap: Snapshot, question: str) -> set[str]:
+    for pattern in _FOCUS_RES:
+        m = pattern.search(question)
+        if m:
+            return set(snap.analyzer.tokenize(m.group("focus")))
+    return set()
+
+
+def _name_groups(tokens: list[Token], qterms: list[QueryTerm]) -> list[frozenset[str]]:
+    """Runs of capitalised question words ("Vincent Pang"); a passage must name each run
+    with at least one of its words."""
+    # A name in most passages is the knowledge base's own subject, not a constraint.
+    proper = {q.term for q in qterms if q.proper and q.df > 0 and q.weight > _TOPIC_WEIGHT}
+    groups: list[set[str]] = []
+    prev_end: int | None = None
+    for tok in tokens:
+        if tok.term not in proper:
+            prev_end = None
+            continue
+        if prev_end is not None and groups and tok.start - prev_end <= 1:
+            groups[-1].add(tok.term)
+        else:
+            groups.append({tok.term})
+        prev_end = tok.end
+    return [frozenset(g) for g in groups]
+
+
+def _names_in_context(snap: Snapshot, i: int, names: list[frozenset[str]]) -> bool:
+    """News text names someone once, then says "he" or "the company": a name counts when
+    the passage or the one before it in the same article carries it."""
+    context = snap.passage_terms[i]
+    if i > 0 and snap.passages[i - 1].doc_id == snap.passages[i].doc_id:
+        context = context | snap.passage_terms[i - 1]
+    return all(not context.isdisjoint(group) for group in names)
 
 
 def _quoted(words: list[str]) -> str:
@@ -104,9 +168,18 @@ def compose_answer(snap: Snapshot, question: str, top: int = 3) -> Answer:
     missing_names = [q.surface for q in unknown if q.proper]
     if missing_names:
         return _refusal(original, snap,
-                        f"Not in the knowledge base: no article mentions {_quoted(missing_names)}.",
+                        "Not in the knowledge base: no article mentions "
+                        f"{_quoted([q.surface for q in unknown])}.",
                         truncated=truncated, hint=NOT_FOUND_HINT,
                         unmatched=[q.surface for q in unknown])
+    focus = _focus_terms(snap, question)
+    if focus and all(snap.index.doc_freq(t) == 0 for t in focus):
+        shown = [q.surface for q in qterms if q.term in focus]
+        return _refusal(original, snap,
+                        f"Not in the knowledge base: no article mentions {_quoted(shown)}.",
+                        truncated=truncated, hint=NOT_FOUND_HINT,
+                        unmatched=[q.surface for q in unknown])
+    names = _name_groups(tokens, qterms)
     total = sum(q.weight for q in qterms)
     scored = []
     for i, bm25 in snap.index.top_k([q.term for q in qterms], CANDIDATES):
@@ -114,6 +187,10 @@ def compose_answer(snap: Snapshot, question: str, top: int = 3) -> Answer:
         matched = [q for q in qterms if q.term in present]
         if not matched:
             continue  # BM25 can score a passage that shares no term with the question
+        if len(matched) < min(2, len(qterms)) or all(q.term in snap.weak_terms for q in matched):
+            continue  # one shared everyday word ("like", "time") is a coincidence, not an answer
+        if names and not _names_in_context(snap, i, names):
+            continue  # a passage that does not name who or what was asked about
         coverage = sum(q.weight for q in matched) / total
         scored.append((coverage, bm25, i, matched))
     best = max((c for c, *_ in scored), default=0.0)

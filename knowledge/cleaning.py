@@ -32,10 +32,12 @@ _FURNITURE_LINE = re.compile(
     | (?:sign\s*up|subscribe|register)\b.*\b(?:newsletter|e-?mail|inbox|updates)\b.*
     | .*\bdelivered\s+(?:straight\s+)?to\s+your\s+inbox\b.*
     | (?:log\s*in|sign\s*in|welcome)\b.*\baccount\b.*
-    | .*\bcookies?\b.*
+    | .*\b(?:(?:we|this\s+(?:site|website))\s+uses?\s+cookies|cookie\s+(?:policy|settings|preferences|notice)
+      |accept\s+(?:all\s+)?cookies|cookies?\b.*\b(?:agree|consent|control\s+them|opt\s+out))\b.*
     | (?:follow|like)\s+us\b.*
     | .*\ball\s+rights\s+reserved\b.*
-    | (?:©|copyright\b).*
+    | (?:©|copyright\s*(?:©\s*)?(?:\d{4}|\(c\))).*
+    | by\s+[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){0,3}(?:\s*[,|·].{0,60})?
     | (?:share|tweet|email|print)(?:\s+(?:this|on\s+\w+|article))?
     )$""",
     re.IGNORECASE | re.VERBOSE,
@@ -92,6 +94,13 @@ def _words(line: str) -> int:
     return len(line.split())
 
 
+def _is_sentence(line: str) -> bool:
+    """Prose rather than a label: long enough and punctuated as a sentence."""
+    return (_words(line) > _SHORT_LINE_WORDS and bool(_SENTENCE_END.search(line))) or (
+        _words(line) > _HEADLINE_MAX_WORDS
+    )
+
+
 def _is_body(line: str) -> bool:
     return _words(line) > _SHORT_LINE_WORDS or bool(_SENTENCE_END.search(line))
 
@@ -105,7 +114,7 @@ def clean_text(raw: str, extra_patterns: Iterable[str] = ()) -> Cleaned:
     kept: list[str] = []
     seen_body = False
     for i, line in enumerate(lines):
-        if seen_body and _TAIL_MARKERS.match(line):
+        if seen_body and _TAIL_MARKERS.match(line) and not _is_sentence(line):
             removed.extend(lines[i:])
             break
         m = DATELINE_RE.match(line)
@@ -122,7 +131,8 @@ def clean_text(raw: str, extra_patterns: Iterable[str] = ()) -> Cleaned:
             removed.append(line)
             continue
         kept.append(line)
-        seen_body = seen_body or _is_body(line)
+        # Headlines and captions come before the body; a dateline may follow them.
+        seen_body = seen_body or _is_sentence(line)
 
     headline: str | None = None
     body: list[str] = []

@@ -17,6 +17,14 @@ is grounded in the text plus the manifest:
   means strictly before, "next" strictly after, "this" the same year or week.
 - Weeks are calendar weeks, Monday to Sunday; a week-precision date is written as
   the first day of its range.
+
+Forms read: full dates ("November 5, 2016", "5 November 2016", "2019-10-22"), a day
+without a year ("Sept. 19"), month + year ("May 2019"), a year or a month after a
+cue word ("since 2009", "In May", "mid-September", "last May"), weekdays ("on
+Friday"), "yesterday", "last/this/next week|month|year" (also "earlier this
+month"), and "N days|weeks|months|years ago". Left out on purpose: "today" and
+"now" (as often "nowadays" as a date), vague spans ("a few weeks ago",
+"recently"), and durations ("two weeks old", "over the last year").
 """
 
 from __future__ import annotations

@@ -26,7 +26,13 @@ _SIGNUP_RE = re.compile(
     r"^sign\s*up\s+(?:to|for)\s+(?:the\s+)?((?:[A-Z0-9][\w&!.-]*\s?){1,4}?)\s*(?:e-?mail|newsletter)",
     re.IGNORECASE,
 )
-_COPYRIGHT_RE = re.compile(r"^(?:©|copyright\b)\s*(?:©\s*)?(?:\d{4}\s*)?((?:[A-Z0-9][\w&!.-]*\s?){1,5})")
+# A footer, not prose about copyright: "©", or "Copyright" followed by © or a year.
+_COPYRIGHT_LINE_RE = re.compile(r"^(?:©|copyright\s*(?:©|\(c\)|\d{4}))", re.IGNORECASE)
+_COPYRIGHT_RE = re.compile(
+    r"^(?:©|copyright\b)\s*(?:©\s*|\(c\)\s*)?(?:\d{4}(?:\s*[-–]\s*\d{4})?\s*)?"
+    r"(?P<pub>[^.,|©]+?)\s*(?:\.|,|\||\ball\s+rights\b|$)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -86,8 +92,8 @@ def derive(raw: str, headline: str | None, dateline: str | None, body: str) -> D
             publisher = publisher or m.group(2).strip()
         if publisher is None and (m := _SIGNUP_RE.match(line)):
             publisher = m.group(1).strip()
-        if publisher is None and (m := _COPYRIGHT_RE.match(line)):
-            publisher = m.group(1).strip().rstrip(".")
+        if publisher is None and _COPYRIGHT_LINE_RE.match(line) and (m := _COPYRIGHT_RE.match(line)):
+            publisher = m.group("pub").strip() or None
     return Derived(
         title=headline or title_from_lead(body),
         publisher=publisher,

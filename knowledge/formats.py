@@ -39,11 +39,15 @@ def extract(suffix: str, content: str) -> Extracted:
 def _from_html(html: str) -> Extracted:
     text = trafilatura.extract(
         html, output_format="txt", include_comments=False, include_tables=False,
-        include_images=False, include_links=False, deduplicate=True,
+        # Deduplication keeps state across calls: a reloaded page would lose text.
+        include_images=False, include_links=False, deduplicate=False,
     )
     if not text or not text.strip():
         raise FormatError("no article text found in the HTML")
-    meta = trafilatura.extract_metadata(html)
+    # Only a date the page states; the extensive search infers one from any year it sees.
+    meta = trafilatura.extract_metadata(
+        html, date_config={"extensive_search": False, "original_date": True}
+    )
     if meta is None:
         return Extracted(text=text)
     # The page's own headline goes first, so the cleaner treats it as the title line.

@@ -50,8 +50,9 @@ FloatArray = npt.NDArray[np.float64]
 # scores are float sums; a bound loosened by far more than any rounding error can
 # only admit extra candidates, never drop a document that belongs in the top k.
 _SLACK: Final = 1e-9
-# First postings of every segment scored to find the initial threshold.
-_SEED_PER_SEGMENT: Final = 16
+# Segments this short are scored whole up front; longer ones by their head.
+_SEED_WHOLE: Final = 256
+_SEED_HEAD: Final = 16
 
 Progress = Callable[[str], None]
 
@@ -239,61 +240,109 @@ class Bm25Index:
         counts = collections.Counter(qids)
         terms = list(counts)
         weight = {t: counts[t] * float(self._idf[t]) for t in terms}
-        bound = {t: weight[t] * float(self._max_ratio[t]) * (1 + _SLACK) for t in terms}
 
-        seeds = np.unique(
-            np.concatenate(
-                [
-                    self._seg_docs(seg)[:_SEED_PER_SEGMENT + k]
-                    for t in terms
-                    for seg in range(int(self._term_seg[t]), int(self._term_seg[t + 1]))
-                ]
-            )
-        )
+        # Seeds: whole short segments and the head of the others, scored exactly.
+        # A document outside them sits past the head of every segment it is in, so
+        # its bound per term comes from the first posting after the head.
+        seed_parts: list[Int32Array] = []
+        bound: dict[int, float] = {}
+        skip: dict[int, int] = {}
+        for t in terms:
+            best = 0.0
+            for seg in self._segments(t):
+                docs = self._seg_docs(seg)
+                head = docs.size if docs.size <= _SEED_WHOLE else _SEED_HEAD + k
+                skip[seg] = head
+                seed_parts.append(docs[:head])
+                if head < docs.size:
+                    tf = self._seg_tf[seg]
+                    best = max(best, float(tf * (self.params.k1 + 1) / (tf + self._k[docs[head]])))
+            if best > 0:
+                bound[t] = weight[t] * best * (1 + _SLACK)
+        seeds = np.unique(np.concatenate(seed_parts))
         seed_scores = self._exact(qids, seeds)
-        positive = seed_scores[seed_scores > 0]
-        if positive.size < k:
-            theta = 0.0
-        else:
-            theta = float(np.partition(positive, positive.size - k)[positive.size - k])
-        theta *= 1 - _SLACK
+        theta = _kth_largest(seed_scores, k) * (1 - _SLACK)
+        if not bound:
+            return seeds, seed_scores
+        if theta <= 0:
+            # Fewer than k matching documents among the seeds: every match counts.
+            found = np.unique(np.concatenate([self._seg_docs(g) for t in terms for g in self._segments(t)]))
+            return found, self._exact(qids, found)
 
         # Terms whose bounds together stay below the threshold are never scanned: a
         # document found only through them scores below it. The longest posting
         # lists are the ones worth leaving out, so they are tried first.
         spare = theta
         essential: list[int] = []
-        for t in sorted(terms, key=lambda t: -int(self._df[t])):
+        for t in sorted(bound, key=lambda t: -int(self._df[t])):
             if bound[t] < spare:
                 spare -= bound[t]
             else:
                 essential.append(t)
         total_bound = sum(bound.values())
-        # A document whose contribution from term t is below theta minus every other
-        # term's bound cannot reach theta through t: only prefixes are scanned.
-        min_contrib = {t: theta - (total_bound - bound[t]) for t in essential}
-        unscanned = sum(bound[t] for t in terms if t not in min_contrib)
-        unscanned += sum(max(c, 0.0) for c in min_contrib.values())
+        # Through term t a document reaches theta only if its contribution there
+        # is at least theta minus every other term's bound: only prefixes are read.
+        floor = {t: theta - (total_bound - bound[t]) for t in essential}
 
         acc = self._scratch()
-        touched: list[Int32Array] = []
-        for t in essential:
-            min_ratio = min_contrib[t] / weight[t]
-            for seg in range(int(self._term_seg[t]), int(self._term_seg[t + 1])):
-                docs = self._seg_docs(seg)
-                docs = docs[: self._prefix_len(docs, self._seg_tf[seg], min_ratio)]
-                if docs.size:
-                    acc[docs] += self._contribution(t, self._seg_tf[seg], docs)
-                    touched.append(docs)
-        if not touched:
-            return seeds, seed_scores
-        seen = np.concatenate(touched)
-        upper = acc[seen] + unscanned * (1 + _SLACK)
-        acc[seen] = 0.0
-        found = np.union1d(seen[upper >= theta], seeds)
-        if found.size == seeds.size:
-            return seeds, seed_scores
+        fresh: list[IntArray] = []
+        try:
+            for t in essential:
+                min_ratio = floor[t] / weight[t]
+                for seg in self._segments(t):
+                    docs = self._seg_docs(seg)
+                    docs = docs[skip[seg] : self._prefix_len(docs, self._seg_tf[seg], min_ratio)]
+                    if docs.size:
+                        fresh.append(docs[acc[docs] == 0.0])
+                        acc[docs] += self._contribution(t, self._seg_tf[seg], docs)
+            seen = np.concatenate(fresh) if fresh else np.zeros(0, dtype=np.int32)
+            cand = self._survivors(qids, acc, seen, theta, bound, floor, k)
+        finally:
+            acc[seen] = 0.0
+        found = np.union1d(cand, seeds)
         return found, self._exact(qids, found)
+
+    def _survivors(
+        self,
+        qids: list[int],
+        acc: FloatArray,
+        seen: IntArray,
+        theta: float,
+        bound: dict[int, float],
+        floor: dict[int, float],
+        k: int,
+    ) -> IntArray:
+        """Documents of ``seen`` that may still reach the top ``k``, sorted."""
+        if seen.size == 0:
+            return seen
+        partial = acc[seen]
+        if seen.size > k:
+            # The best partial sums are likely among the best scores: their exact
+            # scores usually lift the threshold well above the seeds'.
+            best = np.sort(seen[np.argpartition(-partial, k)[:k]])
+            theta = max(theta, float(self._exact(qids, best).min()) * (1 - _SLACK))
+        rest = [t for t in bound if t not in floor]
+        remaining = sum(bound[t] for t in rest) + sum(max(c, 0.0) for c in floor.values())
+        cand = np.sort(seen[partial + remaining * (1 + _SLACK) >= theta])
+        # Unread terms, largest bound first: add their contributions for the
+        # candidates left, dropping those the remaining bounds cannot lift.
+        for t in sorted(rest, key=lambda t: -bound[t]):
+            if cand.size == 0:
+                break
+            self._accumulate(acc, t, cand)
+            remaining -= bound[t]
+            cand = cand[acc[cand] + remaining * (1 + _SLACK) >= theta]
+        return cand
+
+    def _accumulate(self, acc: FloatArray, tid: int, docs: IntArray) -> None:
+        """Add term ``tid``'s contribution to ``acc`` at those of ``docs`` holding it."""
+        for seg in self._segments(tid):
+            seg_docs = self._seg_docs(seg)
+            pos = np.searchsorted(seg_docs, docs)
+            inside = pos < seg_docs.size
+            hit = docs[inside][seg_docs[pos[inside]] == docs[inside]]
+            if hit.size:
+                acc[hit] += self._contribution(tid, self._seg_tf[seg], hit)
 
     def _scratch(self) -> FloatArray:
         """A zeroed per-thread accumulator over all documents; callers re-zero it."""
@@ -302,6 +351,9 @@ class Bm25Index:
             acc = np.zeros(self.n_docs, dtype=np.float64)
             self._local.acc = acc
         return acc
+
+    def _segments(self, tid: int) -> range:
+        return range(int(self._term_seg[tid]), int(self._term_seg[tid + 1]))
 
     def _prefix_len(self, docs: Int32Array, tf: float, min_ratio: float) -> int:
         """How many leading postings of a tf segment may reach ``min_ratio``."""
@@ -342,6 +394,10 @@ class Bm25Index:
 
     def _rank(self, docs: IntArray, scores: FloatArray, k: int) -> list[tuple[int, float]]:
         keep = scores > 0
+        if np.count_nonzero(keep) > k:
+            # Everything tied with the k-th score stays, so ties still go by index.
+            kth = np.partition(scores, scores.size - k)[scores.size - k]
+            keep = scores >= kth
         orig = self._orig[docs[keep]].astype(np.int64)
         scores = scores[keep]
         order = np.lexsort((orig, -scores))[:k]
@@ -517,6 +573,14 @@ def _rank_within_groups(sorted_keys: IntArray) -> IntArray:
     starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
     run_len = np.diff(np.append(starts, n))
     return np.arange(n, dtype=np.int64) - np.repeat(starts, run_len)
+
+
+def _kth_largest(values: FloatArray, k: int) -> float:
+    """The k-th largest positive value, or 0.0 when there are fewer than k."""
+    positive = values[values > 0]
+    if positive.size < k:
+        return 0.0
+    return float(np.partition(positive, positive.size - k)[positive.size - k])
 
 
 def _best_of(scores: FloatArray, k: int) -> list[tuple[int, float]]:

@@ -7,7 +7,7 @@ import re
 # Words after which a full stop does not end a sentence.
 _ABBREVIATIONS = frozenset(
     """
-    mr mrs ms dr prof sr jr st mt inc ltd co corp plc llc dept est fig no vs etc al approx
+    mr mrs ms dr prof sr jr st mt inc ltd co corp plc llc dept est fig vs etc al approx
     jan feb mar apr jun jul aug sep sept oct nov dec gov sen rep gen col lt sgt capt
     """.split()
 )

@@ -21,7 +21,7 @@ from knowledge.passages import split_all
 from knowledge.sentences import split_sentences
 from knowledge.snapshot import SentenceTerms, Snapshot
 from knowledge.snapshots import SnapshotError, SnapshotStore
-from knowledge.tokenizer import Analyzer, default_analyzer
+from knowledge.tokenizer import WEAK_WORDS, Analyzer, default_analyzer
 
 log = structlog.get_logger("knowledge")
 
@@ -138,6 +138,7 @@ def build_snapshot(
         passage_sentences=tuple(sentences), loaded_at=dt.datetime.now(dt.UTC),
         loaded_by=loaded_by, load_seconds=time.perf_counter() - started,
         passage_pos={p.passage_id: i for i, p in enumerate(passages)},
+        weak_terms=frozenset(t for w in WEAK_WORDS for t in analyzer.tokenize(w)),
     )
 
 
@@ -207,8 +208,9 @@ class KnowledgeBase:
             started = time.perf_counter()
             old = self._snapshot
             loaded = load_kb_dir(self.kb_dir)
-            if loaded.problems:
-                exc = KBInvalid(loaded.problems)
+            problems = list(loaded.problems) or self._keep_for_replay(loaded)
+            if problems:
+                exc = KBInvalid(problems)
                 self.last_reload_error = exc
                 self.last_refusal = ReloadRefusal(dt.datetime.now(dt.UTC), by, exc.problems)
                 raise exc
@@ -223,6 +225,16 @@ class KnowledgeBase:
             return result
         finally:
             self._reload_lock.release()
+
+    def _keep_for_replay(self, loaded: LoadedKB) -> list[Problem]:
+        """Store the version before it can serve (as ``load_snapshot`` does); [] if stored."""
+        if self.data_dir is None:
+            return []
+        try:
+            SnapshotStore(self.data_dir).save(self.kb_dir, loaded.kb_version, files=loaded.files)
+        except SnapshotError as exc:
+            return [Problem(file=str(self.kb_dir), reason=str(exc))]
+        return []
 
     @property
     def reloading(self) -> bool:
@@ -258,8 +270,9 @@ def _report(progress: ReloadProgress | None, name: ReloadStageName, started: flo
 
 
 def diff_snapshots(old: Snapshot, new: Snapshot, *, by: str, seconds: float) -> ReloadResult:
-    old_hashes = {d: a.content_hash for d, a in old.articles.items()}
-    new_hashes = {d: a.content_hash for d, a in new.articles.items()}
+    # An article changes with its bytes or with its manifest metadata.
+    old_hashes = {d: (a.content_hash, a.meta) for d, a in old.articles.items()}
+    new_hashes = {d: (a.content_hash, a.meta) for d, a in new.articles.items()}
     return ReloadResult(
         old_version=old.kb_version, new_version=new.kb_version,
         added=tuple(sorted(new_hashes.keys() - old_hashes.keys())),

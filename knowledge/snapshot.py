@@ -34,6 +34,8 @@ class Snapshot:
     loaded_by: str
     load_seconds: float = 0.0
     passage_pos: Mapping[str, int] = field(default_factory=dict)
+    # Index terms of everyday words that alone never make a passage an answer.
+    weak_terms: frozenset[str] = frozenset()
 
     def passage(self, passage_id: str) -> Passage | None:
         i = self.passage_pos.get(passage_id)

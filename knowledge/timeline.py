@@ -9,14 +9,19 @@ always estimated). Nothing else is dated: a sentence without a date is no event,
 and an expression that needs a publication date the manifest does not give stays
 undated (listed last), never guessed.
 
-Sentences from different articles that report the same event are merged. Two
-sentences are candidates when their dates agree and their content terms overlap
-(IDF-weighted Jaccard over the Analyzer's terms, the date words themselves left
-out, weights as in answers). The more the dates agree, the less wording they must
-share: equal ranges need the least, nested ranges more, and disjoint ranges (a
-*conflict*: the same event, different dates) a lot — those are kept as one event
-flagged ``conflict`` with the other dates as ``alternatives``, never silently
-merged into one date.
+Sentences from different articles that report the same event are merged into
+one event listing every source. Whether two sentences report the same event is
+judged from their dates and their wording: the IDF-weighted Jaccard overlap of
+their Analyzer terms (date words left out; weights as in answers) must reach a
+threshold that depends on how the dates relate. Equal day/week/month ranges need
+the least shared wording, nested ranges more, and disjoint ranges the most: those
+are the *same event with conflicting dates*, kept as one event flagged
+``conflict`` with the other dates listed as ``alternatives`` (the event's own
+date is the earliest), never silently merged into one date. A lead's week only
+joins a date that lies inside it. Pairs must share a term that most passages do
+not contain; clusters grow by average linkage and hold at most one sentence per
+article. The event's sentence is its most precise source (then stated before
+lead, then not estimated, then article order).
 
 ``filter_timeline`` keeps the events relevant to a topic with the answer engine's
 rule: the topic's content terms, weighted by rarity in the knowledge base, must be
@@ -262,6 +267,8 @@ def _sentence_mentions(
     text = article.text[start:end]
     meta = article.meta
     exprs = [e for e in find_date_expressions(text) if not e.dateline]
+    if not exprs and not lead:
+        return []
     date_spans = [(e.start, e.end) for e in exprs]
     terms = frozenset(
         t.term
@@ -526,7 +533,7 @@ def build_timeline(snapshot: Snapshot) -> Timeline:
     mentions = _mentions(snapshot)
     clusters = _cluster(mentions, _Weights(snapshot))
     events = _chronological(_event([mentions[i] for i in ids]) for ids in clusters)
-    reason = None if events else "The articles report no dated events."
+    reason = None if events else "The articles report no events."
     return Timeline(kb_version=snapshot.kb_version, events=events, reason=reason)
 
 

@@ -18,10 +18,10 @@ import Stemmer
 _TOKEN_RE = re.compile(
     r"""
     (?P<phrase>united\s+states(?:\s+of\s+america)?|fifth[-\s]generation)  # names for one thing
-  | (?P<abbr>(?:[^\W\d_]\.){2,})                       # U.S.  e.g.  (dotted initialisms)
+  | (?P<abbr>(?:[^\W\d_]\.){2,}|(?:[^\W\d_]\.)+[^\W\d_](?![\w.]))  # U.S.  U.S  e.g.
   | (?P<amp>[^\W_]+(?:&[^\W_]+)+)                     # R&D  AT&T
   | (?P<num>\d+(?:[.,]\d+)*(?:[^\W\d_]+)?)            # 600,000  3.5  5G  10bn
-  | (?P<word>[^\W_]+(?:['’][^\W_]+)*)                 # words, Unicode-aware, with apostrophes
+  | (?P<word>[^\W_][^\W_\u0300-\u036f]*(?:[\u0300-\u036f]+[^\W_]*)*(?:['’][^\W_]+)*)  # words
     """,
     re.VERBOSE | re.IGNORECASE,
 )
@@ -40,6 +40,19 @@ STOPWORDS: frozenset[str] = frozenset(
     to too under until up upon us very was wasn we were weren what when where which while who
     whom whose why will with won would wouldn you your yours yourself yourselves
     tell told say said says saying know anything something thing things please many much
+    """.split()
+)
+
+# Everyday words: indexed and ranked like any other, but a passage sharing only these
+# with a question ("What time is it?") does not answer it.
+WEAK_WORDS: frozenset[str] = frozenset(
+    """
+    time times like make makes made go going goes went come came get getting way ways day days
+    year years people person thing good new first last long great little big small old right
+    left high low next early late use used using work works want wants look looks see seen
+    take takes took give gives gave find found think thought help keep put set seem seems
+    mean means ask asked try call called need needs feel become part place case point week
+    weeks month months today tomorrow yesterday weather rain sun
     """.split()
 )
 
@@ -81,6 +94,9 @@ class Analyzer:
 
     def analyze(self, text: str) -> list[Token]:
         out: list[Token] = []
+        letters = [c for c in text if c.isalpha()]
+        # In a shouted text every word is in capitals: capitals then mark no acronym.
+        shouting = len(letters) > 8 and sum(c.isupper() for c in letters) > 0.8 * len(letters)
         for m in _TOKEN_RE.finditer(text):
             kind = m.lastgroup
             surface = m.group()
@@ -89,7 +105,8 @@ class Analyzer:
                 out.extend(self._emit(" ".join(surface.split()), start, end, surface, keep=True))
             elif kind == "abbr":
                 # "U.S." and "US" must meet: drop the dots, keep it even if the letters spell a stopword.
-                out.extend(self._emit(surface.replace(".", ""), start, end, surface, keep=True))
+                out.extend(self._emit(surface.replace(".", ""), start, end, surface,
+                                      keep=not shouting or "." in surface))
             elif kind == "amp":
                 out.extend(self._emit(surface, start, end, surface, keep=True))
             elif kind == "num":
@@ -97,7 +114,7 @@ class Analyzer:
             else:
                 word = _CLITIC_RE.sub("", surface)
                 # An all-capitals word ("US", "IT") is an acronym, never a stopword.
-                acronym = len(word) > 1 and word.isupper()
+                acronym = not shouting and len(word) > 1 and word.isupper()
                 out.extend(self._emit(word, start, start + len(word), word, keep=acronym))
         return out
 

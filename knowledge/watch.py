@@ -3,9 +3,10 @@
 Every ``interval`` seconds a daemon thread takes the directory's fingerprint (names,
 sizes, mtimes, inodes: no file contents). Only when that changed does it hash the
 contents; only when the content differs from what is served does it reload, through
-the same ``KnowledgeBase.reload`` as everything else. A refused reload is reported
-once per fingerprint: a broken directory left alone does not flood the logs, and the
-next change is tried again.
+the same ``KnowledgeBase.reload`` as everything else, and not while an article is
+being added (``knowledge.admin`` holds a lock on the directory meanwhile), so no replica
+loads half an addition. A refused reload is reported once per fingerprint: a broken
+directory left alone does not flood the logs, and the next change is tried again.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Literal, TypeVar
 
 import structlog
 
-from knowledge.admin import dir_fingerprint, directory_version
+from knowledge.admin import dir_fingerprint, directory_version, no_addition_running
 from knowledge.service import KBInvalid, KnowledgeBase, ReloadInProgress, ReloadResult
 
 log = structlog.get_logger("knowledge.watch")
@@ -64,7 +65,10 @@ class KBPoller:
         except OSError as exc:
             return self._error(exc)
         try:
-            result = self.kb.reload(by=POLL_BY)
+            with no_addition_running(self.kb.kb_dir) as settled:
+                if not settled:
+                    return "busy"
+                result = self.kb.reload(by=POLL_BY)
         except ReloadInProgress:
             # Leave the fingerprint unseen: the next poll looks again.
             return "busy"

@@ -36,7 +36,7 @@ or SLACK_BOT_TOKEN and SLACK_APP_TOKEN (`licensebot serve --socket-mode`). See R
 def register(sub: Any) -> None:
     ask = sub.add_parser("ask", help="answer one question from the knowledge base")
     ask.add_argument("question", help="the question, in quotes")
-    ask.add_argument("--top", type=int, default=None, metavar="N",
+    ask.add_argument("--top", type=_top_arg, default=None, metavar="N",
                      help="at most N quotes (default 3, from 1 to 10)")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     add_kb_option(ask)
@@ -50,11 +50,18 @@ def register(sub: Any) -> None:
     start.set_defaults(func=run_start)
 
 
-def _top(args: argparse.Namespace, default: int) -> int:
-    top = args.top if args.top is not None else default
+def _top_arg(value: str) -> int:
+    try:
+        top = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
     if not 1 <= top <= 10:
-        raise SystemExit("licensebot: --top must be between 1 and 10")
-    return int(top)
+        raise argparse.ArgumentTypeError("must be between 1 and 10")
+    return top
+
+
+def _top(args: argparse.Namespace, default: int) -> int:
+    return int(args.top if args.top is not None else default)
 
 
 def run_ask(args: argparse.Namespace) -> int:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 import time
+import types
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
 from conftest import CHANNEL, USER, Bot, BotFactory, app_mention, dm_message
 from fake_slack import BOT_USER_ID
+from slack_bolt import Ack, App
 
-from handlers.deps import AuditUnavailable
+from handlers.deps import AuditUnavailable, Deps
 from knowledge.models import Answer
 from knowledge.service import KnowledgeBase
 
@@ -110,3 +114,45 @@ def test_events_ack_before_the_answer_is_delivered(bot: Bot) -> None:
     assert reply.status == 200
     assert acked < 0.5  # while the reply waits out the rate limit
     bot.fake.wait_for("chat.postMessage", 2)
+
+
+def crashing_module() -> types.ModuleType:
+    """A plug-in handler module whose listeners raise, to exercise the global backstop."""
+    module = types.ModuleType("crashing_handlers")
+
+    def register(app: App, deps: Deps) -> None:
+        def boom_command(ack: Ack) -> None:
+            raise RuntimeError("before ack: /secret/detail")
+
+        def boom_action(ack: Ack) -> None:
+            raise RuntimeError("in a button: /secret/detail")
+
+        app.command("/boom")(boom_command)
+        app.action("boom")(boom_action)
+
+    module.register = register  # type: ignore[attr-defined]
+    return module
+
+
+def test_plugged_in_listener_crashes_are_caught_by_the_backstop(
+    make_bot: BotFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.app
+
+    monkeypatch.setitem(sys.modules, "crashing_handlers", crashing_module())
+    monkeypatch.setattr(bot.app, "HANDLER_MODULES", (*bot.app.HANDLER_MODULES, "crashing_handlers"))
+    slack = make_bot()
+
+    reply = slack.command("anything", command="/boom")
+    assert reply.status == 200
+    body = reply.json()
+    assert body["response_type"] == "ephemeral"
+    assert body["text"].startswith("Sorry — something went wrong on my side (ref ")
+    assert b"/secret/detail" not in reply.body and b"Traceback" not in reply.body
+
+    assert slack.click({"action_id": "boom", "value": "x"}, response_key="boom").status == 200
+    (apology,) = slack.fake.wait_for("response_url")
+    assert "something went wrong" in apology.body["text"]
+    assert "/secret/detail" not in apology.body["text"]
+    errors = slack.logs.wait_for("listener.error", 2)
+    assert all("RuntimeError" in e["exception"] for e in errors)

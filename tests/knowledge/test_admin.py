@@ -24,6 +24,7 @@ from knowledge.admin import (
 )
 from knowledge.manifest import MANIFEST_NAME, read_manifest
 from knowledge.service import KBInvalid, KnowledgeBase, ReloadStage, bundled_kb_dir
+from knowledge.snapshots import SnapshotStore
 
 ERICSSON = b"""Ericsson and Xiaomi sign global patent license agreement
 
@@ -383,3 +384,14 @@ def test_os_replace_leaves_no_temporary_files(kb_dir: Path, kb: KnowledgeBase) -
     assert leftovers == []
     assert oct((kb_dir / "ericsson.txt").stat().st_mode & 0o777) == oct(0o644)
     assert os.access(kb_dir / LOCK_NAME, os.R_OK)
+
+
+def test_every_reloaded_version_is_stored_for_replay(kb_dir: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    kb = KnowledgeBase.load(kb_dir, data_dir=data_dir)
+    result = add_article(kb, "ericsson.txt", ERICSSON, ArticleFields(), by="U1")
+    store = SnapshotStore(data_dir)
+    assert set(store.versions()) == {result.reload.old_version, result.reload.new_version}
+    assert store.verify(result.reload.new_version) == []
+    stored = store.path(result.reload.new_version)
+    assert stored is not None and (stored / "ericsson.txt").read_bytes() == ERICSSON

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from knowledge import admin
 from knowledge.admin import ArticleFields, add_article
 from knowledge.service import KBInvalid, KnowledgeBase, ReloadResult, bundled_kb_dir
 from knowledge.watch import KBPoller
@@ -110,6 +111,18 @@ def test_a_poll_during_a_reload_retries_later(kb_dir: Path) -> None:
         assert poller.poll_once() == "busy"
     assert poller.poll_once() == "reloaded"
     assert kb.article("nokia") is not None
+
+
+def test_no_poll_reload_while_an_article_is_being_added(kb_dir: Path) -> None:
+    kb = KnowledgeBase.load(kb_dir)
+    poller = KBPoller(kb, 1.0)
+    poller.poll_once()
+    (kb_dir / "nokia.txt").write_bytes(ARTICLE)
+    # Another writer holds the directory between writing the article and its manifest entry.
+    with admin._directory_lock(kb_dir):
+        assert poller.poll_once() == "busy"
+        assert kb.article("nokia") is None
+    assert poller.poll_once() == "reloaded"
 
 
 def test_a_failing_callback_does_not_stop_polling(kb_dir: Path) -> None:
