@@ -251,7 +251,7 @@ def build_deps(settings: Settings, *, kb: KnowledgeBase, audit: Auditor, **extra
         admins=settings.admins,
         top_k=settings.top_k,
         bot_version=__version__,
-        extras=extras,
+        extras={"kb_poll_seconds": settings.kb_poll_seconds, **extras},
     )
 
 

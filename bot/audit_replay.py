@@ -41,6 +41,9 @@ def find_record(audit_path: Path, seq: int) -> dict[str, Any]:
     raise ReplayError(f"no record with seq {seq} in {audit_path}")
 
 
+TIMELINE_SURFACES = frozenset({"timeline", "cli_timeline"})
+
+
 def _load(path: Path) -> KnowledgeBase:
     return KnowledgeBase.load(path, loaded_by="replay")
 
@@ -87,6 +90,10 @@ def replay_record(
     if record.get("event") != ANSWER_SERVED:
         raise ReplayError(f"seq {seq} is a {record.get('event')!r} record, not {ANSWER_SERVED}")
     question, kb_version = record.get("question"), record.get("kb_version")
+    # A timeline's "question" is its topic, and no topic at all is a valid request.
+    is_timeline = record.get("surface") in TIMELINE_SURFACES
+    if is_timeline and question is None:
+        question = ""
     if not isinstance(question, str):
         raise ReplayError(f"seq {seq} has no question to replay (surface {record.get('surface')})")
     if not isinstance(kb_version, str):
@@ -107,14 +114,17 @@ def replay_record(
         raise ReplayError(
             f"stored knowledge base {kb_version} now hashes to {kb.kb_version} (altered copy)"
         )
-    answer = kb.answer(question, top)
+    if is_timeline:
+        timeline = kb.timeline(question or None)
+        answered, replayed = bool(timeline.events), list(timeline.audit_quotes())
+    else:
+        answer = kb.answer(question, top)
+        answered, replayed = answer.answered, [quote_fields(q) for q in answer.quotes]
     differences: list[str] = []
-    if answer.answered != record.get("answered"):
-        differences.append(f"answered was {record.get('answered')}, now {answer.answered}")
+    if answered != record.get("answered"):
+        differences.append(f"answered was {record.get('answered')}, now {answered}")
     recorded_quotes = [q for q in record.get("quotes") or [] if isinstance(q, Mapping)]
-    quote_diffs, score_notes = compare_quotes(
-        recorded_quotes, [quote_fields(q) for q in answer.quotes]
-    )
+    quote_diffs, score_notes = compare_quotes(recorded_quotes, replayed)
     differences.extend(quote_diffs)
     notes.extend(score_notes)
     bot_version = record.get("bot_version")

@@ -73,7 +73,7 @@ def _weight(n_docs: int, df: int) -> float:
     return math.log(1.0 + n_docs / (df + 0.5))
 
 
-def _query_terms(snap: Snapshot, tokens: list[Token], question: str) -> list[QueryTerm]:
+def query_terms(snap: Snapshot, tokens: list[Token], question: str) -> list[QueryTerm]:
     first_word_at = len(question) - len(question.lstrip(" \t\n\"'“‘(*_>"))
     shouting = question.upper() == question
     terms: dict[str, QueryTerm] = {}
@@ -101,7 +101,7 @@ def _focus_terms(snap: Snapshot, question: str) -> set[str]:
     return set()
 
 
-def _name_groups(tokens: list[Token], qterms: list[QueryTerm]) -> list[frozenset[str]]:
+def name_groups(tokens: list[Token], qterms: list[QueryTerm]) -> list[frozenset[str]]:
     """Runs of capitalised question words ("Vincent Pang"); a passage must name each run
     with at least one of its words."""
     # A name in most passages is the knowledge base's own subject, not a constraint.
@@ -163,7 +163,7 @@ def compose_answer(snap: Snapshot, question: str, top: int = 3) -> Answer:
     if not snap.passages:
         return _refusal(original, snap, "The knowledge base is empty.", truncated=truncated,
                         hint=NOT_FOUND_HINT, unmatched=[])
-    qterms = _query_terms(snap, tokens, question)
+    qterms = query_terms(snap, tokens, question)
     unknown = [q for q in qterms if q.df == 0]
     missing_names = [q.surface for q in unknown if q.proper]
     if missing_names:
@@ -179,7 +179,7 @@ def compose_answer(snap: Snapshot, question: str, top: int = 3) -> Answer:
                         f"Not in the knowledge base: no article mentions {_quoted(shown)}.",
                         truncated=truncated, hint=NOT_FOUND_HINT,
                         unmatched=[q.surface for q in unknown])
-    names = _name_groups(tokens, qterms)
+    names = name_groups(tokens, qterms)
     total = sum(q.weight for q in qterms)
     scored = []
     for i, bm25 in snap.index.top_k([q.term for q in qterms], CANDIDATES):

@@ -21,6 +21,7 @@ from knowledge.passages import split_all
 from knowledge.sentences import split_sentences
 from knowledge.snapshot import SentenceTerms, Snapshot
 from knowledge.snapshots import SnapshotError, SnapshotStore
+from knowledge.timeline import Timeline, build_timeline, filter_timeline
 from knowledge.tokenizer import WEAK_WORDS, Analyzer, default_analyzer
 
 log = structlog.get_logger("knowledge")
@@ -168,6 +169,8 @@ class KnowledgeBase:
         self.last_reload: ReloadResult | None = None
         self.last_reload_error: KBInvalid | None = None
         self.last_refusal: ReloadRefusal | None = None
+        # The full timeline of one snapshot, built on first use and dropped with it.
+        self._timeline_cache: tuple[Snapshot, Timeline] | None = None
 
     @classmethod
     def load(cls, kb_dir: Path | None = None, *, data_dir: Path | None = None,
@@ -189,6 +192,14 @@ class KnowledgeBase:
     def answer(self, question: str, top: int = 3) -> Answer:
         # One snapshot reference per question: a concurrent reload cannot mix versions.
         return compose_answer(self._snapshot, question, top)
+
+    def timeline(self, topic: str | None = None) -> Timeline:
+        snap = self._snapshot  # one snapshot per request, as for answers
+        cached = self._timeline_cache
+        if cached is None or cached[0] is not snap:
+            cached = (snap, build_timeline(snap))
+            self._timeline_cache = cached
+        return filter_timeline(cached[1], topic, snap)
 
     def article(self, doc_id: str) -> Article | None:
         return self._snapshot.articles.get(doc_id)

@@ -3,11 +3,12 @@
 An *event* is a sentence that dates something: it holds a date expression
 (``knowledge.dates``), resolved against its article's publication date. One more
 kind is dated without an expression, by the convention of news writing: an
-article's lead sentence reports the news that occasioned it, so when it names no
-date it is placed in the week up to the publication date (``basis="lead"``,
-always estimated). Nothing else is dated: a sentence without a date is no event,
-and an expression that needs a publication date the manifest does not give stays
-undated (listed last), never guessed.
+article's lead (the first paragraph, at most two sentences) reports the news that
+occasioned it, so a lead sentence that names no date is placed in the seven days
+up to the publication date (``basis="lead"``, always estimated). Nothing else is
+dated: a sentence without a date is no event, and an expression that needs a
+publication date the manifest does not give stays undated (listed last), never
+guessed.
 
 Sentences from different articles that report the same event are merged into
 one event listing every source. Whether two sentences report the same event is
@@ -42,7 +43,10 @@ from typing import Literal
 import numpy as np
 from scipy import sparse
 
-from knowledge.answer import MIN_COVERAGE
+# The answer engine's own query analysis, so that a topic selects events by the rules
+# that select passages for an answer (private there: if it moves, this import fails
+# loudly rather than the two rule sets drifting apart).
+from knowledge.answer import MIN_COVERAGE, QueryTerm, name_groups, query_terms
 from knowledge.dates import Precision, ResolvedDate, find_date_expressions, news_window, resolve
 from knowledge.index import Bm25Index
 from knowledge.models import Article, Frozen, Passage
@@ -60,6 +64,8 @@ CONFLICT_SIMILARITY = 0.35
 # An undated sentence joins a dated event only on the same strong evidence.
 UNDATED_SIMILARITY = 0.35
 
+# News leads are one or two sentences; a longer first paragraph is not all lead.
+LEAD_SENTENCES = 2
 # A lead that does not end like a sentence is a caption or a heading, not news.
 _SENTENCE_END_RE = re.compile(r"""[.!?…]["'”’)\]]*\Z""")
 
@@ -245,20 +251,31 @@ class _Mention:
 
 
 def _mentions(snapshot: Snapshot) -> list[_Mention]:
-    out: list[_Mention] = []
-    first_sentence: dict[str, int] = {}
+    by_doc: dict[str, list[tuple[Passage, int, int]]] = defaultdict(list)
     for i, passage in enumerate(snapshot.passages):
-        article = snapshot.articles.get(passage.doc_id)
+        for sentence in snapshot.passage_sentences[i]:
+            by_doc[passage.doc_id].append((passage, sentence.start, sentence.end))
+    out: list[_Mention] = []
+    for doc_id, sentences in by_doc.items():
+        article = snapshot.articles.get(doc_id)
         if article is None:
             continue
-        for sentence in snapshot.passage_sentences[i]:
-            lead = first_sentence.setdefault(passage.doc_id, sentence.start) == sentence.start
+        lead = _lead_starts(article.text, [start for _, start, _ in sentences])
+        for passage, start, end in sentences:
             out.extend(
-                _sentence_mentions(
-                    snapshot, article, passage, sentence.start, sentence.end, lead=lead
-                )
+                _sentence_mentions(snapshot, article, passage, start, end, lead=start in lead)
             )
     return out
+
+
+def _lead_starts(text: str, starts: Sequence[int]) -> set[int]:
+    """The article's lead: its first paragraph, at most ``LEAD_SENTENCES`` sentences."""
+    lead = list(starts[:1])
+    for start in starts[1:LEAD_SENTENCES]:
+        if "\n" in text[lead[0] : start]:
+            break
+        lead.append(start)
+    return set(lead)
 
 
 def _sentence_mentions(
@@ -540,41 +557,53 @@ def build_timeline(snapshot: Snapshot) -> Timeline:
 # ------------------------------------------------------------------------- filtering
 
 
-@dataclass(frozen=True)
-class _TopicTerm:
-    term: str
-    surface: str
-    weight: float
-    df: int
-
-
-def _topic_terms(snapshot: Snapshot, topic: str) -> list[_TopicTerm]:
-    terms: dict[str, _TopicTerm] = {}
-    weight = _Weights(snapshot)
-    for tok in snapshot.analyzer.analyze(topic):
-        if tok.term not in terms:
-            terms[tok.term] = _TopicTerm(
-                tok.term, tok.surface, weight(tok.term), snapshot.index.doc_freq(tok.term)
-            )
-    return list(terms.values())
-
-
 def _quoted(words: Sequence[str]) -> str:
     quoted = [f"“{w}”" for w in words]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
+def _relevant(
+    snapshot: Snapshot,
+    qterms: Sequence[QueryTerm],
+    names: Sequence[frozenset[str]],
+    present: frozenset[str],
+) -> list[QueryTerm] | None:
+    """The matched topic terms when the sentences are about the topic, else None.
+
+    The answer engine's matched-content-terms rule: at least two topic terms (or the
+    only one), not only everyday words, every name named, and ``MIN_COVERAGE`` of the
+    topic's rarity-weighted content.
+    """
+    matched = [q for q in qterms if q.term in present]
+    if not matched or len(matched) < min(2, len(qterms)):
+        return None
+    if all(q.term in snapshot.weak_terms for q in matched):
+        return None
+    if any(group.isdisjoint(present) for group in names):
+        return None
+    total = sum(q.weight for q in qterms)
+    return matched if sum(q.weight for q in matched) / total >= MIN_COVERAGE else None
+
+
 def filter_timeline(timeline: Timeline, topic: str | None, snapshot: Snapshot) -> Timeline:
-    """The events whose sentences are about ``topic``; no topic (or blank) keeps all."""
+    """The events whose sentences are about ``topic``; no topic (or blank) keeps all.
+
+    Kept events stay in chronological order and carry their BM25 score (over the
+    event sentences) and the topic words they matched.
+    """
     if topic is None or not topic.strip():
         return timeline.model_copy(update={"topic": None})
     topic = " ".join(topic.split())
-    qterms = _topic_terms(snapshot, topic)
     empty = Timeline(kb_version=timeline.kb_version, topic=topic)
-    if not qterms:
+    tokens = snapshot.analyzer.analyze(topic)
+    if not tokens:
         return empty.model_copy(update={"reason": NO_WORDS_REASON, "hint": TOPIC_HINT})
+    qterms = query_terms(snapshot, tokens, topic)
     unknown = tuple(q.surface for q in qterms if q.df == 0)
-    total = sum(q.weight for q in qterms)
+    if any(q.proper for q in qterms if q.df == 0):
+        reason = f"No event in the timeline: no article mentions {_quoted(unknown)}."
+        return empty.model_copy(update={"reason": reason, "unmatched_terms": unknown})
+    names = name_groups(tokens, qterms)
     event_terms = [
         [t.term for s in e.sources for t in snapshot.analyzer.analyze(s.text)]
         for e in timeline.events
@@ -582,18 +611,14 @@ def filter_timeline(timeline: Timeline, topic: str | None, snapshot: Snapshot) -
     scores = Bm25Index(event_terms).scores([q.term for q in qterms])
     kept: list[TimelineEvent] = []
     for e, terms, score in zip(timeline.events, event_terms, scores, strict=True):
-        present = set(terms)
-        matched = [q for q in qterms if q.term in present]
-        if not matched or sum(q.weight for q in matched) / total < MIN_COVERAGE:
+        matched = _relevant(snapshot, qterms, names, frozenset(terms))
+        if matched is None:
             continue
-        kept.append(
-            e.model_copy(
-                update={
-                    "score": round(float(score), 6),
-                    "matched_terms": tuple(q.surface for q in matched),
-                }
-            )
-        )
+        update = {
+            "score": round(float(score), 6),
+            "matched_terms": tuple(q.surface for q in matched),
+        }
+        kept.append(e.model_copy(update=update))
     if kept:
         return empty.model_copy(update={"events": tuple(kept), "unmatched_terms": unknown})
     if unknown:

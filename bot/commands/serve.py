@@ -14,6 +14,7 @@ from bot.app import build_deps, create_app
 from bot.audit import open_trail
 from bot.commands.common import add_kb_option, open_kb, settings_for
 from bot.logging import configure_logging
+from bot.reload_signal import kb_maintenance
 from bot.server import (
     SocketModeUnavailable,
     build_asgi_app,
@@ -65,10 +66,10 @@ def missing_credentials(settings: Settings, *, socket_mode: bool) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    return serve(settings_for(args), socket_mode=bool(args.socket_mode))
+    return run_from_settings(settings_for(args), socket_mode=bool(args.socket_mode))
 
 
-def serve(settings: Settings, *, socket_mode: bool = False) -> int:
+def run_from_settings(settings: Settings, *, socket_mode: bool = False) -> int:
     """Serve until stopped; the exit code. Raises ``SettingsError`` for missing credentials."""
     missing = missing_credentials(settings, socket_mode=socket_mode)
     if missing:
@@ -103,7 +104,11 @@ def serve(settings: Settings, *, socket_mode: bool = False) -> int:
             )
             return 1
         readiness = deps_readiness(deps)
-        if socket_mode:
+        # Pid file, SIGHUP reloads and directory polling while the server runs.
+        with kb_maintenance(settings, kb, audit):
+            if not socket_mode:
+                serve_http(build_asgi_app(app, readiness), host=settings.host, port=settings.port)
+                return 0
             assert settings.slack_app_token is not None
             try:
                 serve_socket_mode(
@@ -116,8 +121,6 @@ def serve(settings: Settings, *, socket_mode: bool = False) -> int:
             except SocketModeUnavailable as exc:
                 print(f"licensebot: cannot open a Socket Mode connection ({exc})", file=sys.stderr)
                 return 1
-        else:
-            serve_http(build_asgi_app(app, readiness), host=settings.host, port=settings.port)
     finally:
         audit.close()
     return 0

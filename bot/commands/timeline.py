@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from bot.audit import AuditUnavailable, cli_context, new_request_id, open_trail, served_fields
-from bot.audit_records import UNAVAILABLE_MESSAGE, audit_served
+from bot.audit_records import UNAVAILABLE_MESSAGE, audit_delivered, audit_served
 from bot.commands.common import add_kb_option, open_kb, settings_for
 from bot.render import attribution
 from knowledge.timeline import Timeline, TimelineEvent, TimelineSource
@@ -41,6 +41,7 @@ def run_timeline(args: argparse.Namespace) -> int:
         return 1
     topic = " ".join(args.topic).strip() or None
     timeline = kb.timeline(topic)
+    request_id = new_request_id()
     try:
         with open_trail(settings) as trail:
             audit_served(
@@ -53,19 +54,22 @@ def run_timeline(args: argparse.Namespace) -> int:
                     quotes=timeline.audit_quotes(),
                 ),
                 surface=SURFACE,
-                request_id=new_request_id(),
+                request_id=request_id,
                 latency_ms=(time.perf_counter() - started) * 1000,
                 **cli_context(),
             )
+            if args.json:
+                json.dump(timeline.to_json_dict(), sys.stdout, ensure_ascii=False)
+                sys.stdout.write("\n")
+            else:
+                print(render_timeline(timeline))
+            sys.stdout.flush()
+            audit_delivered(trail, surface=SURFACE, request_id=request_id,
+                            latency_ms=(time.perf_counter() - started) * 1000, **cli_context())
     except AuditUnavailable as exc:
         # An answer that cannot be audited is not given.
         print(f"licensebot: {UNAVAILABLE_MESSAGE} ({exc})", file=sys.stderr)
         return 1
-    if args.json:
-        json.dump(timeline.to_json_dict(), sys.stdout, ensure_ascii=False)
-        sys.stdout.write("\n")
-    else:
-        print(render_timeline(timeline))
     return 0
 
 

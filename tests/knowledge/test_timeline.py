@@ -345,12 +345,42 @@ def test_without_a_publication_date_relative_expressions_are_undated(
     )
 
 
+def test_the_lead_is_the_first_paragraph_up_to_two_sentences(tmp_path: Path) -> None:
+    body = (
+        "Acme news\n\n"
+        "Acme signed a codec licensing deal with Widget. The agreement covers every codec "
+        "patent Acme holds. It runs for five years.\n\n"
+        "Analysts welcomed the agreement.\n"
+    )
+    other = "Widget news\n\nWidget expects higher margins.\n\nIts shares rose.\n"
+    manifest = (
+        '[articles.lead]\npublished = 2020-03-06\ndate = "stated"\n'
+        '[articles.short]\npublished = 2020-03-06\ndate = "stated"\n'
+    )
+    _, timeline = load_timeline(write_kb(tmp_path / "kb", {"lead": body, "short": other}, manifest))
+    leads = sorted((s.doc_id, s.text) for e in timeline.events for s in e.sources)
+    assert leads == [
+        ("lead", "Acme signed a codec licensing deal with Widget."),
+        ("lead", "The agreement covers every codec patent Acme holds."),
+        ("short", "Widget expects higher margins."),
+    ]
+    for event in timeline.events:
+        assert (event.basis, event.date_text, event.estimated) == ("lead", "", True)
+        assert event.date is not None
+        assert (event.date.start, event.date.end) == (dt.date(2020, 2, 29), dt.date(2020, 3, 6))
+
+
 def test_a_date_on_its_own_is_not_an_event(tmp_path: Path) -> None:
-    body = "Quiet week\n\nNothing happened to the widget market.\n\nOctober 22, 2019.\n"
+    body = (
+        "Quiet week\n\nNothing happened to the widget market.\n\n"
+        "That was on October 22, 2019.\n\nWidget prices rose in March 2018.\n"
+    )
     manifest = '[articles.q]\npublished = 2019-10-23\ndate = "stated"\n'
     snap, timeline = load_timeline(write_kb(tmp_path / "kb", {"q": body}, manifest))
-    assert "October 22, 2019" in snap.articles["q"].text
-    assert all("October 22, 2019" not in e.text for e in timeline.events)
+    assert "That was on October 22, 2019." in snap.articles["q"].text
+    assert [e.text for e in timeline.events if e.basis == "text"] == [
+        "Widget prices rose in March 2018."
+    ]
 
 
 def test_an_empty_knowledge_base_has_an_empty_timeline(tmp_path: Path) -> None:
