@@ -33,6 +33,7 @@ from knowledge.service import KnowledgeBase
 # One line per feature module; each exposes register(app: App, deps: Deps) -> None.
 HANDLER_MODULES: tuple[str, ...] = (
     "handlers.ask",
+    "handlers.timeline",
     # Before handlers.mention: its DM listener takes every message, kb's only file shares.
     "handlers.kb",
     "handlers.mention",

@@ -116,7 +116,8 @@ def replay_record(
         )
     if is_timeline:
         timeline = kb.timeline(question or None)
-        answered, replayed = bool(timeline.events), list(timeline.audit_quotes())
+        answered = bool(timeline.events)
+        replayed: list[Mapping[str, Any]] = list(timeline.audit_quotes())
     else:
         answer = kb.answer(question, top)
         answered, replayed = answer.answered, [quote_fields(q) for q in answer.quotes]

@@ -13,8 +13,9 @@ def format_date(published: dt.date | None, estimated: bool) -> str | None:
     return f"≈ {published.isoformat()}" if estimated else published.isoformat()
 
 
-def attribution(title: str | None, publisher: str | None, published: dt.date | None,
-                estimated: bool) -> str:
+def attribution(
+    title: str | None, publisher: str | None, published: dt.date | None, estimated: bool
+) -> str:
     parts = [title or "untitled", publisher, format_date(published, estimated)]
     return " · ".join(p for p in parts if p)
 
@@ -38,9 +39,11 @@ def render_quote(n: int, q: Quote, *, bold: tuple[str, str]) -> str:
     body = mark(q.text, q.highlights, *bold)
     # A quote that opens with its own quotation mark needs no second one.
     quoted = body if q.text[:1] in "“\"'‘" else f"“{body}”"
-    lines = [f"{n}. {quoted}",
-             f"   — {attribution(q.title, q.publisher, q.published, q.date_estimated)}"
-             f"  [{q.passage_id}]"]
+    lines = [
+        f"{n}. {quoted}",
+        f"   — {attribution(q.title, q.publisher, q.published, q.date_estimated)}"
+        f"  [{q.passage_id}]",
+    ]
     if q.also_reported_by:
         also = "; ".join(f"{_source(r)} [{r.passage_id}]" for r in q.also_reported_by)
         lines.append(f"   also reported by: {also}")

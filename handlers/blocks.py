@@ -19,6 +19,7 @@ from typing import Any
 from knowledge.admin import AddResult
 from knowledge.models import Answer, Article, Problem, Quote
 from knowledge.service import KBStatus, ReloadResult, ReloadStage
+from knowledge.timeline import Timeline, TimelineEvent, TimelineSource
 
 Block = dict[str, Any]
 
@@ -790,7 +791,7 @@ def kb_status_message(
         lines.append(f"• Directory: in sync ({polling}).")
     else:
         pickup = (
-            f"picked up within {poll_seconds:g} s if valid"
+            f"picked up within {poll_seconds:g} s if valid, or run `/kb reload` now"
             if poll_seconds
             else "run `/kb reload` to load it"
         )
@@ -939,3 +940,307 @@ def kb_add_refused_message(
     )
     blocks = [_section(head, block_id="kb_add_refused"), *kb_problems_blocks(problems)]
     return _kb_message(f"Not added: {escape(file_name)} — {escape(reason)}", blocks)
+
+
+# =========================================================================== /timeline (issue 4)
+# The timeline of reported events: one compact block per event (date · sentence ·
+# sources), paginated with "Show more", privately shown with "Post to channel".
+# Owned by the timeline feature; the sections above are untouched by it.
+
+ACTION_TIMELINE_MORE = "timeline_show_more"
+ACTION_TIMELINE_POST = "timeline_post_to_channel"
+# Every action id a timeline message can carry (besides "Full article", registered above).
+TIMELINE_ACTION_IDS: frozenset[str] = frozenset({ACTION_TIMELINE_MORE, ACTION_TIMELINE_POST})
+
+# Events per page, and the rendered characters a page may take: well under what Slack
+# accepts in one message, so a page of long sentences is cut short, never refused.
+TIMELINE_PAGE_EVENTS = 10
+TIMELINE_PAGE_CHARS = 12_000
+# A topic is carried in the buttons verbatim (a cut topic would select other events), so
+# it is bounded up front: even fully JSON-escaped it leaves the button value room.
+TIMELINE_TOPIC_MAX_CHARS = 300
+# Room for the blocks around the events: header, two notes, "more", actions, footer.
+_TIMELINE_FRAME_BLOCKS = 8
+_TIMELINE_SOURCES_CHARS = 700
+_TIMELINE_CONFLICT_CHARS = 700
+_TIMELINE_FALLBACK_EVENTS = 5
+
+TIMELINE_USAGE_TEXT = (
+    "*Timeline* — the events the articles report, oldest first, each with its date, "
+    "a verbatim sentence and every article that reports it.\n"
+    "• `/timeline`: every event\n"
+    "• `/timeline entity list` or `/timeline Ren`: only the events about a topic\n"
+    "Dates marked ≈ are estimated; only you see the timeline until you post it."
+)
+TIMELINE_NO_TOPIC_HINT = "`/timeline` with no topic lists every event."
+
+
+@dataclass(frozen=True)
+class TimelineRef:
+    """Which timeline page a button is about: "Show more" asks for the page at ``offset``,
+    "Post to channel" shares the page that starts there."""
+
+    topic: str | None
+    offset: int
+    kb_version: str
+    request_id: str
+
+
+def encode_timeline_ref(ref: TimelineRef) -> str:
+    value = _dump({"t": ref.topic, "o": ref.offset, "v": ref.kb_version, "r": ref.request_id})
+    if len(value) > MAX_BUTTON_VALUE:
+        raise ValueError(f"timeline button value of {len(value)} characters is too long")
+    return value
+
+
+def decode_timeline_ref(value: str) -> TimelineRef:
+    data = _load(value)
+    topic = data.get("t")
+    if topic is not None and not isinstance(topic, str):
+        raise ValueError("button value field 't' is not a string or null")
+    offset = _field(data, "o", int)
+    if offset < 0:
+        raise ValueError("button value field 'o' is negative")
+    return TimelineRef(
+        topic=topic,
+        offset=offset,
+        kb_version=_field(data, "v", str),
+        request_id=_field(data, "r", str),
+    )
+
+
+def _timeline_published(published: dt.date | None, estimated: bool) -> str | None:
+    if published is None:
+        return None
+    return ("≈ " if estimated else "") + published.isoformat()
+
+
+def _timeline_source_name(source: TimelineSource) -> str:
+    return _source_name(source.title, source.publisher, source.doc_id)
+
+
+def timeline_date_line(event: TimelineEvent) -> str:
+    """The event's date in bold, with how the text put it: ``*≈ week of 16 Sep 2019* · “last
+    week”``. Escaped mrkdwn."""
+    if event.date is None:
+        said = f"“{escape(event.date_text)}”: " if event.date_text else ""
+        return f"*undated* · _{said}the article gives no publication date to place it_"
+    label = f"*{escape(event.date_label)}*"
+    if event.basis == "lead":
+        return f"{label} · _the article's lead: news of the week before it was published_"
+    return f"{label} · _“{escape(event.date_text)}”_" if event.date_text else label
+
+
+def timeline_conflict_line(event: TimelineEvent) -> str | None:
+    """``⚠ sources disagree: …`` with every other date and who gives it, or None."""
+    if not event.conflict or not event.alternatives:
+        return None
+    names = {s.doc_id: _timeline_source_name(s) for s in event.sources}
+    elsewhere = {d for alt in event.alternatives for d in alt.doc_ids}
+    own = [_timeline_source_name(s) for s in event.sources if s.doc_id not in elsewhere]
+    parts: list[str] = []
+    for alt in event.alternatives:
+        who = ", ".join(dict.fromkeys(names.get(d, d) for d in alt.doc_ids))
+        said = f" (“{alt.date_text}”)" if alt.date_text else ""
+        parts.append(f"{alt.date.label}{said} according to {who}")
+    said = f" (“{event.date_text}”)" if event.date_text else ""
+    first = f"{event.date_label}{said} according to {', '.join(dict.fromkeys(own))}" if own else ""
+    line = "; ".join([first, *parts] if first else parts)
+    return _cut_rendered(f"⚠ *sources disagree:* {escape(line)}", _TIMELINE_CONFLICT_CHARS)
+
+
+def timeline_sources_line(event: TimelineEvent) -> str:
+    """``— title · publisher · date · also: …``: the event's sentence's article, then every
+    other article reporting the event. Escaped mrkdwn, at most a few hundred characters."""
+    first = event.sources[0]
+    parts = [escape(first.title) if first.title else "untitled"]
+    if first.publisher:
+        parts.append(escape(first.publisher))
+    published = _timeline_published(first.published, first.published_estimated)
+    if published:
+        parts.append(published)
+    line = "— " + " · ".join(parts)
+    others: list[str] = []
+    for source in event.sources[1:]:
+        name = _timeline_source_name(source)
+        when = _timeline_published(source.published, source.published_estimated)
+        label = escape(f"{name} ({when})" if when else name)
+        if label not in others:
+            others.append(label)
+    if not others:
+        return _cut_rendered(line, _TIMELINE_SOURCES_CHARS)
+    budget = _TIMELINE_SOURCES_CHARS - len(line) - len(" · also: ") - len(", …and 999 more")
+    shown: list[str] = []
+    for label in others:
+        if shown and sum(len(s) + 2 for s in shown) + len(label) > budget:
+            break
+        shown.append(label)
+    also = ", ".join(shown)
+    if len(shown) < len(others):
+        also += f", …and {len(others) - len(shown)} more"
+    return _cut_rendered(f"{line} · also: {also}", _TIMELINE_SOURCES_CHARS)
+
+
+def timeline_event_block(event: TimelineEvent, index: int, kb_version: str) -> Block:
+    """One event as one section: date line, the sentence quoted, the conflict, the sources;
+    "Full article" opens the first source with the sentence marked."""
+    head = timeline_date_line(event)
+    tail = [line for line in (timeline_conflict_line(event), timeline_sources_line(event)) if line]
+    room = MAX_SECTION_TEXT - _SLACK_MARGIN - len(head) - sum(len(t) + 1 for t in tail) - 1
+    quote, cut = quote_mrkdwn(event.text, limit=max(200, room - 80))
+    if cut:
+        quote += "\n_Sentence shortened — *Full article* shows all of it._"
+    first = event.sources[0]
+    button = _button(
+        "Full article",
+        ACTION_FULL_ARTICLE,
+        encode_article(
+            ArticleRef(doc_id=first.doc_id, start=first.start, end=first.end, kb_version=kb_version)
+        ),
+    )
+    return _section("\n".join([head, quote, *tail]), block_id=f"event_{index}", accessory=button)
+
+
+def _timeline_page(timeline: Timeline, offset: int, page_events: int) -> tuple[list[Block], int]:
+    """The event blocks from ``offset``: at most ``page_events`` and ``TIMELINE_PAGE_CHARS``
+    rendered characters, never fewer than one; and the offset after them."""
+    blocks: list[Block] = []
+    size = 0
+    end = offset
+    for index in range(offset, len(timeline.events)):
+        if len(blocks) >= page_events:
+            break
+        block = timeline_event_block(timeline.events[index], index, timeline.kb_version)
+        cost = len(block["text"]["text"])
+        if blocks and size + cost > TIMELINE_PAGE_CHARS:
+            break
+        blocks.append(block)
+        size += cost
+        end = index + 1
+    return blocks, end
+
+
+def timeline_page_span(
+    timeline: Timeline, offset: int = 0, page_events: int = TIMELINE_PAGE_EVENTS
+) -> tuple[int, int]:
+    """The events ``[start, end)`` the page at ``offset`` shows (as ``timeline_message``)."""
+    if not timeline.events:
+        return 0, 0
+    start = min(max(0, offset), len(timeline.events) - 1)
+    return start, _timeline_page(timeline, start, _page_events(page_events))[1]
+
+
+def _page_events(page_events: int) -> int:
+    return max(1, min(page_events, MAX_MESSAGE_BLOCKS - _TIMELINE_FRAME_BLOCKS))
+
+
+def _timeline_topic(topic: str | None) -> str:
+    return f" about “{escape(_shorten(topic, _QUESTION_DISPLAY_CHARS))}”" if topic else ""
+
+
+def _timeline_fallback(timeline: Timeline, start: int, end: int) -> str:
+    about = f" about “{_shorten(timeline.topic, 200)}”" if timeline.topic else ""
+    if not timeline.events:
+        text = f"Timeline{about}: {timeline.reason or 'no events.'}"
+        return _cut_rendered(escape(text), MAX_FALLBACK_TEXT)
+    total = len(timeline.events)
+    lines = [f"Timeline{about}: events {start + 1}–{end} of {total}, oldest first"]
+    for event in timeline.events[start : min(end, start + _TIMELINE_FALLBACK_EVENTS)]:
+        sentence = _shorten(" ".join(event.text.split()), _FALLBACK_QUOTE_CHARS)
+        source = _timeline_source_name(event.sources[0])
+        more = f" +{len(event.sources) - 1}" if len(event.sources) > 1 else ""
+        flag = " ⚠ dates disagree" if event.conflict else ""
+        lines.append(f"{event.date_label}{flag}: “{sentence}” — {source}{more}")
+    if end - start > _TIMELINE_FALLBACK_EVENTS:
+        lines.append(f"…and {end - start - _TIMELINE_FALLBACK_EVENTS} more on this page")
+    return _cut_rendered(escape("\n".join(lines)), MAX_FALLBACK_TEXT)
+
+
+def timeline_message(
+    timeline: Timeline,
+    *,
+    request_id: str,
+    offset: int = 0,
+    page_events: int = TIMELINE_PAGE_EVENTS,
+    shareable: bool = False,
+    asked_by: str | None = None,
+    note: str | None = None,
+    truncated: bool = False,
+) -> Message:
+    """One page of the timeline, events ``offset`` onwards, as a chat message.
+
+    "Show more" (when events remain) carries the topic, the next offset and the
+    kb_version; ``shareable`` adds "Post to channel" for this page (private copies);
+    ``asked_by`` attributes a shared copy; ``note`` is shown above the events.
+    """
+    total = len(timeline.events)
+    start = min(max(0, offset), max(0, total - 1))
+    page_events = _page_events(page_events)
+    about = _timeline_topic(timeline.topic)
+    blocks: list[Block] = []
+    notes: list[Block] = []
+    if note:
+        notes.append(_context(escape(note), block_id="timeline_note"))
+    if truncated:
+        notes.append(_context("Your topic was long, so only its beginning was used."))
+    end = start
+    if not timeline.events:
+        blocks.append(_section(f"*Timeline{about}*", block_id="timeline_header"))
+        blocks.extend(notes)
+        lines = [escape(timeline.reason or "The articles report no events.")]
+        if timeline.hint:
+            lines.append(escape(timeline.hint))
+        elif timeline.topic:
+            lines.append(TIMELINE_NO_TOPIC_HINT)
+        blocks.append(_section("\n".join(lines), block_id="timeline_empty"))
+    else:
+        events, end = _timeline_page(timeline, start, page_events)
+        plural = "event" if total == 1 else "events"
+        count = (
+            f"{total} {plural}"
+            if (start, end) == (0, total)
+            else f"events {start + 1}–{end} of {total}"
+        )
+        head = f"*Timeline{about}* — {count}, oldest first · ≈ marks an estimated date"
+        blocks.append(_section(head, block_id="timeline_header"))
+        blocks.extend(notes)
+        if timeline.unmatched_terms:
+            terms = ", ".join(escape(t) for t in timeline.unmatched_terms)
+            blocks.append(_context(f"Not found in any article: {terms}"))
+        blocks.extend(events)
+        if end < total:
+            blocks.append(
+                _context(
+                    f"{total - end} more event{'s' if total - end != 1 else ''}: *Show more*.",
+                    block_id="timeline_more",
+                )
+            )
+    elements: list[Block] = []
+    if end < total:
+        ref = TimelineRef(timeline.topic, end, timeline.kb_version, request_id)
+        elements.append(_button("Show more", ACTION_TIMELINE_MORE, encode_timeline_ref(ref)))
+    if shareable and timeline.events:
+        ref = TimelineRef(timeline.topic, start, timeline.kb_version, request_id)
+        elements.append(
+            _button(
+                "Post to channel", ACTION_TIMELINE_POST, encode_timeline_ref(ref), style="primary"
+            )
+        )
+    if elements:
+        blocks.append({"type": "actions", "block_id": "timeline_actions", "elements": elements})
+    footer: list[str] = []
+    if asked_by is not None:
+        # A user id from Slack's signed payload, so a real mention, not untrusted text.
+        footer.append(f"Shared by <@{asked_by}> with /timeline")
+    footer.append(f"kb {escape(timeline.kb_version[:8])} · ref {escape(request_id)}")
+    blocks.append(_context(" · ".join(footer), block_id="timeline_footer"))
+    return Message(
+        text=_timeline_fallback(timeline, start, end), blocks=blocks[:MAX_MESSAGE_BLOCKS]
+    )
+
+
+def timeline_usage_message() -> Message:
+    return Message(
+        text=escape("Timeline: /timeline for every event, /timeline TOPIC for one topic"),
+        blocks=[_section(TIMELINE_USAGE_TEXT, block_id="timeline_usage")],
+    )

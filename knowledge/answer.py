@@ -42,14 +42,17 @@ _FOCUS_RES = (
         r"(?P<focus>[\w-]+(?:\s+[\w-]+)?)\s+(?:of|for|at|in)\b",
         re.IGNORECASE,
     ),
-    re.compile(r"\b(?:what|which)\s+(?:is|was|are|were)\s+\w+['’]s\s+(?P<focus>[\w-]+)",
-               re.IGNORECASE),
+    re.compile(
+        r"\b(?:what|which)\s+(?:is|was|are|were)\s+\w+['’]s\s+(?P<focus>[\w-]+)", re.IGNORECASE
+    ),
 )
 
 
 _COMMAND_WORDS = frozenset(
-    "describe explain list summarize summarise give show find name compare outline define "
-    "detail recap quote cite".split()
+    """
+    describe explain list summarize summarise give show find name compare outline define
+    detail recap quote cite
+    """.split()
 )
 
 
@@ -88,8 +91,9 @@ def query_terms(snap: Snapshot, tokens: list[Token], question: str) -> list[Quer
             # command ("Explain …") is a name, as in "McCaskill's career".
             and (tok.start > first_word_at or tok.surface.casefold() not in _COMMAND_WORDS)
         )
-        terms[tok.term] = QueryTerm(tok.term, tok.surface, _weight(snap.index.n_docs, df), df,
-                                    proper)
+        terms[tok.term] = QueryTerm(
+            tok.term, tok.surface, _weight(snap.index.n_docs, df), df, proper
+        )
     return list(terms.values())
 
 
@@ -136,10 +140,24 @@ def _quoted(words: list[str]) -> str:
     return ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
-def _refusal(question: str, snap: Snapshot, reason: str, *, truncated: bool,
-             hint: str | None, unmatched: list[str]) -> Answer:
-    return Answer(question=question, answered=False, reason=reason, kb_version=snap.kb_version,
-                  truncated=truncated, hint=hint, unmatched_terms=tuple(unmatched))
+def _refusal(
+    question: str,
+    snap: Snapshot,
+    reason: str,
+    *,
+    truncated: bool,
+    hint: str | None,
+    unmatched: list[str],
+) -> Answer:
+    return Answer(
+        question=question,
+        answered=False,
+        reason=reason,
+        kb_version=snap.kb_version,
+        truncated=truncated,
+        hint=hint,
+        unmatched_terms=tuple(unmatched),
+    )
 
 
 def _truncate(question: str) -> tuple[str, bool]:
@@ -156,29 +174,49 @@ def compose_answer(snap: Snapshot, question: str, top: int = 3) -> Answer:
     question, truncated = _truncate(question)
     tokens = snap.analyzer.analyze(question)
     if not tokens:
-        return _refusal(original, snap,
-                        "The question has no words to look up." if question.strip()
-                        else "The question is empty.",
-                        truncated=truncated, hint=USAGE_HINT, unmatched=[])
+        return _refusal(
+            original,
+            snap,
+            "The question has no words to look up."
+            if question.strip()
+            else "The question is empty.",
+            truncated=truncated,
+            hint=USAGE_HINT,
+            unmatched=[],
+        )
     if not snap.passages:
-        return _refusal(original, snap, "The knowledge base is empty.", truncated=truncated,
-                        hint=NOT_FOUND_HINT, unmatched=[])
+        return _refusal(
+            original,
+            snap,
+            "The knowledge base is empty.",
+            truncated=truncated,
+            hint=NOT_FOUND_HINT,
+            unmatched=[],
+        )
     qterms = query_terms(snap, tokens, question)
     unknown = [q for q in qterms if q.df == 0]
     missing_names = [q.surface for q in unknown if q.proper]
     if missing_names:
-        return _refusal(original, snap,
-                        "Not in the knowledge base: no article mentions "
-                        f"{_quoted([q.surface for q in unknown])}.",
-                        truncated=truncated, hint=NOT_FOUND_HINT,
-                        unmatched=[q.surface for q in unknown])
+        return _refusal(
+            original,
+            snap,
+            "Not in the knowledge base: no article mentions "
+            f"{_quoted([q.surface for q in unknown])}.",
+            truncated=truncated,
+            hint=NOT_FOUND_HINT,
+            unmatched=[q.surface for q in unknown],
+        )
     focus = _focus_terms(snap, question)
     if focus and all(snap.index.doc_freq(t) == 0 for t in focus):
         shown = [q.surface for q in qterms if q.term in focus]
-        return _refusal(original, snap,
-                        f"Not in the knowledge base: no article mentions {_quoted(shown)}.",
-                        truncated=truncated, hint=NOT_FOUND_HINT,
-                        unmatched=[q.surface for q in unknown])
+        return _refusal(
+            original,
+            snap,
+            f"Not in the knowledge base: no article mentions {_quoted(shown)}.",
+            truncated=truncated,
+            hint=NOT_FOUND_HINT,
+            unmatched=[q.surface for q in unknown],
+        )
     names = name_groups(tokens, qterms)
     total = sum(q.weight for q in qterms)
     scored = []
@@ -195,13 +233,19 @@ def compose_answer(snap: Snapshot, question: str, top: int = 3) -> Answer:
         scored.append((coverage, bm25, i, matched))
     best = max((c for c, *_ in scored), default=0.0)
     if best < MIN_COVERAGE:
-        return _refusal(original, snap, _not_found_reason(qterms, unknown), truncated=truncated,
-                        hint=NOT_FOUND_HINT, unmatched=[q.surface for q in unknown])
+        return _refusal(
+            original,
+            snap,
+            _not_found_reason(qterms, unknown),
+            truncated=truncated,
+            hint=NOT_FOUND_HINT,
+            unmatched=[q.surface for q in unknown],
+        )
     eligible = [s for s in scored if s[0] >= MIN_COVERAGE]
     eligible.sort(key=lambda s: (-round(s[0], 6), -s[1], s[2]))
     quotes: list[Quote] = []
     used: set[int] = set()
-    for coverage, bm25, i, matched in eligible:
+    for _coverage, bm25, i, matched in eligible:
         if len(quotes) >= top:
             break
         if i in used:
@@ -212,17 +256,27 @@ def compose_answer(snap: Snapshot, question: str, top: int = 3) -> Answer:
         used.add(i)
         used.update(corroborating)
         quotes.append(_quote(snap, i, bm25, matched, corroborating))
-    return Answer(question=original, answered=True, reason=None, kb_version=snap.kb_version,
-                  quotes=tuple(quotes), truncated=truncated,
-                  unmatched_terms=tuple(q.surface for q in qterms
-                                        if q.term not in {m.term for m in eligible[0][3]}))
+    return Answer(
+        question=original,
+        answered=True,
+        reason=None,
+        kb_version=snap.kb_version,
+        quotes=tuple(quotes),
+        truncated=truncated,
+        unmatched_terms=tuple(
+            q.surface for q in qterms if q.term not in {m.term for m in eligible[0][3]}
+        ),
+    )
 
 
 def _not_found_reason(qterms: list[QueryTerm], unknown: list[QueryTerm]) -> str:
     if unknown:
-        return f"Not in the knowledge base: no article mentions {_quoted([q.surface for q in unknown])}."
-    return ("Not in the knowledge base: the articles mention "
-            f"{_quoted([q.surface for q in qterms])}, but no passage speaks of them together.")
+        missing = _quoted([q.surface for q in unknown])
+        return f"Not in the knowledge base: no article mentions {missing}."
+    return (
+        "Not in the knowledge base: the articles mention "
+        f"{_quoted([q.surface for q in qterms])}, but no passage speaks of them together."
+    )
 
 
 def _corroborating(snap: Snapshot, i: int) -> list[int]:
@@ -242,27 +296,45 @@ def _corroborating(snap: Snapshot, i: int) -> list[int]:
 
 def _same_statement(a: frozenset[str], b: frozenset[str]) -> bool:
     shared = len(a & b)
-    return shared >= SAME_STATEMENT_MIN_SHARED and shared / min(len(a), len(b)) >= SAME_STATEMENT_OVERLAP
+    return (
+        shared >= SAME_STATEMENT_MIN_SHARED
+        and shared / min(len(a), len(b)) >= SAME_STATEMENT_OVERLAP
+    )
 
 
 def _ref(snap: Snapshot, j: int) -> SourceRef:
     p = snap.passages[j]
     meta = snap.articles[p.doc_id].meta
-    return SourceRef(doc_id=p.doc_id, passage_id=p.passage_id, title=meta.title,
-                     publisher=meta.publisher, published=meta.published,
-                     date_estimated=meta.date_estimated)
+    return SourceRef(
+        doc_id=p.doc_id,
+        passage_id=p.passage_id,
+        title=meta.title,
+        publisher=meta.publisher,
+        published=meta.published,
+        date_estimated=meta.date_estimated,
+    )
 
 
-def _quote(snap: Snapshot, i: int, bm25: float, matched: list[QueryTerm],
-           corroborating: list[int]) -> Quote:
+def _quote(
+    snap: Snapshot, i: int, bm25: float, matched: list[QueryTerm], corroborating: list[int]
+) -> Quote:
     p = snap.passages[i]
     meta = snap.articles[p.doc_id].meta
     wanted = {q.term for q in matched}
     highlights = tuple((t.start, t.end) for t in snap.analyzer.analyze(p.text) if t.term in wanted)
     return Quote(
-        text=p.text, doc_id=p.doc_id, passage_id=p.passage_id, title=meta.title,
-        publisher=meta.publisher, published=meta.published, date_estimated=meta.date_estimated,
-        url=meta.url, start=p.start, end=p.end, score=round(bm25, 6),
-        matched_terms=tuple(q.surface for q in matched), highlights=highlights,
+        text=p.text,
+        doc_id=p.doc_id,
+        passage_id=p.passage_id,
+        title=meta.title,
+        publisher=meta.publisher,
+        published=meta.published,
+        date_estimated=meta.date_estimated,
+        url=meta.url,
+        start=p.start,
+        end=p.end,
+        score=round(bm25, 6),
+        matched_terms=tuple(q.surface for q in matched),
+        highlights=highlights,
         also_reported_by=tuple(_ref(snap, j) for j in corroborating),
     )

@@ -32,7 +32,8 @@ _FURNITURE_LINE = re.compile(
     | (?:sign\s*up|subscribe|register)\b.*\b(?:newsletter|e-?mail|inbox|updates)\b.*
     | .*\bdelivered\s+(?:straight\s+)?to\s+your\s+inbox\b.*
     | (?:log\s*in|sign\s*in|welcome)\b.*\baccount\b.*
-    | .*\b(?:(?:we|this\s+(?:site|website))\s+uses?\s+cookies|cookie\s+(?:policy|settings|preferences|notice)
+    | .*\b(?:(?:we|this\s+(?:site|website))\s+uses?\s+cookies
+      |cookie\s+(?:policy|settings|preferences|notice)
       |accept\s+(?:all\s+)?cookies|cookies?\b.*\b(?:agree|consent|control\s+them|opt\s+out))\b.*
     | (?:follow|like)\s+us\b.*
     | .*\ball\s+rights\s+reserved\b.*
@@ -82,11 +83,10 @@ def normalise_lines(raw: str) -> list[str]:
     raw = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     raw = unicodedata.normalize("NFC", raw)
     lines = []
-    for line in raw.split("\n"):
+    for raw_line in raw.split("\n"):
         # Zero-width and non-breaking spaces are scraping residue, not content.
-        line = re.sub(r"[\u200b\u200c\u200d\u2060\ufeff]", "", line)
-        line = re.sub(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+", " ", line).strip()
-        lines.append(line)
+        line = re.sub(r"[\u200b\u200c\u200d\u2060\ufeff]", "", raw_line)
+        lines.append(re.sub(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+", " ", line).strip())
     return lines
 
 
@@ -113,14 +113,15 @@ def clean_text(raw: str, extra_patterns: Iterable[str] = ()) -> Cleaned:
 
     kept: list[str] = []
     seen_body = False
-    for i, line in enumerate(lines):
-        if seen_body and _TAIL_MARKERS.match(line) and not _is_sentence(line):
+    for i, original in enumerate(lines):
+        if seen_body and _TAIL_MARKERS.match(original) and not _is_sentence(original):
             removed.extend(lines[i:])
             break
+        line = original
         m = DATELINE_RE.match(line)
         if m and dateline is None and not seen_body:
             dateline = m.group("date")
-            line = line[m.end():].strip()
+            line = line[m.end() :].strip()
             if not line:
                 continue
         if (
@@ -151,5 +152,6 @@ def clean_text(raw: str, extra_patterns: Iterable[str] = ()) -> Cleaned:
         # Captions precede the headline; the headline is the last short line before the body.
         headline = leading[-1]
         removed.extend(leading[:-1])
-    return Cleaned(text="\n\n".join(body), headline=headline, dateline=dateline,
-                   removed=tuple(removed))
+    return Cleaned(
+        text="\n\n".join(body), headline=headline, dateline=dateline, removed=tuple(removed)
+    )

@@ -14,8 +14,9 @@ from knowledge.cleaning import ELLIPSIS, normalise_lines
 from knowledge.sentences import split_sentences
 
 _TITLE_MAX = 100
-_MONTHS = {m: i for i, m in enumerate(
-    "jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
+_MONTHS = {
+    m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)
+}
 
 _BYLINE_RE = re.compile(r"^by\s+((?:[A-Z][\w'’.-]+\s?){2,4})(?:[,|·]|$)", re.IGNORECASE)
 _BIO_RE = re.compile(
@@ -71,7 +72,7 @@ def title_from_lead(body: str) -> str | None:
     spans = split_sentences(body)
     if not spans:
         return None
-    lead = body[spans[0][0]:spans[0][1]].rstrip(".!?")
+    lead = body[spans[0][0] : spans[0][1]].rstrip(".!?")
     comma = lead.find(", ", 40)
     if comma != -1:
         lead = lead[:comma]
@@ -92,7 +93,11 @@ def derive(raw: str, headline: str | None, dateline: str | None, body: str) -> D
             publisher = publisher or m.group(2).strip()
         if publisher is None and (m := _SIGNUP_RE.match(line)):
             publisher = m.group(1).strip()
-        if publisher is None and _COPYRIGHT_LINE_RE.match(line) and (m := _COPYRIGHT_RE.match(line)):
+        if (
+            publisher is None
+            and _COPYRIGHT_LINE_RE.match(line)
+            and (m := _COPYRIGHT_RE.match(line))
+        ):
             publisher = m.group("pub").strip() or None
     return Derived(
         title=headline or title_from_lead(body),

@@ -38,9 +38,14 @@ def extract(suffix: str, content: str) -> Extracted:
 
 def _from_html(html: str) -> Extracted:
     text = trafilatura.extract(
-        html, output_format="txt", include_comments=False, include_tables=False,
+        html,
+        output_format="txt",
+        include_comments=False,
+        include_tables=False,
         # Deduplication keeps state across calls: a reloaded page would lose text.
-        include_images=False, include_links=False, deduplicate=False,
+        include_images=False,
+        include_links=False,
+        deduplicate=False,
     )
     if not text or not text.strip():
         raise FormatError("no article text found in the HTML")
@@ -55,8 +60,12 @@ def _from_html(html: str) -> Extracted:
     if title and not text.lstrip().startswith(title):
         text = f"{title}\n\n{text}"
     return Extracted(
-        text=text, title=title, author=meta.author or None,
-        publisher=meta.sitename or None, date=meta.date or None, url=meta.url or None,
+        text=text,
+        title=title,
+        author=meta.author or None,
+        publisher=meta.sitename or None,
+        date=meta.date or None,
+        url=meta.url or None,
     )
 
 
@@ -71,7 +80,7 @@ def _from_markdown(md: str) -> Extracted:
             key, sep, value = line.partition(":")
             if sep:
                 fields[key.strip().casefold()] = value.strip().strip("'\"")
-        md = md[m.end():]
+        md = md[m.end() :]
     md = re.sub(r"```.*?```", "", md, flags=re.DOTALL)  # code is not article prose
     md = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", md)  # images
     md = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", md)  # links keep their text
@@ -84,7 +93,10 @@ def _from_markdown(md: str) -> Extracted:
     md = re.sub(r"(?<![\w*])([*_])(?!\s)(.+?)(?<!\s)\1(?![\w*])", r"\2", md)
     md = re.sub(r"`([^`]+)`", r"\1", md)
     return Extracted(
-        text=md, title=fields.get("title") or None, author=fields.get("author") or None,
+        text=md,
+        title=fields.get("title") or None,
+        author=fields.get("author") or None,
         publisher=fields.get("publisher") or fields.get("site") or None,
-        date=fields.get("date") or None, url=fields.get("url") or None,
+        date=fields.get("date") or None,
+        url=fields.get("url") or None,
     )

@@ -3,24 +3,22 @@
 rank-bm25's ``BM25Okapi`` (0.2.2) is the definition of the scores: the same idf
 (``ln(N - df + 0.5) - ln(df + 0.5)``, negative values replaced by
 ``epsilon * mean idf`` where the mean is taken over every term before the
-replacement), the same per-document term weight, and the same order of float64
-operations, so each score here is bit-for-bit the score rank-bm25 would give.
-How the scores are served is different; see docs/retrieval.md.
+replacement), the same per-document weight and the same float64 operations in the
+same order, so every score here is bit-for-bit the score rank-bm25 gives. How the
+scores are served is different (docs/retrieval.md has the details):
 
-Layout. Documents get internal ids in order of increasing length, so the length
-normaliser ``K`` grows with the internal id. Every term's postings are split into
-segments of equal term frequency, each sorted by internal id. Within a segment a
-posting's contribution therefore never grows along the segment: the postings worth
-at least some value form a prefix, found by binary search, and any single posting
-is found by binary search too.
-
-Top-k is a two-round threshold algorithm. The first postings of every segment are
-scored exactly; the k-th best of those is a lower bound for the k-th best score
-overall. That bound is split among the query terms (terms whose best possible
-contribution all together cannot reach it get no share and are never scanned); a
-document that reaches the bound must reach its share in at least one term, so the
-segment prefixes above the shares hold every document of the true top k. Only
-those are scored, exactly, by binary search in each query term's segments.
+* Documents get internal ids in order of increasing length, so the length
+  normaliser ``K`` never decreases with the id.
+* Each term's postings are split into segments by term frequency (1, 2, 3-4,
+  5-8, ...), each sorted by internal id. Along a segment a posting's contribution
+  is bounded by that of the segment's largest tf at the posting's ``K``, which
+  never grows: the postings that may be worth at least some value form a prefix,
+  found by binary search, and any one posting is found by binary search too.
+* Top-k is an exact threshold search (:class:`_TopK`): read the heads of all
+  segments, take the k-th best exact score among the best partial sums as the
+  threshold, read further only the prefixes a document would need to reach it,
+  then drop candidates whose upper bound falls below it and score the rest
+  exactly.
 """
 
 from __future__ import annotations
@@ -32,6 +30,7 @@ import math
 import os
 import tempfile
 import threading
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -45,14 +44,18 @@ FORMAT_VERSION: Final = 1
 IntArray = npt.NDArray[np.int64]
 Int32Array = npt.NDArray[np.int32]
 FloatArray = npt.NDArray[np.float64]
+AnyArray = npt.NDArray[Any]
 
-# Floating-point headroom for pruning bounds. Bounds are derived algebraically but
-# scores are float sums; a bound loosened by far more than any rounding error can
-# only admit extra candidates, never drop a document that belongs in the top k.
+# Headroom for pruning bounds. Bounds are derived algebraically while scores are
+# float sums; loosening a bound by far more than any rounding error can only admit
+# extra candidates, never drop a document that belongs in the top k.
 _SLACK: Final = 1e-9
-# Segments this short are scored whole up front; longer ones by their head.
-_SEED_WHOLE: Final = 256
-_SEED_HEAD: Final = 16
+# Segments this short are read whole before the threshold is set; longer ones
+# contribute their first postings (the shortest documents).
+_HEAD_WHOLE: Final = 256
+_HEAD: Final = 16
+# Below this many candidates, exact scoring is cheaper than more pruning.
+_EXACT_DIRECTLY: Final = 64
 
 Progress = Callable[[str], None]
 
@@ -72,6 +75,17 @@ class IndexFileError(Exception):
 class Bm25Index:
     """Scores a fixed corpus of pre-tokenised documents."""
 
+    _vocab: dict[str, int]
+    _df: Int32Array  # per term id: documents containing it
+    _idf: FloatArray  # per term id: BM25Okapi idf after the epsilon floor
+    _term_seg: IntArray  # term id -> its segments [_term_seg[t], _term_seg[t + 1])
+    _seg_ptr: IntArray  # segment -> its postings [_seg_ptr[g], _seg_ptr[g + 1])
+    _seg_maxtf: FloatArray  # segment -> largest tf in it
+    _post: Int32Array  # postings: internal document ids
+    _tf: AnyArray  # postings: term frequency (smallest unsigned dtype that fits)
+    _k: FloatArray  # internal id -> k1 * (1 - b + b * dl / avgdl), non-decreasing
+    _orig: AnyArray  # internal id -> original document index
+
     def __init__(
         self,
         corpus: Sequence[Sequence[str]],
@@ -80,12 +94,12 @@ class Bm25Index:
         progress: Progress | None = None,
     ) -> None:
         self.params = params or Bm25Params()
+        self._local = threading.local()
         say = progress or _quiet
         n_docs = len(corpus)
-        say(f"index: counting {n_docs:,} documents")
         lengths = np.fromiter(map(len, corpus), dtype=np.int64, count=n_docs)
         n_tokens = int(lengths.sum())
-        say(f"index: mapping {n_tokens:,} tokens to term ids")
+        say(f"index: mapping {n_tokens:,} tokens of {n_docs:,} documents to term ids")
         # A defaultdict numbering keys on first sight keeps the loop in C and gives
         # rank-bm25's own vocabulary order, which fixes the order of its idf sum.
         numbering: collections.defaultdict[str, int] = collections.defaultdict(
@@ -93,83 +107,91 @@ class Bm25Index:
         )
         token_ids = np.fromiter(
             map(numbering.__getitem__, itertools.chain.from_iterable(corpus)),
-            dtype=np.int64,
+            dtype=np.int32 if n_tokens < 2**31 else np.int64,
             count=n_tokens,
         )
-        vocab = dict(numbering)
-        say(f"index: building postings for {len(vocab):,} terms")
-        self._init_from_arrays(vocab, token_ids, lengths)
-        self._local = threading.local()
+        self._vocab = dict(numbering)
+        del numbering
+        say(f"index: building postings for {len(self._vocab):,} terms")
+        self._build(token_ids, lengths)
+        say(f"index: {self._post.size:,} postings in {self._seg_ptr.size - 1:,} segments")
 
     # ------------------------------------------------------------------ build
 
-    def _init_from_arrays(
-        self, vocab: dict[str, int], token_ids: IntArray, lengths: IntArray
-    ) -> None:
+    def _build(self, token_ids: AnyArray, lengths: IntArray) -> None:
         p = self.params
         n_docs = int(lengths.size)
-        n_terms = len(vocab)
+        n_terms = len(self._vocab)
         self.n_docs = n_docs
-        self._vocab = vocab
-        total = int(lengths.sum())
         # rank-bm25 divides the token count by the corpus size as Python numbers.
-        self._avgdl = total / n_docs if n_docs else 0.0
+        self._avgdl = int(lengths.sum()) / n_docs if n_docs else 0.0
 
-        # Internal ids: documents by increasing length (ties by original index).
         order = np.argsort(lengths, kind="stable")
-        internal_of = np.empty(n_docs, dtype=np.int64)
-        internal_of[order] = np.arange(n_docs, dtype=np.int64)
         self._orig = order.astype(np.int32 if n_docs < 2**31 else np.int64)
         self._k = _length_norm(lengths[order], self._avgdl, p)
+        internal_of = np.empty(n_docs, dtype=np.int64)
+        internal_of[order] = np.arange(n_docs, dtype=np.int64)
+        del order
 
-        doc_bits = max(1, int(n_docs).bit_length())
-        # One sort of (term, internal doc) keys groups equal tokens; runs are tf.
-        keys = token_ids
+        doc_bits = max(1, n_docs.bit_length())
+        term_bits = max(1, n_terms.bit_length())
+        if term_bits + doc_bits > 62:
+            raise ValueError("corpus too large for one index")
+        # One sort of (term, internal doc) keys puts equal tokens side by side;
+        # the length of each run is the term frequency.
+        keys = token_ids.astype(np.int64)
+        del token_ids
         keys <<= doc_bits
         keys |= np.repeat(internal_of, lengths)
         del internal_of
         keys.sort()
-        if keys.size:
-            starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-            tf = np.diff(np.append(starts, keys.size)).astype(np.int64)
-            pair_keys = keys[starts]
-        else:
-            tf = np.zeros(0, dtype=np.int64)
-            pair_keys = keys
+        pairs, tf = _runs(keys)
         del keys
-        pair_term = pair_keys >> doc_bits
-        pair_doc = pair_keys & ((1 << doc_bits) - 1)
-        del pair_keys
 
-        df = np.bincount(pair_term, minlength=n_terms).astype(np.int64)
-        self._df = df.astype(np.int32)
-        self._idf, self._average_idf = _okapi_idf(df, n_docs, p.epsilon)
+        # Regroup each term's postings by tf bucket, doc order kept inside; tf
+        # rides along in the low bits of the sort key.
+        bucket = _tf_bucket(tf)
+        bucket_bits = max(1, int(bucket.max(initial=0)).bit_length())
+        tf_bits = max(1, int(tf.max(initial=0)).bit_length())
+        if term_bits + bucket_bits + doc_bits + tf_bits > 63:
+            raise ValueError("corpus too large for one index")
+        doc_mask = (1 << doc_bits) - 1
+        high = pairs >> doc_bits
+        high <<= bucket_bits
+        high |= bucket
+        del bucket
+        high <<= doc_bits + tf_bits
+        pairs &= doc_mask
+        pairs <<= tf_bits
+        pairs |= tf
+        pairs |= high
+        del high, tf
+        pairs.sort()
 
-        # Regroup each term's postings by tf (descending), keeping doc order inside.
-        perm = _order_by_term_then_tf(pair_term, tf, df)
-        post_term = pair_term[perm]
-        post_tf = tf[perm]
-        self._post = pair_doc[perm].astype(np.int32)
-        del perm, pair_term, pair_doc, tf
-
-        if post_term.size:
-            boundary = np.concatenate(
-                ([True], (post_term[1:] != post_term[:-1]) | (post_tf[1:] != post_tf[:-1]))
-            )
+        self._tf = (pairs & ((1 << tf_bits) - 1)).astype(np.min_scalar_type(int((1 << tf_bits) - 1)))
+        pairs >>= tf_bits
+        self._post = (pairs & doc_mask).astype(np.int32 if n_docs < 2**31 else np.int64)
+        pairs >>= doc_bits  # now (term, bucket) per posting
+        n_post = int(pairs.size)
+        if n_post:
+            boundary = np.empty(n_post, dtype=bool)
+            boundary[0] = True
+            np.not_equal(pairs[1:], pairs[:-1], out=boundary[1:])
             seg_start = np.flatnonzero(boundary)
+            del boundary
         else:
             seg_start = np.zeros(0, dtype=np.int64)
-        seg_term = post_term[seg_start]
-        self._seg_tf = post_tf[seg_start].astype(np.float64)
-        self._seg_ptr = np.append(seg_start, post_term.size).astype(np.int64)
+        seg_term = pairs[seg_start] >> bucket_bits
+        del pairs
+        self._seg_ptr = np.append(seg_start, n_post).astype(np.int64)
         self._term_seg = np.searchsorted(seg_term, np.arange(n_terms + 1)).astype(np.int64)
-        # A segment's first posting has its largest tf-part; the term's bound is
-        # the best of its segments' first postings.
-        first_ratio = _ratio(self._seg_tf, self._k[self._post[seg_start]], p)
-        if n_terms:
-            self._max_ratio = np.maximum.reduceat(first_ratio, self._term_seg[:-1])
+        if n_post:
+            self._seg_maxtf = np.maximum.reduceat(self._tf, seg_start).astype(np.float64)
         else:
-            self._max_ratio = np.zeros(0, dtype=np.float64)
+            self._seg_maxtf = np.zeros(0, dtype=np.float64)
+        df = np.diff(self._seg_ptr[self._term_seg])
+        self._df = df.astype(np.int32)
+        self._idf, self._average_idf = _okapi_idf(df, n_docs, p.epsilon)
 
     # ------------------------------------------------------------- accessors
 
@@ -178,12 +200,16 @@ class Bm25Index:
         return len(self._vocab)
 
     @property
+    def n_postings(self) -> int:
+        return int(self._post.size)
+
+    @property
     def avgdl(self) -> float:
         return self._avgdl
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the index arrays (the vocabulary dict not included)."""
+        """Bytes held by the index arrays (the term dictionary not included)."""
         return sum(a.nbytes for a in self._arrays().values())
 
     def doc_freq(self, term: str) -> int:
@@ -198,14 +224,14 @@ class Bm25Index:
 
     def scores(self, query: Sequence[str]) -> FloatArray:
         """Score of every document, by original index (rank-bm25 ``get_scores``)."""
-        out = np.zeros(self.n_docs, dtype=np.float64)
-        if self.n_docs == 0:
-            return out
         internal = np.zeros(self.n_docs, dtype=np.float64)
         for tid in self._query_ids(query):
-            for seg in range(int(self._term_seg[tid]), int(self._term_seg[tid + 1])):
-                docs = self._seg_docs(seg)
-                internal[docs] += self._contribution(tid, self._seg_tf[seg], docs)
+            lo = int(self._seg_ptr[self._term_seg[tid]])
+            hi = int(self._seg_ptr[self._term_seg[tid + 1]])
+            docs = self._post[lo:hi]
+            # A document is in one posting per term, so the fancy add never repeats.
+            internal[docs] += self._contribution(tid, self._tf[lo:hi], docs)
+        out = np.zeros(self.n_docs, dtype=np.float64)
         out[self._orig] = internal
         return out
 
@@ -221,13 +247,15 @@ class Bm25Index:
         qids = self._query_ids(query)
         if any(self._idf[t] < 0 for t in qids):
             # Negative weights (a tiny corpus whose mean idf is negative) break the
-            # upper bounds pruning relies on; score everything instead.
+            # upper bounds the search relies on; score everything instead.
             return _best_of(self.scores(query), k)
-        docs, scores = self._candidates(qids, k) if qids else _empty_hits()
+        if not qids:
+            return _zero_fill(set(), k)
+        docs, scores = _TopK(self, qids, k).run()
         return self._rank(docs, scores, k)
 
     def _query_ids(self, query: Iterable[str]) -> list[int]:
-        """Term ids of the query tokens, in order, repeats kept, no-weight ones dropped."""
+        """Term ids of the query tokens, in order, repeats kept, zero-weight ones dropped."""
         out: list[int] = []
         for token in query:
             tid = self._vocab.get(token)
@@ -235,169 +263,34 @@ class Bm25Index:
                 out.append(tid)
         return out
 
-    def _candidates(self, qids: list[int], k: int) -> tuple[IntArray, FloatArray]:
-        """Internal ids and exact scores of a document set holding the top ``k``."""
-        counts = collections.Counter(qids)
-        terms = list(counts)
-        weight = {t: counts[t] * float(self._idf[t]) for t in terms}
-
-        # Seeds: whole short segments and the head of the others, scored exactly.
-        # A document outside them sits past the head of every segment it is in, so
-        # its bound per term comes from the first posting after the head.
-        seed_parts: list[Int32Array] = []
-        bound: dict[int, float] = {}
-        skip: dict[int, int] = {}
-        for t in terms:
-            best = 0.0
-            for seg in self._segments(t):
-                docs = self._seg_docs(seg)
-                head = docs.size if docs.size <= _SEED_WHOLE else _SEED_HEAD + k
-                skip[seg] = head
-                seed_parts.append(docs[:head])
-                if head < docs.size:
-                    tf = self._seg_tf[seg]
-                    best = max(best, float(tf * (self.params.k1 + 1) / (tf + self._k[docs[head]])))
-            if best > 0:
-                bound[t] = weight[t] * best * (1 + _SLACK)
-        seeds = np.unique(np.concatenate(seed_parts))
-        seed_scores = self._exact(qids, seeds)
-        theta = _kth_largest(seed_scores, k) * (1 - _SLACK)
-        if not bound:
-            return seeds, seed_scores
-        if theta <= 0:
-            # Fewer than k matching documents among the seeds: every match counts.
-            found = np.unique(np.concatenate([self._seg_docs(g) for t in terms for g in self._segments(t)]))
-            return found, self._exact(qids, found)
-
-        # Terms whose bounds together stay below the threshold are never scanned: a
-        # document found only through them scores below it. The longest posting
-        # lists are the ones worth leaving out, so they are tried first.
-        spare = theta
-        essential: list[int] = []
-        for t in sorted(bound, key=lambda t: -int(self._df[t])):
-            if bound[t] < spare:
-                spare -= bound[t]
-            else:
-                essential.append(t)
-        total_bound = sum(bound.values())
-        # Through term t a document reaches theta only if its contribution there
-        # is at least theta minus every other term's bound: only prefixes are read.
-        floor = {t: theta - (total_bound - bound[t]) for t in essential}
-
-        acc = self._scratch()
-        fresh: list[IntArray] = []
-        try:
-            for t in essential:
-                min_ratio = floor[t] / weight[t]
-                for seg in self._segments(t):
-                    docs = self._seg_docs(seg)
-                    docs = docs[skip[seg] : self._prefix_len(docs, self._seg_tf[seg], min_ratio)]
-                    if docs.size:
-                        fresh.append(docs[acc[docs] == 0.0])
-                        acc[docs] += self._contribution(t, self._seg_tf[seg], docs)
-            seen = np.concatenate(fresh) if fresh else np.zeros(0, dtype=np.int32)
-            cand = self._survivors(qids, acc, seen, theta, bound, floor, k)
-        finally:
-            acc[seen] = 0.0
-        found = np.union1d(cand, seeds)
-        return found, self._exact(qids, found)
-
-    def _survivors(
-        self,
-        qids: list[int],
-        acc: FloatArray,
-        seen: IntArray,
-        theta: float,
-        bound: dict[int, float],
-        floor: dict[int, float],
-        k: int,
-    ) -> IntArray:
-        """Documents of ``seen`` that may still reach the top ``k``, sorted."""
-        if seen.size == 0:
-            return seen
-        partial = acc[seen]
-        if seen.size > k:
-            # The best partial sums are likely among the best scores: their exact
-            # scores usually lift the threshold well above the seeds'.
-            best = np.sort(seen[np.argpartition(-partial, k)[:k]])
-            theta = max(theta, float(self._exact(qids, best).min()) * (1 - _SLACK))
-        rest = [t for t in bound if t not in floor]
-        remaining = sum(bound[t] for t in rest) + sum(max(c, 0.0) for c in floor.values())
-        cand = np.sort(seen[partial + remaining * (1 + _SLACK) >= theta])
-        # Unread terms, largest bound first: add their contributions for the
-        # candidates left, dropping those the remaining bounds cannot lift.
-        for t in sorted(rest, key=lambda t: -bound[t]):
-            if cand.size == 0:
-                break
-            self._accumulate(acc, t, cand)
-            remaining -= bound[t]
-            cand = cand[acc[cand] + remaining * (1 + _SLACK) >= theta]
-        return cand
-
-    def _accumulate(self, acc: FloatArray, tid: int, docs: IntArray) -> None:
-        """Add term ``tid``'s contribution to ``acc`` at those of ``docs`` holding it."""
-        for seg in self._segments(tid):
-            seg_docs = self._seg_docs(seg)
-            pos = np.searchsorted(seg_docs, docs)
-            inside = pos < seg_docs.size
-            hit = docs[inside][seg_docs[pos[inside]] == docs[inside]]
-            if hit.size:
-                acc[hit] += self._contribution(tid, self._seg_tf[seg], hit)
-
-    def _scratch(self) -> FloatArray:
-        """A zeroed per-thread accumulator over all documents; callers re-zero it."""
-        acc: FloatArray | None = getattr(self._local, "acc", None)
-        if acc is None or acc.size != self.n_docs:
-            acc = np.zeros(self.n_docs, dtype=np.float64)
-            self._local.acc = acc
-        return acc
-
-    def _segments(self, tid: int) -> range:
-        return range(int(self._term_seg[tid]), int(self._term_seg[tid + 1]))
-
-    def _prefix_len(self, docs: Int32Array, tf: float, min_ratio: float) -> int:
-        """How many leading postings of a tf segment may reach ``min_ratio``."""
-        if min_ratio <= 0:
-            return int(docs.size)
-        p = self.params
-        # ratio = tf(k1+1)/(tf+K) >= r  <=>  K <= tf(k1+1)/r - tf
-        k_cut = tf * (p.k1 + 1) / min_ratio - tf
-        k_cut = k_cut * (1 + _SLACK) + _SLACK
-        doc_cut = int(np.searchsorted(self._k, k_cut, side="right"))
-        return int(np.searchsorted(docs, doc_cut, side="left"))
+    def _contribution(self, tid: int, tf: AnyArray, docs: AnyArray) -> FloatArray:
+        # Same float64 operations in the same order as BM25Okapi.get_scores.
+        tf = tf.astype(np.float64)
+        k1 = self.params.k1
+        return np.asarray(self._idf[tid] * (tf * (k1 + 1) / (tf + self._k[docs])))
 
     def _exact(self, qids: list[int], docs: IntArray) -> FloatArray:
         """Scores of ``docs`` (sorted internal ids), summed in query order like rank-bm25."""
         contrib: dict[int, FloatArray] = {}
         for t in dict.fromkeys(qids):
-            tf = np.zeros(docs.size, dtype=np.float64)
-            for seg in range(int(self._term_seg[t]), int(self._term_seg[t + 1])):
-                seg_docs = self._seg_docs(seg)
-                pos = np.searchsorted(seg_docs, docs)
-                inside = pos < seg_docs.size
-                hit = np.zeros(docs.size, dtype=bool)
-                hit[inside] = seg_docs[pos[inside]] == docs[inside]
-                tf[hit] = self._seg_tf[seg]
+            tf = np.zeros(docs.size, dtype=self._tf.dtype)
+            for g in self._segments(t):
+                lo, hi = int(self._seg_ptr[g]), int(self._seg_ptr[g + 1])
+                pos = np.searchsorted(self._post[lo:hi], docs)
+                pos[pos == hi - lo] = 0
+                hit = self._post[lo + pos] == docs
+                tf[hit] = self._tf[lo + pos[hit]]
             contrib[t] = self._contribution(t, tf, docs)
         total = np.zeros(docs.size, dtype=np.float64)
         for t in qids:
             total += contrib[t]
         return total
 
-    def _contribution(
-        self, tid: int, tf: FloatArray | np.float64, docs: IntArray | Int32Array
-    ) -> FloatArray:
-        # Same float64 operations in the same order as BM25Okapi.get_scores.
-        k1 = self.params.k1
-        ratio = tf * (k1 + 1) / (tf + self._k[docs])
-        return np.asarray(self._idf[tid] * ratio, dtype=np.float64)
-
     def _rank(self, docs: IntArray, scores: FloatArray, k: int) -> list[tuple[int, float]]:
         keep = scores > 0
         if np.count_nonzero(keep) > k:
             # Everything tied with the k-th score stays, so ties still go by index.
-            kth = np.partition(scores, scores.size - k)[scores.size - k]
-            keep = scores >= kth
+            keep = scores >= np.partition(scores, scores.size - k)[scores.size - k]
         orig = self._orig[docs[keep]].astype(np.int64)
         scores = scores[keep]
         order = np.lexsort((orig, -scores))[:k]
@@ -406,31 +299,38 @@ class Bm25Index:
             hits.extend(_zero_fill(set(orig.tolist()), k - len(hits)))
         return hits
 
-    def _seg_docs(self, seg: int) -> Int32Array:
-        return self._post[int(self._seg_ptr[seg]) : int(self._seg_ptr[seg + 1])]
+    def _segments(self, tid: int) -> range:
+        return range(int(self._term_seg[tid]), int(self._term_seg[tid + 1]))
+
+    def _scratch(self) -> FloatArray:
+        """A zeroed per-thread accumulator over all documents; users re-zero it."""
+        acc: FloatArray | None = getattr(self._local, "acc", None)
+        if acc is None or acc.size != self.n_docs:
+            acc = np.zeros(self.n_docs, dtype=np.float64)
+            self._local.acc = acc
+        return acc
 
     # ----------------------------------------------------------- persistence
 
-    def _arrays(self) -> dict[str, npt.NDArray[Any]]:
+    def _arrays(self) -> dict[str, AnyArray]:
         return {
             "df": self._df,
             "idf": self._idf,
-            "max_ratio": self._max_ratio,
             "term_seg": self._term_seg,
-            "seg_tf": self._seg_tf,
             "seg_ptr": self._seg_ptr,
+            "seg_maxtf": self._seg_maxtf,
             "post": self._post,
+            "tf": self._tf,
             "k": self._k,
             "orig": self._orig,
         }
 
     def save(self, path: Path, *, meta: Mapping[str, Any] | None = None) -> None:
-        """Write the index to ``path`` atomically (temp file + rename).
+        """Write the index to ``path`` atomically (temp file, fsync, rename).
 
-        ``meta`` is stored in the header and returned by :func:`read_header`.
+        ``meta`` (JSON-able) is stored in the header; see :func:`read_header`.
         """
         terms = list(self._vocab)
-        text = "".join(terms)
         header = {
             "format": FORMAT_VERSION,
             "params": self.params.model_dump(),
@@ -441,7 +341,7 @@ class Bm25Index:
         }
         arrays = self._arrays()
         arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-        arrays["terms"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+        arrays["terms"] = np.frombuffer("".join(terms).encode("utf-8"), dtype=np.uint8)
         arrays["term_ends"] = np.cumsum(np.fromiter(map(len, terms), np.int64, len(terms)))
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -462,11 +362,8 @@ class Bm25Index:
             with np.load(path, allow_pickle=False) as data:
                 header = _parse_header(data["header"])
                 arrays = {name: data[name] for name in data.files}
-        except (OSError, ValueError, KeyError, EOFError) as exc:
-            raise IndexFileError(f"{path}: {exc}") from exc
-        self = cls.__new__(cls)
-        self._local = threading.local()
-        try:
+            self = cls.__new__(cls)
+            self._local = threading.local()
             self.params = Bm25Params(**header["params"])
             self.n_docs = int(header["n_docs"])
             self._avgdl = float(header["avgdl"])
@@ -475,35 +372,208 @@ class Bm25Index:
             ends = arrays["term_ends"].tolist()
             starts = [0, *ends[:-1]]
             self._vocab = {text[a:b]: i for i, (a, b) in enumerate(zip(starts, ends, strict=True))}
-            self._df = arrays["df"]
-            self._idf = arrays["idf"]
-            self._max_ratio = arrays["max_ratio"]
-            self._term_seg = arrays["term_seg"]
-            self._seg_tf = arrays["seg_tf"]
-            self._seg_ptr = arrays["seg_ptr"]
-            self._post = arrays["post"]
-            self._k = arrays["k"]
-            self._orig = arrays["orig"]
-        except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+            for name in self._arrays_names():
+                setattr(self, f"_{name}", arrays[name])
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
             raise IndexFileError(f"{path}: {exc}") from exc
-        if self._orig.size != self.n_docs or self._term_seg.size != len(self._vocab) + 1:
+        if (
+            self._orig.size != self.n_docs
+            or self._k.size != self.n_docs
+            or self._term_seg.size != len(self._vocab) + 1
+            or self._post.size != self._tf.size
+        ):
             raise IndexFileError(f"{path}: arrays do not match the header")
         return self
 
+    @staticmethod
+    def _arrays_names() -> tuple[str, ...]:
+        return ("df", "idf", "term_seg", "seg_ptr", "seg_maxtf", "post", "tf", "k", "orig")
+
+
+class _TopK:
+    """One exact top-k search.
+
+    Invariant: ``acc`` holds, for each document listed in ``fresh``, the sum of
+    its contributions from the postings read so far (the first ``read[g]`` of each
+    segment ``g``); from the postings of term t not read yet, no document gets
+    more than ``bound[t]``. So a document never read scores at most
+    ``sum(bound)``, and a read one at most its ``acc`` plus that sum.
+    """
+
+    def __init__(self, index: Bm25Index, qids: list[int], k: int) -> None:
+        self.ix = index
+        self.qids = qids
+        self.k = k
+        counts = collections.Counter(qids)
+        self.weight = {t: counts[t] * float(index._idf[t]) for t in counts}
+        self.acc = index._scratch()
+        self.fresh: list[AnyArray] = []
+        self.read: dict[int, int] = {}
+        self.bound: dict[int, float] = {}
+        self.scanned: set[int] = set()
+        self.theta = 0.0
+
+    def run(self) -> tuple[IntArray, FloatArray]:
+        try:
+            for t in self.weight:
+                self._read_heads(t)
+            self._lift()
+            while self._read_next_term():
+                self._lift()
+            cand = self._prune()
+        finally:
+            for part in self.fresh:
+                self.acc[part] = 0.0
+        return cand, self.ix._exact(self.qids, cand)
+
+    # -- reading postings
+
+    def _read_heads(self, t: int) -> None:
+        """Read whole short segments and the first postings of the long ones."""
+        ix = self.ix
+        lo, hi = int(ix._term_seg[t]), int(ix._term_seg[t + 1])
+        starts = ix._seg_ptr[lo:hi]
+        lengths = ix._seg_ptr[lo + 1 : hi + 1] - starts
+        heads = np.where(lengths <= _HEAD_WHOLE, lengths, np.minimum(lengths, _HEAD + self.k))
+        self._read(t, starts, heads)
+        self.read.update(zip(range(lo, hi), heads.tolist(), strict=True))
+        partly = heads < lengths
+        if partly.any():
+            next_doc = ix._post[starts[partly] + heads[partly]]
+            maxtf = ix._seg_maxtf[lo:hi][partly]
+            best = float(_ratio(maxtf, ix._k[next_doc], ix.params).max())
+            self.bound[t] = self.weight[t] * best * (1 + _SLACK)
+
+    def _read(self, t: int, starts: IntArray, counts: IntArray) -> None:
+        """Add the contributions of ``counts[i]`` postings from ``starts[i]`` on."""
+        total = int(counts.sum())
+        if total == 0:
+            return
+        ix = self.ix
+        ends = np.cumsum(counts)
+        pos = np.arange(total, dtype=np.int64) + np.repeat(starts - (ends - counts), counts)
+        docs = ix._post[pos]
+        # A document is in one segment per term, so ``docs`` has no repeats here.
+        self.fresh.append(docs[self.acc[docs] == 0.0])
+        self.acc[docs] += self.weight[t] * _ratio(ix._tf[pos], ix._k[docs], ix.params)
+
+    def _read_next_term(self) -> bool:
+        """Read one more term as far as theta requires; False when none needs it."""
+        total = sum(self.bound.values())
+        if total < self.theta:
+            return False
+        # Terms whose bounds together stay below theta need not be read: a
+        # document found only through them scores below it. Leaving out the
+        # longest lists saves the most, so they are tried first.
+        spare = self.theta
+        essential: list[int] = []
+        for t in sorted(self.bound, key=self._unread, reverse=True):
+            if self.bound[t] < spare:
+                spare -= self.bound[t]
+            elif t not in self.scanned:
+                essential.append(t)
+        if not essential:
+            return False
+        t = min(essential, key=self._unread)
+        # Through term t an unread document reaches theta only if its
+        # contribution there is at least theta minus every other bound.
+        floor = self.theta - (total - self.bound[t])
+        self._read_down_to(t, floor / self.weight[t])
+        self.scanned.add(t)
+        self.bound[t] = max(floor, 0.0) * (1 + _SLACK)
+        return True
+
+    def _read_down_to(self, t: int, min_ratio: float) -> None:
+        """Read every posting of t whose tf-part may reach ``min_ratio``."""
+        ix = self.ix
+        segs = ix._segments(t)
+        starts = ix._seg_ptr[segs.start : segs.stop]
+        begin = np.array([self.read[g] for g in segs], dtype=np.int64)
+        if min_ratio <= 0:
+            cut = ix._seg_ptr[segs.start + 1 : segs.stop + 1] - starts
+        else:
+            # tf(k1+1)/(tf+K) >= r  <=>  K <= tf(k1+1)/r - tf, with tf the segment's largest.
+            maxtf = ix._seg_maxtf[segs.start : segs.stop]
+            k_cut = (maxtf * (ix.params.k1 + 1) / min_ratio - maxtf) * (1 + _SLACK) + _SLACK
+            doc_cut = np.searchsorted(ix._k, k_cut, side="right")
+            cut = np.array(
+                [
+                    np.searchsorted(ix._post[ix._seg_ptr[g] : ix._seg_ptr[g + 1]], d)
+                    for g, d in zip(segs, doc_cut.tolist(), strict=True)
+                ],
+                dtype=np.int64,
+            )
+        cut = np.maximum(cut, begin)
+        self._read(t, starts + begin, cut - begin)
+        self.read.update(zip(segs, cut.tolist(), strict=True))
+
+    def _unread(self, t: int) -> int:
+        ix = self.ix
+        segs = ix._segments(t)
+        size = int(ix._seg_ptr[segs.stop] - ix._seg_ptr[segs.start])
+        return size - sum(self.read[g] for g in segs)
+
+    # -- threshold and candidates
+
+    def _seen(self) -> AnyArray:
+        if len(self.fresh) > 1:
+            self.fresh = [np.concatenate(self.fresh)]
+        return self.fresh[0] if self.fresh else np.zeros(0, dtype=np.int64)
+
+    def _lift(self) -> None:
+        """Raise theta to the k-th best exact score among the best partial sums."""
+        seen = self._seen()
+        if seen.size < self.k:
+            return
+        m = min(seen.size, 2 * self.k + 8)
+        best = np.sort(seen[np.argpartition(-self.acc[seen], m - 1)[:m]]).astype(np.int64)
+        kth = _kth_largest(self.ix._exact(self.qids, best), self.k)
+        self.theta = max(self.theta, kth * (1 - _SLACK))
+
+    def _prune(self) -> IntArray:
+        """Documents read so far that may still reach theta, sorted."""
+        seen = self._seen()
+        total = sum(self.bound.values())
+        cand = np.sort(seen[self.acc[seen] + total * (1 + _SLACK) >= self.theta]).astype(np.int64)
+        # Unread postings, largest bound first: add what they give the candidates
+        # left, dropping those the remaining bounds can no longer lift.
+        for t in sorted(self.bound, key=self.bound.__getitem__, reverse=True):
+            if cand.size <= _EXACT_DIRECTLY:
+                break
+            self._probe(t, cand)
+            total -= self.bound[t]
+            cand = cand[self.acc[cand] + total * (1 + _SLACK) >= self.theta]
+        return cand
+
+    def _probe(self, t: int, docs: IntArray) -> None:
+        """Add term t's contribution at those ``docs`` found in its unread postings."""
+        ix = self.ix
+        for g in ix._segments(t):
+            lo, hi = int(ix._seg_ptr[g]) + self.read[g], int(ix._seg_ptr[g + 1])
+            if lo == hi:
+                continue
+            pos = np.searchsorted(ix._post[lo:hi], docs)
+            pos[pos == hi - lo] = 0
+            hit = ix._post[lo + pos] == docs
+            if hit.any():
+                found = docs[hit]
+                tf = ix._tf[lo + pos[hit]]
+                self.acc[found] += self.weight[t] * _ratio(tf, ix._k[found], ix.params)
+
 
 def read_header(path: Path) -> dict[str, Any]:
-    """The header of a saved index without loading its arrays."""
+    """The header of a saved index, without loading its arrays."""
     try:
         with np.load(path, allow_pickle=False) as data:
             return _parse_header(data["header"])
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise IndexFileError(f"{path}: {exc}") from exc
 
 
-def _parse_header(raw: npt.NDArray[Any]) -> dict[str, Any]:
+def _parse_header(raw: AnyArray) -> dict[str, Any]:
     header = json.loads(raw.tobytes().decode("utf-8"))
     if not isinstance(header, dict) or header.get("format") != FORMAT_VERSION:
-        raise ValueError(f"unsupported index format {header.get('format')!r}")
+        raise ValueError("unsupported index format")
     return header
 
 
@@ -516,13 +586,14 @@ def _quiet(_: str) -> None:
 
 def _length_norm(lengths: IntArray, avgdl: float, p: Bm25Params) -> FloatArray:
     """K = k1 * (1 - b + b * dl / avgdl), evaluated exactly as rank-bm25 does."""
-    if lengths.size == 0:
-        return np.zeros(0, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(p.k1 * (1 - p.b + p.b * lengths / avgdl), dtype=np.float64)
+    if lengths.size == 0 or avgdl == 0:
+        # Every document is empty: no term exists, so K is never used.
+        return np.zeros(lengths.size, dtype=np.float64)
+    return np.asarray(p.k1 * (1 - p.b + p.b * lengths / avgdl), dtype=np.float64)
 
 
-def _ratio(tf: FloatArray, k: FloatArray, p: Bm25Params) -> FloatArray:
+def _ratio(tf: AnyArray, k: FloatArray, p: Bm25Params) -> FloatArray:
+    tf = tf.astype(np.float64)
     return np.asarray(tf * (p.k1 + 1) / (tf + k), dtype=np.float64)
 
 
@@ -543,36 +614,25 @@ def _okapi_idf(df: IntArray, n_docs: int, epsilon: float) -> tuple[FloatArray, f
     return idf, average
 
 
-def _order_by_term_then_tf(term: IntArray, tf: IntArray, df: IntArray) -> IntArray:
-    """Permutation of (term, doc)-sorted postings into (term, tf desc, doc) order.
-
-    Most postings have tf 1, so only the others are sorted; the tf-1 postings keep
-    their order and go after them within each term.
-    """
-    n = term.size
-    term_start = np.concatenate(([0], np.cumsum(df)[:-1])) if df.size else df
-    many = np.flatnonzero(tf > 1)
-    one = np.flatnonzero(tf == 1)
-    # Stable sort of the tf>1 postings by (term, -tf); doc order is kept within ties.
-    many_sorted = many[np.lexsort((-tf[many], term[many]))]
-    many_per_term = np.bincount(term[many], minlength=df.size)
-    dest = np.empty(n, dtype=np.int64)
-    dest[many_sorted] = _rank_within_groups(term[many_sorted]) + term_start[term[many_sorted]]
-    one_term = term[one]
-    dest[one] = _rank_within_groups(one_term) + term_start[one_term] + many_per_term[one_term]
-    perm = np.empty(n, dtype=np.int64)
-    perm[dest] = np.arange(n, dtype=np.int64)
-    return perm
-
-
-def _rank_within_groups(sorted_keys: IntArray) -> IntArray:
-    """Position of each element within its run of equal keys (input sorted)."""
+def _runs(sorted_keys: IntArray) -> tuple[IntArray, IntArray]:
+    """Distinct keys of a sorted array and how often each occurs."""
     n = sorted_keys.size
     if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
-    run_len = np.diff(np.append(starts, n))
-    return np.arange(n, dtype=np.int64) - np.repeat(starts, run_len)
+        return sorted_keys.copy(), np.zeros(0, dtype=np.int64)
+    first = np.empty(n, dtype=bool)
+    first[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = np.empty(starts.size, dtype=np.int64)
+    np.subtract(starts[1:], starts[:-1], out=counts[:-1])
+    counts[-1] = n - starts[-1]
+    return sorted_keys[first], counts
+
+
+def _tf_bucket(tf: IntArray) -> IntArray:
+    """0 for tf 1, 1 for 2, 2 for 3-4, 3 for 5-8, ... (ceil(log2 tf))."""
+    _, exponent = np.frexp((tf - 1).astype(np.float64))
+    return exponent.astype(np.int64)
 
 
 def _kth_largest(values: FloatArray, k: int) -> float:
@@ -588,11 +648,8 @@ def _best_of(scores: FloatArray, k: int) -> list[tuple[int, float]]:
     return [(int(i), float(scores[i])) for i in order]
 
 
-def _empty_hits() -> tuple[IntArray, FloatArray]:
-    return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-
-
 def _zero_fill(taken: set[int], count: int) -> list[tuple[int, float]]:
+    """The ``count`` lowest indices not in ``taken``, with score 0.0."""
     out: list[tuple[int, float]] = []
     for i in itertools.count():
         if len(out) == count:

@@ -32,7 +32,9 @@ def check_bytes(name: str, data: bytes) -> tuple[str | None, Problem | None]:
     if not data.strip():
         return None, Problem(file=name, reason="empty file")
     if len(data) > MAX_ARTICLE_BYTES:
-        return None, Problem(file=name, reason=f"file too large ({len(data)} bytes; limit {MAX_ARTICLE_BYTES})")
+        return None, Problem(
+            file=name, reason=f"file too large ({len(data)} bytes; limit {MAX_ARTICLE_BYTES})"
+        )
     sample = data[:_BINARY_SAMPLE]
     controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
     if b"\x00" in sample or controls > len(sample) // 20:
@@ -42,7 +44,8 @@ def check_bytes(name: str, data: bytes) -> tuple[str | None, Problem | None]:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         return None, Problem(
-            file=name, line=line,
+            file=name,
+            line=line,
             reason=f"not UTF-8: invalid byte 0x{data[exc.start]:02x} at offset {exc.start}",
         )
     return text, None
@@ -61,7 +64,9 @@ def build_article(
         return None, [Problem(file=name, reason=str(exc))]
     cleaned = clean_text(extracted.text, extra_patterns)
     if not cleaned.text.strip():
-        return None, [Problem(file=name, reason="no article text left after removing page furniture")]
+        return None, [
+            Problem(file=name, reason="no article text left after removing page furniture")
+        ]
     found = derive(extracted.text, cleaned.headline, cleaned.dateline, cleaned.text)
     e = entry or ManifestEntry(doc_id=doc_id)
     derived: set[str] = set()
@@ -103,15 +108,15 @@ def article_files(kb_dir: Path) -> tuple[list[Path], list[Problem]]:
         if path.name.startswith(".") or path.name == MANIFEST_NAME or path.is_dir():
             continue
         if path.suffix.casefold() not in SUPPORTED_SUFFIXES:
-            problems.append(Problem(file=path.name,
-                                    reason="unsupported file type (use .txt, .md or .html)"))
+            problems.append(
+                Problem(file=path.name, reason="unsupported file type (use .txt, .md or .html)")
+            )
             continue
         if not valid_doc_id(path.stem):
             problems.append(Problem(file=path.name, reason="file name is not a valid article id"))
             continue
         if path.stem in seen:
-            problems.append(Problem(file=path.name,
-                                    reason=f"same article id as {seen[path.stem]}"))
+            problems.append(Problem(file=path.name, reason=f"same article id as {seen[path.stem]}"))
             continue
         seen[path.stem] = path.name
         files.append(path)
@@ -141,8 +146,9 @@ def load_kb_dir(kb_dir: Path) -> LoadedKB:
     by_stem = {p.stem for p in files}
     for doc_id in manifest.entries:
         if doc_id not in by_stem:
-            problems.append(Problem(file=MANIFEST_NAME,
-                                    reason=f"entry {doc_id!r} has no article file"))
+            problems.append(
+                Problem(file=MANIFEST_NAME, reason=f"entry {doc_id!r} has no article file")
+            )
     for path in files:
         try:
             data = path.read_bytes()
@@ -156,5 +162,6 @@ def load_kb_dir(kb_dir: Path) -> LoadedKB:
         problems.extend(article_problems)
         if article is not None:
             articles.append(article)
-    return LoadedKB(tuple(articles), manifest, tuple(problems), kb_version_of(contents),
-                    dict(contents))
+    return LoadedKB(
+        tuple(articles), manifest, tuple(problems), kb_version_of(contents), dict(contents)
+    )

@@ -69,14 +69,19 @@ def read_manifest(kb_dir: Path) -> tuple[Manifest, list[Problem]]:
     try:
         raw = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Manifest(), [Problem(file=MANIFEST_NAME, reason=f"not UTF-8 ({exc.reason} at byte {exc.start})")]
+        return Manifest(), [
+            Problem(file=MANIFEST_NAME, reason=f"not UTF-8 ({exc.reason} at byte {exc.start})")
+        ]
     try:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
         m = _TOML_LINE_RE.search(str(exc))
         return Manifest(), [
-            Problem(file=MANIFEST_NAME, line=int(m.group(1)) if m else None,
-                    reason=f"invalid TOML: {exc}")
+            Problem(
+                file=MANIFEST_NAME,
+                line=int(m.group(1)) if m else None,
+                reason=f"invalid TOML: {exc}",
+            )
         ]
     problems: list[Problem] = []
     unknown_top = set(data) - {"articles", "cleaning"}
@@ -90,15 +95,21 @@ def read_manifest(kb_dir: Path) -> tuple[Manifest, list[Problem]]:
     else:
         raw_patterns = cleaning.get("extra_patterns", [])
         if not isinstance(raw_patterns, list) or not all(isinstance(p, str) for p in raw_patterns):
-            problems.append(Problem(file=MANIFEST_NAME,
-                                    reason="cleaning.extra_patterns must be a list of strings"))
+            problems.append(
+                Problem(
+                    file=MANIFEST_NAME, reason="cleaning.extra_patterns must be a list of strings"
+                )
+            )
         else:
             for pattern in raw_patterns:
                 try:
                     re.compile(pattern)
                 except re.error as exc:
-                    problems.append(Problem(file=MANIFEST_NAME,
-                                            reason=f"bad cleaning pattern {pattern!r}: {exc}"))
+                    problems.append(
+                        Problem(
+                            file=MANIFEST_NAME, reason=f"bad cleaning pattern {pattern!r}: {exc}"
+                        )
+                    )
                 else:
                     patterns.append(pattern)
 
@@ -110,12 +121,14 @@ def read_manifest(kb_dir: Path) -> tuple[Manifest, list[Problem]]:
     for doc_id, meta in articles.items():
         line = _line_of(raw, doc_id)
         if not valid_doc_id(doc_id):
-            problems.append(Problem(file=MANIFEST_NAME, line=line,
-                                    reason=f"invalid article id {doc_id!r}"))
+            problems.append(
+                Problem(file=MANIFEST_NAME, line=line, reason=f"invalid article id {doc_id!r}")
+            )
             continue
         if not isinstance(meta, dict):
-            problems.append(Problem(file=MANIFEST_NAME, line=line,
-                                    reason=f"articles.{doc_id} must be a table"))
+            problems.append(
+                Problem(file=MANIFEST_NAME, line=line, reason=f"articles.{doc_id} must be a table")
+            )
             continue
         entry, entry_problems = _parse_entry(doc_id, meta, line)
         problems.extend(entry_problems)
@@ -136,25 +149,43 @@ def _parse_entry(
         try:
             published = dt.date.fromisoformat(published.strip())
         except ValueError:
-            problems.append(Problem(file=MANIFEST_NAME, line=line,
-                                    reason=f"articles.{doc_id}: published {published!r} is not YYYY-MM-DD"))
+            problems.append(
+                Problem(
+                    file=MANIFEST_NAME,
+                    line=line,
+                    reason=f"articles.{doc_id}: published {published!r} is not YYYY-MM-DD",
+                )
+            )
             published = None
     elif isinstance(published, dt.datetime):
         published = published.date()
     elif published in ("", None):
         published = None
     elif not isinstance(published, dt.date):
-        problems.append(Problem(file=MANIFEST_NAME, line=line,
-                                reason=f"articles.{doc_id}: published must be a date"))
+        problems.append(
+            Problem(
+                file=MANIFEST_NAME, line=line, reason=f"articles.{doc_id}: published must be a date"
+            )
+        )
         published = None
     status = meta.get("date", "stated" if published else None)
     if status not in ("stated", "estimated", None):
-        problems.append(Problem(file=MANIFEST_NAME, line=line,
-                                reason=f"articles.{doc_id}: date must be \"stated\" or \"estimated\""))
+        problems.append(
+            Problem(
+                file=MANIFEST_NAME,
+                line=line,
+                reason=f'articles.{doc_id}: date must be "stated" or "estimated"',
+            )
+        )
     for key in ("title", "publisher", "author", "url", "via", "date_note"):
         if key in meta and not isinstance(meta[key], str):
-            problems.append(Problem(file=MANIFEST_NAME, line=line,
-                                    reason=f"articles.{doc_id}: {key} must be a string"))
+            problems.append(
+                Problem(
+                    file=MANIFEST_NAME,
+                    line=line,
+                    reason=f"articles.{doc_id}: {key} must be a string",
+                )
+            )
     if problems:
         return None, problems
     return (

@@ -25,8 +25,16 @@ def split_passages(article: Article) -> list[Passage]:
         if group:
             start, end = group[0][0], group[-1][1]
             n = len(passages) + 1
-            passages.append(Passage(passage_id=f"{article.doc_id}#{n}", doc_id=article.doc_id,
-                                    n=n, start=start, end=end, text=text[start:end]))
+            passages.append(
+                Passage(
+                    passage_id=f"{article.doc_id}#{n}",
+                    doc_id=article.doc_id,
+                    n=n,
+                    start=start,
+                    end=end,
+                    text=text[start:end],
+                )
+            )
             group.clear()
 
     for span in split_sentences(text):

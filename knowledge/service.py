@@ -117,8 +117,12 @@ def check_kb_dir(kb_dir: Path) -> list[Problem]:
 
 
 def build_snapshot(
-    loaded: LoadedKB, kb_dir: Path, *, analyzer: Analyzer | None = None,
-    params: Bm25Params | None = None, loaded_by: str = "startup",
+    loaded: LoadedKB,
+    kb_dir: Path,
+    *,
+    analyzer: Analyzer | None = None,
+    params: Bm25Params | None = None,
+    loaded_by: str = "startup",
 ) -> Snapshot:
     started = time.perf_counter()
     analyzer = analyzer or default_analyzer()
@@ -128,23 +132,33 @@ def build_snapshot(
     sentences: list[tuple[SentenceTerms, ...]] = []
     for p in passages:
         spans = split_sentences(p.text) or [(0, len(p.text))]
-        sentences.append(tuple(
-            SentenceTerms(p.start + s, p.start + e, frozenset(analyzer.tokenize(p.text[s:e])))
-            for s, e in spans
-        ))
+        sentences.append(
+            tuple(
+                SentenceTerms(p.start + s, p.start + e, frozenset(analyzer.tokenize(p.text[s:e])))
+                for s, e in spans
+            )
+        )
     index = Bm25Index(tokens, params)
     return Snapshot(
-        kb_dir=kb_dir, kb_version=loaded.kb_version, articles=articles, passages=passages,
-        index=index, analyzer=analyzer, passage_terms=tuple(frozenset(t) for t in tokens),
-        passage_sentences=tuple(sentences), loaded_at=dt.datetime.now(dt.UTC),
-        loaded_by=loaded_by, load_seconds=time.perf_counter() - started,
+        kb_dir=kb_dir,
+        kb_version=loaded.kb_version,
+        articles=articles,
+        passages=passages,
+        index=index,
+        analyzer=analyzer,
+        passage_terms=tuple(frozenset(t) for t in tokens),
+        passage_sentences=tuple(sentences),
+        loaded_at=dt.datetime.now(dt.UTC),
+        loaded_by=loaded_by,
+        load_seconds=time.perf_counter() - started,
         passage_pos={p.passage_id: i for i, p in enumerate(passages)},
         weak_terms=frozenset(t for w in WEAK_WORDS for t in analyzer.tokenize(w)),
     )
 
 
-def load_snapshot(kb_dir: Path, *, loaded_by: str = "startup",
-                  data_dir: Path | None = None) -> Snapshot:
+def load_snapshot(
+    kb_dir: Path, *, loaded_by: str = "startup", data_dir: Path | None = None
+) -> Snapshot:
     """Validate and build; with ``data_dir``, first keep the content for audit replay."""
     loaded = load_kb_dir(kb_dir)
     if loaded.problems:
@@ -173,12 +187,18 @@ class KnowledgeBase:
         self._timeline_cache: tuple[Snapshot, Timeline] | None = None
 
     @classmethod
-    def load(cls, kb_dir: Path | None = None, *, data_dir: Path | None = None,
-             loaded_by: str = "startup") -> KnowledgeBase:
+    def load(
+        cls, kb_dir: Path | None = None, *, data_dir: Path | None = None, loaded_by: str = "startup"
+    ) -> KnowledgeBase:
         kb_dir = kb_dir if kb_dir is not None else bundled_kb_dir()
         snapshot = load_snapshot(kb_dir, loaded_by=loaded_by, data_dir=data_dir)
-        log.info("kb.loaded", kb_version=snapshot.kb_version, articles=len(snapshot.articles),
-                 passages=len(snapshot.passages), seconds=round(snapshot.load_seconds, 3))
+        log.info(
+            "kb.loaded",
+            kb_version=snapshot.kb_version,
+            articles=len(snapshot.articles),
+            passages=len(snapshot.passages),
+            seconds=round(snapshot.load_seconds, 3),
+        )
         return cls(snapshot, data_dir=data_dir)
 
     @property
@@ -204,15 +224,19 @@ class KnowledgeBase:
     def article(self, doc_id: str) -> Article | None:
         return self._snapshot.articles.get(doc_id)
 
-    def reload(self, by: str = "cli", *, progress: ReloadProgress | None = None,
-               wait: float = 0.0) -> ReloadResult:
+    def reload(
+        self, by: str = "cli", *, progress: ReloadProgress | None = None, wait: float = 0.0
+    ) -> ReloadResult:
         """Validate and index the directory off the serving path, then swap it in.
 
         ``progress`` hears about each finished stage (validate, index, swap); ``wait``
         is how long to wait for a running reload before raising ``ReloadInProgress``.
         """
-        acquired = (self._reload_lock.acquire(timeout=wait) if wait > 0
-                    else self._reload_lock.acquire(blocking=False))
+        acquired = (
+            self._reload_lock.acquire(timeout=wait)
+            if wait > 0
+            else self._reload_lock.acquire(blocking=False)
+        )
         if not acquired:
             raise ReloadInProgress("a reload is already running")
         try:
@@ -225,8 +249,12 @@ class KnowledgeBase:
                 self.last_reload_error = exc
                 self.last_refusal = ReloadRefusal(dt.datetime.now(dt.UTC), by, exc.problems)
                 raise exc
-            _report(progress, "validate", started,
-                    f"{len(loaded.articles)} articles, kb_version {loaded.kb_version}")
+            _report(
+                progress,
+                "validate",
+                started,
+                f"{len(loaded.articles)} articles, kb_version {loaded.kb_version}",
+            )
             new = build_snapshot(loaded, self.kb_dir, loaded_by=by)
             _report(progress, "index", started, f"{len(new.passages)} passages indexed")
             result = diff_snapshots(old, new, by=by, seconds=time.perf_counter() - started)
@@ -254,10 +282,16 @@ class KnowledgeBase:
     def status(self) -> KBStatus:
         snap = self._snapshot
         return KBStatus(
-            kb_dir=self.kb_dir, kb_version=snap.kb_version, articles=len(snap.articles),
-            passages=len(snap.passages), loaded_at=snap.loaded_at, loaded_by=snap.loaded_by,
-            load_seconds=snap.load_seconds, last_reload=self.last_reload,
-            last_refusal=self.last_refusal, reloading=self.reloading,
+            kb_dir=self.kb_dir,
+            kb_version=snap.kb_version,
+            articles=len(snap.articles),
+            passages=len(snap.passages),
+            loaded_at=snap.loaded_at,
+            loaded_by=snap.loaded_by,
+            load_seconds=snap.load_seconds,
+            last_reload=self.last_reload,
+            last_refusal=self.last_refusal,
+            reloading=self.reloading,
             bundled=_same_dir(self.kb_dir, bundled_kb_dir()),
         )
 
@@ -269,8 +303,9 @@ def _same_dir(a: Path, b: Path) -> bool:
         return False
 
 
-def _report(progress: ReloadProgress | None, name: ReloadStageName, started: float,
-            detail: str) -> None:
+def _report(
+    progress: ReloadProgress | None, name: ReloadStageName, started: float, detail: str
+) -> None:
     if progress is None:
         return
     try:
@@ -285,12 +320,20 @@ def diff_snapshots(old: Snapshot, new: Snapshot, *, by: str, seconds: float) -> 
     old_hashes = {d: (a.content_hash, a.meta) for d, a in old.articles.items()}
     new_hashes = {d: (a.content_hash, a.meta) for d, a in new.articles.items()}
     return ReloadResult(
-        old_version=old.kb_version, new_version=new.kb_version,
+        old_version=old.kb_version,
+        new_version=new.kb_version,
         added=tuple(sorted(new_hashes.keys() - old_hashes.keys())),
         removed=tuple(sorted(old_hashes.keys() - new_hashes.keys())),
-        changed=tuple(sorted(d for d in new_hashes.keys() & old_hashes.keys()
-                             if new_hashes[d] != old_hashes[d])),
-        passages_before=len(old.passages), passages_after=len(new.passages),
-        articles_after=len(new.articles), seconds=round(seconds, 3), by=by,
-        articles_before=len(old.articles), finished_at=dt.datetime.now(dt.UTC),
+        changed=tuple(
+            sorted(
+                d for d in new_hashes.keys() & old_hashes.keys() if new_hashes[d] != old_hashes[d]
+            )
+        ),
+        passages_before=len(old.passages),
+        passages_after=len(new.passages),
+        articles_after=len(new.articles),
+        seconds=round(seconds, 3),
+        by=by,
+        articles_before=len(old.articles),
+        finished_at=dt.datetime.now(dt.UTC),
     )

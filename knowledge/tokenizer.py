@@ -7,9 +7,9 @@ verbatim quote without a second, possibly different, tokenisation.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
-import threading
 from functools import lru_cache
 
 import Stemmer
@@ -30,16 +30,17 @@ _TOKEN_RE = re.compile(
 # "what/who/when" never identifies the passage that answers it.
 STOPWORDS: frozenset[str] = frozenset(
     """
-    a about above after again against all also am an and any are aren as at be because been
-    before being below between both but by can cannot could couldn did didn do does doesn
-    doing don down during each either else ever few for from further get gets got had hadn has
-    hasn have haven having he her here hers herself him himself his how however i if in into
-    is isn it its itself just let me more most mustn my myself no nor not now of off on once
-    only or other ought our ours ourselves out over own same shan she should shouldn so some
-    such than that the their theirs them themselves then there these they this those through
-    to too under until up upon us very was wasn we were weren what when where which while who
-    whom whose why will with won would wouldn you your yours yourself yourselves
-    tell told say said says saying know anything something thing things please many much
+    a about above after again against all also am an and any are aren as at be because
+    been before being below between both but by can cannot could couldn did didn do does
+    doesn doing don down during each either else ever few for from further get gets got
+    had hadn has hasn have haven having he her here hers herself him himself his how
+    however i if in into is isn it its itself just let me more most mustn my myself no
+    nor not now of off on once only or other ought our ours ourselves out over own same
+    shan she should shouldn so some such than that the their theirs them themselves then
+    there these they this those through to too under until up upon us very was wasn we
+    were weren what when where which while who whom whose why will with won would wouldn
+    you your yours yourself yourselves tell told say said says saying know anything
+    something thing things please many much
     """.split()
 )
 
@@ -47,22 +48,31 @@ STOPWORDS: frozenset[str] = frozenset(
 # with a question ("What time is it?") does not answer it.
 WEAK_WORDS: frozenset[str] = frozenset(
     """
-    time times like make makes made go going goes went come came get getting way ways day days
-    year years people person thing good new first last long great little big small old right
-    left high low next early late use used using work works want wants look looks see seen
-    take takes took give gives gave find found think thought help keep put set seem seems
-    mean means ask asked try call called need needs feel become part place case point week
-    weeks month months today tomorrow yesterday weather rain sun
+    time times like make makes made go going goes went come came get getting way ways
+    day days year years people person thing good new first last long great little big
+    small old right left high low next early late use used using work works want wants
+    look looks see seen take takes took give gives gave find found think thought help
+    keep put set seem seems mean means ask asked try call called need needs feel become
+    part place case point week weeks month months today tomorrow yesterday weather rain
+    sun
     """.split()
 )
 
 # Different spellings and names of one thing meet on one term, so a question in other
 # words than the article's still finds it.
 SYNONYMS: dict[str, str] = {
-    "united states": "us", "united states of america": "us", "usa": "us", "america": "us",
-    "american": "us", "americans": "us",
-    "fifth generation": "5g", "fifth-generation": "5g",
-    "licence": "license", "licences": "licenses", "licenced": "licensed", "licencing": "licensing",
+    "united states": "us",
+    "united states of america": "us",
+    "usa": "us",
+    "america": "us",
+    "american": "us",
+    "americans": "us",
+    "fifth generation": "5g",
+    "fifth-generation": "5g",
+    "licence": "license",
+    "licences": "licenses",
+    "licenced": "licensed",
+    "licencing": "licensing",
 }
 
 # A possessive or contraction ending is not part of the indexed term.
@@ -104,9 +114,16 @@ class Analyzer:
             if kind == "phrase":
                 out.extend(self._emit(" ".join(surface.split()), start, end, surface, keep=True))
             elif kind == "abbr":
-                # "U.S." and "US" must meet: drop the dots, keep it even if the letters spell a stopword.
-                out.extend(self._emit(surface.replace(".", ""), start, end, surface,
-                                      keep=not shouting or "." in surface))
+                # "U.S." and "US" must meet: drop the dots, keep it even if it spells a stopword.
+                out.extend(
+                    self._emit(
+                        surface.replace(".", ""),
+                        start,
+                        end,
+                        surface,
+                        keep=not shouting or "." in surface,
+                    )
+                )
             elif kind == "amp":
                 out.extend(self._emit(surface, start, end, surface, keep=True))
             elif kind == "num":

@@ -36,8 +36,13 @@ or SLACK_BOT_TOKEN and SLACK_APP_TOKEN (`licensebot serve --socket-mode`). See R
 def register(sub: Any) -> None:
     ask = sub.add_parser("ask", help="answer one question from the knowledge base")
     ask.add_argument("question", help="the question, in quotes")
-    ask.add_argument("--top", type=_top_arg, default=None, metavar="N",
-                     help="at most N quotes (default 3, from 1 to 10)")
+    ask.add_argument(
+        "--top",
+        type=_top_arg,
+        default=None,
+        metavar="N",
+        help="at most N quotes (default 3, from 1 to 10)",
+    )
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     add_kb_option(ask)
     ask.set_defaults(func=run_ask)
@@ -74,8 +79,7 @@ def run_ask(args: argparse.Namespace) -> int:
         return _answer(kb, trail, args.question, top, as_json=args.json)
 
 
-def _answer(kb: KnowledgeBase, trail: AuditTrail, question: str, top: int, *,
-            as_json: bool) -> int:
+def _answer(kb: KnowledgeBase, trail: AuditTrail, question: str, top: int, *, as_json: bool) -> int:
     """Answer, audit (durably, before printing), print; exit 1 if it cannot be audited."""
     started = time.perf_counter()
     answer = kb.answer(question, top)
@@ -89,8 +93,17 @@ def _answer(kb: KnowledgeBase, trail: AuditTrail, question: str, top: int, *,
         sys.stdout.flush()
 
     try:
-        deliver_audited(trail, answer, deliver, surface="cli_ask", top=top, started=started,
-                        **cli_context())
+        who = cli_context()
+        deliver_audited(
+            trail,
+            answer,
+            deliver,
+            surface="cli_ask",
+            top=top,
+            started=started,
+            user=who["user"],
+            host=who["host"],
+        )
     except AuditUnavailable:
         print(f"licensebot: {UNAVAILABLE_MESSAGE} ({trail.last_error})", file=sys.stderr)
         return 1
@@ -104,15 +117,19 @@ def run_start(args: argparse.Namespace) -> int:
     ):
         from bot.commands import serve  # noqa: PLC0415  (only needed with Slack credentials)
 
-        return int(serve.run_from_settings(settings,
-                                           socket_mode=settings.slack_signing_secret is None))
+        return int(
+            serve.run_from_settings(settings, socket_mode=settings.slack_signing_secret is None)
+        )
     kb = open_kb(settings)
     if kb is None:
         return 1
     print(CONNECT_SLACK, file=sys.stderr)
     snap = kb.snapshot
-    print(f"\nKnowledge base {snap.kb_version}: {len(snap.articles)} articles, "
-          f"{len(snap.passages)} passages.", file=sys.stderr)
+    print(
+        f"\nKnowledge base {snap.kb_version}: {len(snap.articles)} articles, "
+        f"{len(snap.passages)} passages.",
+        file=sys.stderr,
+    )
     interactive = sys.stdin.isatty()
     with open_trail(settings) as trail:
         for question in _questions(interactive):

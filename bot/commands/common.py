@@ -11,8 +11,13 @@ from knowledge.service import KBInvalid, KnowledgeBase
 
 
 def add_kb_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kb", metavar="DIR", type=Path, default=None,
-                        help="knowledge-base directory (default: LICENSEBOT_KB_DIR or the bundled one)")
+    parser.add_argument(
+        "--kb",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="knowledge-base directory (default: LICENSEBOT_KB_DIR or the bundled one)",
+    )
 
 
 def settings_for(args: argparse.Namespace) -> Settings:

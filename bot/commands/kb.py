@@ -26,8 +26,13 @@ def register(sub: Any) -> None:
     kb = sub.add_parser("kb", help="knowledge-base administration")
     kb_sub = kb.add_subparsers(dest="kb_command", metavar="KB_COMMAND", required=True)
     check = kb_sub.add_parser("check", help="validate a knowledge-base directory")
-    check.add_argument("dir", nargs="?", type=Path, default=None,
-                       help="directory (default: LICENSEBOT_KB_DIR or the bundled one)")
+    check.add_argument(
+        "dir",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="directory (default: LICENSEBOT_KB_DIR or the bundled one)",
+    )
     check.set_defaults(func=run_check)
     sources = kb_sub.add_parser("sources", help="list the articles")
     add_kb_option(sources)
@@ -46,8 +51,13 @@ def register(sub: Any) -> None:
             "Exit 0 when reloaded, 1 when refused or no server answered."
         ),
     )
-    reload.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
-                        help="how long to wait for the server's report (default 60)")
+    reload.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait for the server's report (default 60)",
+    )
     reload.set_defaults(func=run_reload)
 
 
@@ -76,19 +86,25 @@ def run_sources(args: argparse.Namespace) -> int:
     for doc_id, article in sorted(snap.articles.items()):
         m = article.meta
         derived = f" (derived: {', '.join(sorted(m.derived))})" if m.derived else ""
-        print(f"{doc_id}  {m.title or 'untitled'} · {m.publisher or 'publisher unknown'} · "
-              f"{format_date(m.published, m.date_estimated) or 'undated'} · "
-              f"{counts.get(doc_id, 0)} passages{derived}")
+        print(
+            f"{doc_id}  {m.title or 'untitled'} · {m.publisher or 'publisher unknown'} · "
+            f"{format_date(m.published, m.date_estimated) or 'undated'} · "
+            f"{counts.get(doc_id, 0)} passages{derived}"
+        )
     return 0
 
 
 def _print_report(report: dict[str, Any]) -> int:
     outcome = report.get("outcome")
     if outcome == "reloaded":
-        print(f"reloaded in {report.get('seconds')} s: kb_version {report.get('old_version')} "
-              f"→ {report.get('new_version')}")
-        print(f"  articles {report.get('articles_before')} → {report.get('articles_after')}, "
-              f"passages {report.get('passages_before')} → {report.get('passages_after')}")
+        print(
+            f"reloaded in {report.get('seconds')} s: kb_version {report.get('old_version')} "
+            f"→ {report.get('new_version')}"
+        )
+        print(
+            f"  articles {report.get('articles_before')} → {report.get('articles_after')}, "
+            f"passages {report.get('passages_before')} → {report.get('passages_after')}"
+        )
         for key in ("added", "removed", "changed"):
             ids = report.get(key) or []
             if ids:
@@ -96,8 +112,10 @@ def _print_report(report: dict[str, Any]) -> int:
         return 0
     if outcome == "refused":
         problems = report.get("problems") or []
-        print(f"reload refused, still serving kb_version {report.get('serving')}; "
-              f"{len(problems)} problem(s):")
+        print(
+            f"reload refused, still serving kb_version {report.get('serving')}; "
+            f"{len(problems)} problem(s):"
+        )
         for p in problems:
             where = f"{p.get('file')}:{p['line']}" if p.get("line") is not None else p.get("file")
             print(f"  {where}: {p.get('reason')}")
@@ -125,14 +143,18 @@ def run_status(args: argparse.Namespace) -> int:
     try:
         snap = load_snapshot(kb_dir, loaded_by="cli")
     except KBInvalid as exc:
-        print(f"directory kb_version {directory_version(kb_dir)}: INVALID, "
-              f"{len(exc.problems)} problem(s) (a reload would be refused):")
+        print(
+            f"directory kb_version {directory_version(kb_dir)}: INVALID, "
+            f"{len(exc.problems)} problem(s) (a reload would be refused):"
+        )
         for problem in exc.problems:
             print(f"  {problem}")
         code = 1
     else:
-        print(f"directory kb_version {snap.kb_version}: {len(snap.articles)} articles, "
-              f"{len(snap.passages)} passages")
+        print(
+            f"directory kb_version {snap.kb_version}: {len(snap.articles)} articles, "
+            f"{len(snap.passages)} passages"
+        )
     info = read_pid_file(settings.data_dir)
     if info is None:
         print(f"server: none found (no {PID_FILE} in {settings.data_dir})")
@@ -142,6 +164,8 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"server: pid {info.pid} is not running (stale {PID_FILE})")
     report = read_result(settings.data_dir)
     if report is not None:
-        print(f"last operator reload (pid {report.get('pid')}, {report.get('finished_at')}): "
-              f"{report.get('outcome')}, serving kb_version {report.get('serving')}")
+        print(
+            f"last operator reload (pid {report.get('pid')}, {report.get('finished_at')}): "
+            f"{report.get('outcome')}, serving kb_version {report.get('serving')}"
+        )
     return code

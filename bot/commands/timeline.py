@@ -64,8 +64,13 @@ def run_timeline(args: argparse.Namespace) -> int:
             else:
                 print(render_timeline(timeline))
             sys.stdout.flush()
-            audit_delivered(trail, surface=SURFACE, request_id=request_id,
-                            latency_ms=(time.perf_counter() - started) * 1000, **cli_context())
+            audit_delivered(
+                trail,
+                surface=SURFACE,
+                request_id=request_id,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                **cli_context(),
+            )
     except AuditUnavailable as exc:
         # An answer that cannot be audited is not given.
         print(f"licensebot: {UNAVAILABLE_MESSAGE} ({exc})", file=sys.stderr)

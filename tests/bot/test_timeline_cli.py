@@ -91,7 +91,9 @@ def test_the_timeline_is_audited_before_it_is_shown(
     data = run_json(capsys, "Zurich")
     trail = env / "audit.jsonl"
     assert verify_trail(trail).ok
-    (record,) = list(read_records(trail))
+    record, delivered = list(read_records(trail))
+    assert delivered["event"] == "answer.delivered"
+    assert delivered["request_id"] == record["request_id"]
     assert record["event"] == "answer.served"
     assert record["surface"] == "cli_timeline"
     assert record["question"] == "Zurich"

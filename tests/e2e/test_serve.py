@@ -90,10 +90,13 @@ def test_serve_answers_and_shuts_down_cleanly(fake: FakeSlack, tmp_path: Path) -
         assert http("POST", url + "/slack/events", body, headers).status == 200
         (call,) = fake.wait_for("chat.postMessage")
         assert call.body["thread_ts"]
+        # kb_maintenance runs alongside: `licensebot kb reload` finds the server by this.
+        assert (tmp_path / "var" / "licensebot.pid").exists()
     finally:
         process.send_signal(signal.SIGTERM)
         _out, err = process.communicate(timeout=20)
     assert process.returncode == 0, err
+    assert not (tmp_path / "var" / "licensebot.pid").exists()
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     events = [line["event"] for line in lines]
     assert "answer.served" in events
