@@ -66,7 +66,8 @@ def _quiet_logging() -> None:
 
     structlog.configure(
         wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        # Resolved per logger: a stream bound once outlives redirections (and tests).
+        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
     )
 
 

@@ -1138,13 +1138,19 @@ def _timeline_topic(topic: str | None) -> str:
     return f" about “{escape(_shorten(topic, _QUESTION_DISPLAY_CHARS))}”" if topic else ""
 
 
+def _timeline_count(total: int, start: int, end: int) -> str:
+    """ "16 events" when the page holds them all, else "events 11–16 of 16"."""
+    if (start, end) == (0, total):
+        return f"{total} event{'s' if total != 1 else ''}"
+    return f"events {start + 1}–{end} of {total}"
+
+
 def _timeline_fallback(timeline: Timeline, start: int, end: int) -> str:
     about = f" about “{_shorten(timeline.topic, 200)}”" if timeline.topic else ""
     if not timeline.events:
         text = f"Timeline{about}: {timeline.reason or 'no events.'}"
         return _cut_rendered(escape(text), MAX_FALLBACK_TEXT)
-    total = len(timeline.events)
-    lines = [f"Timeline{about}: events {start + 1}–{end} of {total}, oldest first"]
+    lines = [f"Timeline{about}: {_timeline_count(len(timeline.events), start, end)}, oldest first"]
     for event in timeline.events[start : min(end, start + _TIMELINE_FALLBACK_EVENTS)]:
         sentence = _shorten(" ".join(event.text.split()), _FALLBACK_QUOTE_CHARS)
         source = _timeline_source_name(event.sources[0])
@@ -1195,12 +1201,7 @@ def timeline_message(
         blocks.append(_section("\n".join(lines), block_id="timeline_empty"))
     else:
         events, end = _timeline_page(timeline, start, page_events)
-        plural = "event" if total == 1 else "events"
-        count = (
-            f"{total} {plural}"
-            if (start, end) == (0, total)
-            else f"events {start + 1}–{end} of {total}"
-        )
+        count = _timeline_count(total, start, end)
         head = f"*Timeline{about}* — {count}, oldest first · ≈ marks an estimated date"
         blocks.append(_section(head, block_id="timeline_header"))
         blocks.extend(notes)

@@ -367,7 +367,10 @@ def register(app: App, deps: Deps) -> None:
             response_url=response_url,
             thread_ts=req.thread_ts,
         )
-        via = "response_url" if response_url is not None else "chat.postEphemeral"
+        # Only chat.postEphemeral (the fallback when response_url fails) returns a ts.
+        via = (
+            "chat.postEphemeral" if sent.ts is not None or response_url is None else "response_url"
+        )
         flow.finish(req, page, ts=sent.ts, error=sent.error, via=via)
         if not sent.ok:
             apologize(client, req, what="show more of the timeline")

@@ -54,6 +54,8 @@ _SLACK: Final = 1e-9
 # contribute their first postings (the shortest documents).
 _HEAD_WHOLE: Final = 256
 _HEAD: Final = 16
+# A binary search costs about this many sequential reads of a posting list.
+_PROBE_COST: Final = 16
 # Below this many candidates, exact scoring is cheaper than more pruning.
 _EXACT_DIRECTLY: Final = 64
 
@@ -107,7 +109,7 @@ class Bm25Index:
         )
         token_ids = np.fromiter(
             map(numbering.__getitem__, itertools.chain.from_iterable(corpus)),
-            dtype=np.int32 if n_tokens < 2**31 else np.int64,
+            dtype=np.int64,
             count=n_tokens,
         )
         self._vocab = dict(numbering)
@@ -118,7 +120,11 @@ class Bm25Index:
 
     # ------------------------------------------------------------------ build
 
-    def _build(self, token_ids: AnyArray, lengths: IntArray) -> None:
+    def _build(self, keys: IntArray, lengths: IntArray) -> None:
+        """Build from each token's term id; ``keys`` is reused as scratch space.
+
+        Fresh memory is slow to fault in, so big temporaries reuse buffers.
+        """
         p = self.params
         n_docs = int(lengths.size)
         n_terms = len(self._vocab)
@@ -129,8 +135,8 @@ class Bm25Index:
         order = np.argsort(lengths, kind="stable")
         self._orig = order.astype(np.int32 if n_docs < 2**31 else np.int64)
         self._k = _length_norm(lengths[order], self._avgdl, p)
-        internal_of = np.empty(n_docs, dtype=np.int64)
-        internal_of[order] = np.arange(n_docs, dtype=np.int64)
+        internal_of = np.empty(n_docs, dtype=self._orig.dtype)
+        internal_of[order] = np.arange(n_docs, dtype=self._orig.dtype)
         del order
 
         doc_bits = max(1, n_docs.bit_length())
@@ -139,40 +145,51 @@ class Bm25Index:
             raise ValueError("corpus too large for one index")
         # One sort of (term, internal doc) keys puts equal tokens side by side;
         # the length of each run is the term frequency.
-        keys = token_ids.astype(np.int64)
-        del token_ids
         keys <<= doc_bits
         keys |= np.repeat(internal_of, lengths)
         del internal_of
         keys.sort()
-        pairs, tf = _runs(keys)
-        del keys
+        first = np.empty(keys.size, dtype=bool)
+        first[:1] = True
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        n_post = int(starts.size)
+        tf = np.empty(n_post, dtype=np.int32)
+        np.subtract(starts[1:], starts[:-1], out=tf[:-1], casting="unsafe")
+        tf[-1:] = keys.size - starts[-1:]
+        del starts
+        pairs = keys[first]
+        del first
+        work = keys[:n_post]
 
         # Regroup each term's postings by tf bucket, doc order kept inside; tf
         # rides along in the low bits of the sort key.
-        bucket = _tf_bucket(tf)
+        max_tf = int(tf.max(initial=0))
+        bucket = _tf_bucket(tf, max_tf)
         bucket_bits = max(1, int(bucket.max(initial=0)).bit_length())
-        tf_bits = max(1, int(tf.max(initial=0)).bit_length())
+        tf_bits = max(1, max_tf.bit_length())
         if term_bits + bucket_bits + doc_bits + tf_bits > 63:
             raise ValueError("corpus too large for one index")
         doc_mask = (1 << doc_bits) - 1
-        high = pairs >> doc_bits
-        high <<= bucket_bits
-        high |= bucket
+        np.right_shift(pairs, doc_bits, out=work)
+        work <<= bucket_bits
+        work |= bucket
         del bucket
-        high <<= doc_bits + tf_bits
+        work <<= doc_bits + tf_bits
         pairs &= doc_mask
         pairs <<= tf_bits
         pairs |= tf
-        pairs |= high
-        del high, tf
+        pairs |= work
+        del tf
         pairs.sort()
 
-        self._tf = (pairs & ((1 << tf_bits) - 1)).astype(np.min_scalar_type(int((1 << tf_bits) - 1)))
+        np.bitwise_and(pairs, (1 << tf_bits) - 1, out=work)
+        self._tf = work.astype(np.min_scalar_type(max_tf))
         pairs >>= tf_bits
-        self._post = (pairs & doc_mask).astype(np.int32 if n_docs < 2**31 else np.int64)
+        np.bitwise_and(pairs, doc_mask, out=work)
+        self._post = work.astype(self._orig.dtype)
+        del work, keys
         pairs >>= doc_bits  # now (term, bucket) per posting
-        n_post = int(pairs.size)
         if n_post:
             boundary = np.empty(n_post, dtype=bool)
             boundary[0] = True
@@ -309,6 +326,14 @@ class Bm25Index:
             acc = np.zeros(self.n_docs, dtype=np.float64)
             self._local.acc = acc
         return acc
+
+    def _scratch_mask(self) -> npt.NDArray[np.bool_]:
+        """An all-False per-thread flag per document; users reset what they set."""
+        mark: npt.NDArray[np.bool_] | None = getattr(self._local, "mark", None)
+        if mark is None or mark.size != self.n_docs:
+            mark = np.zeros(self.n_docs, dtype=bool)
+            self._local.mark = mark
+        return mark
 
     # ----------------------------------------------------------- persistence
 
@@ -518,7 +543,7 @@ class _TopK:
     def _seen(self) -> AnyArray:
         if len(self.fresh) > 1:
             self.fresh = [np.concatenate(self.fresh)]
-        return self.fresh[0] if self.fresh else np.zeros(0, dtype=np.int64)
+        return self.fresh[0] if self.fresh else np.zeros(0, dtype=self.ix._post.dtype)
 
     def _lift(self) -> None:
         """Raise theta to the k-th best exact score among the best partial sums."""
@@ -526,7 +551,7 @@ class _TopK:
         if seen.size < self.k:
             return
         m = min(seen.size, 2 * self.k + 8)
-        best = np.sort(seen[np.argpartition(-self.acc[seen], m - 1)[:m]]).astype(np.int64)
+        best = np.sort(seen[np.argpartition(-self.acc[seen], m - 1)[:m]])
         kth = _kth_largest(self.ix._exact(self.qids, best), self.k)
         self.theta = max(self.theta, kth * (1 - _SLACK))
 
@@ -534,7 +559,7 @@ class _TopK:
         """Documents read so far that may still reach theta, sorted."""
         seen = self._seen()
         total = sum(self.bound.values())
-        cand = np.sort(seen[self.acc[seen] + total * (1 + _SLACK) >= self.theta]).astype(np.int64)
+        cand = np.sort(seen[self.acc[seen] + total * (1 + _SLACK) >= self.theta])
         # Unread postings, largest bound first: add what they give the candidates
         # left, dropping those the remaining bounds can no longer lift.
         for t in sorted(self.bound, key=self.bound.__getitem__, reverse=True):
@@ -545,20 +570,32 @@ class _TopK:
             cand = cand[self.acc[cand] + total * (1 + _SLACK) >= self.theta]
         return cand
 
-    def _probe(self, t: int, docs: IntArray) -> None:
+    def _probe(self, t: int, docs: AnyArray) -> None:
         """Add term t's contribution at those ``docs`` found in its unread postings."""
         ix = self.ix
-        for g in ix._segments(t):
-            lo, hi = int(ix._seg_ptr[g]) + self.read[g], int(ix._seg_ptr[g + 1])
-            if lo == hi:
-                continue
-            pos = np.searchsorted(ix._post[lo:hi], docs)
-            pos[pos == hi - lo] = 0
-            hit = ix._post[lo + pos] == docs
-            if hit.any():
-                found = docs[hit]
-                tf = ix._tf[lo + pos[hit]]
-                self.acc[found] += self.weight[t] * _ratio(tf, ix._k[found], ix.params)
+        mark: npt.NDArray[np.bool_] | None = None
+        try:
+            for g in ix._segments(t):
+                lo, hi = int(ix._seg_ptr[g]) + self.read[g], int(ix._seg_ptr[g + 1])
+                if lo == hi:
+                    continue
+                if docs.size * _PROBE_COST < hi - lo:
+                    pos = np.searchsorted(ix._post[lo:hi], docs)
+                    pos[pos == hi - lo] = 0
+                    at = lo + pos[ix._post[lo + pos] == docs]
+                else:
+                    # Many candidates: one pass over the postings beats a binary
+                    # search per candidate.
+                    if mark is None:
+                        mark = ix._scratch_mask()
+                        mark[docs] = True
+                    at = lo + np.flatnonzero(mark[ix._post[lo:hi]])
+                if at.size:
+                    found = ix._post[at]
+                    self.acc[found] += self.weight[t] * _ratio(ix._tf[at], ix._k[found], ix.params)
+        finally:
+            if mark is not None:
+                mark[docs] = False
 
 
 def read_header(path: Path) -> dict[str, Any]:
@@ -614,25 +651,14 @@ def _okapi_idf(df: IntArray, n_docs: int, epsilon: float) -> tuple[FloatArray, f
     return idf, average
 
 
-def _runs(sorted_keys: IntArray) -> tuple[IntArray, IntArray]:
-    """Distinct keys of a sorted array and how often each occurs."""
-    n = sorted_keys.size
-    if n == 0:
-        return sorted_keys.copy(), np.zeros(0, dtype=np.int64)
-    first = np.empty(n, dtype=bool)
-    first[0] = True
-    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    counts = np.empty(starts.size, dtype=np.int64)
-    np.subtract(starts[1:], starts[:-1], out=counts[:-1])
-    counts[-1] = n - starts[-1]
-    return sorted_keys[first], counts
-
-
-def _tf_bucket(tf: IntArray) -> IntArray:
+def _tf_bucket(tf: Int32Array, max_tf: int) -> npt.NDArray[np.int8]:
     """0 for tf 1, 1 for 2, 2 for 3-4, 3 for 5-8, ... (ceil(log2 tf))."""
-    _, exponent = np.frexp((tf - 1).astype(np.float64))
-    return exponent.astype(np.int64)
+    bucket = np.zeros(tf.size, dtype=np.int8)
+    edge = 1
+    while edge < max_tf:
+        bucket += tf > edge
+        edge *= 2
+    return bucket
 
 
 def _kth_largest(values: FloatArray, k: int) -> float:
