@@ -5,8 +5,11 @@ directory) behind uvicorn on 127.0.0.1, with the Web API pointed at the fake Sla
 from tests/e2e/fake_slack.py, then sends signed requests one after another:
 ``/ask`` commands (acknowledged with the answer itself) and ``app_mention`` events
 (acknowledged at once, answered through chat.postMessage). Prints p50/p95/p99/max.
+Then, for each ``--clients`` level, that many concurrent clients share a bounded number
+of requests: ack latency and answers per second (a ``/ask`` is answered in its ack; a
+mention is answered when its chat.postMessage reaches the fake Web API).
 
-    .venv/bin/python scripts/bench_slack.py [--requests 200] [--json]
+    .venv/bin/python scripts/bench_slack.py [--requests 200] [--clients 1,5,20] [--json]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlparse
@@ -113,7 +117,43 @@ def summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-def run(requests: int) -> dict[str, Any]:
+def concurrent_level(
+    url: str, fake: FakeSlack, clients: int, requests: int, offset: int
+) -> dict[str, Any]:
+    """``requests`` of each kind spread over ``clients`` threads; bounded, loopback only."""
+
+    def ask(i: int) -> float:
+        status, took = signed_post(
+            url, command_body(i, fake.response_url(f"c{i}")), "application/x-www-form-urlencoded"
+        )
+        assert status == 200, status
+        return took
+
+    def mention(i: int) -> float:
+        status, took = signed_post(url, event_body(i), "application/json")
+        assert status == 200, status
+        return took
+
+    ids = range(offset, offset + requests)
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        started = time.perf_counter()
+        asks = list(pool.map(ask, ids))
+        ask_seconds = time.perf_counter() - started
+        before = len(fake.calls("chat.postMessage"))
+        started = time.perf_counter()
+        mentions = list(pool.map(mention, ids))
+        fake.wait_for("chat.postMessage", before + requests, timeout=120)
+        mention_seconds = time.perf_counter() - started
+    return {
+        "clients": clients,
+        "ask_ack": summary(asks),
+        "ask_answers_per_s": round(requests / ask_seconds, 1),
+        "mention_ack": summary(mentions),
+        "mention_answers_per_s": round(requests / mention_seconds, 1),
+    }
+
+
+def run(requests: int, levels: tuple[int, ...] = ()) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory() as tmp,
         FakeSlack(BOT_TOKEN) as fake,
@@ -149,11 +189,17 @@ def run(requests: int) -> dict[str, Any]:
                 assert status == 200, status
                 events.append(took)
             posted = fake.wait_for("chat.postMessage", requests, timeout=60)
+            answered = len(posted)
+            concurrency = [
+                concurrent_level(url, fake, clients, requests, offset=(n + 1) * 100_000)
+                for n, clients in enumerate(levels)
+            ]
         audit.close()
     return {
         "ask_command_ack": summary(commands),
         "app_mention_ack": summary(events),
-        "mentions_answered": len(posted),
+        "mentions_answered": answered,
+        "concurrency": concurrency,
     }
 
 
@@ -161,8 +207,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="requests of each kind")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--clients", default="1,5,20", help="concurrency levels, comma-separated ('' for none)"
+    )
     args = parser.parse_args()
-    result = run(args.requests)
+    levels = tuple(int(c) for c in args.clients.split(",") if c.strip())
+    result = run(args.requests, levels)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -173,6 +223,14 @@ def main() -> int:
             f"p99={s['p99_ms']:7.2f} ms  max={s['max_ms']:7.2f} ms"
         )
     print(f"mentions answered: {result['mentions_answered']}")
+    for level in result["concurrency"]:
+        a, m = level["ask_ack"], level["mention_ack"]
+        print(
+            f"{level['clients']:>3} clients: /ask ack p50={a['p50_ms']:.1f} "
+            f"p99={a['p99_ms']:.1f} ms, "
+            f"{level['ask_answers_per_s']} answers/s | mention ack p50={m['p50_ms']:.1f} "
+            f"p99={m['p99_ms']:.1f} ms, {level['mention_answers_per_s']} answers/s"
+        )
     return 0
 
 
