@@ -7,18 +7,19 @@ each module registers so the manifest can be checked against the running app.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from re import Pattern
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import structlog
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
-from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
 from bot import __version__
@@ -47,8 +48,6 @@ log = structlog.get_logger("licensebot.app")
 
 ListenerDecorator = Callable[..., Callable[..., BoltResponse | None] | None]
 Constraint = str | Pattern[Any] | dict[str, Any]
-Matchers = Sequence[Callable[..., bool]] | None
-MiddlewareList = Sequence[Callable[..., Any] | Middleware] | None
 
 
 @dataclass
@@ -69,6 +68,30 @@ def _name(constraint: Constraint, key: str) -> str:
     return constraint.pattern if isinstance(constraint, Pattern) else constraint
 
 
+_Listen = TypeVar("_Listen", bound=Callable[..., ListenerDecorator])
+
+
+def _recorded(listen: _Listen, kind: str, key: str | None) -> _Listen:
+    """Bolt's ``listen`` method, first noting in ``registrations.<kind>`` what it listens to.
+
+    ``key`` names the constraint's field that holds the name; ``None`` when every listener
+    of the method is for the one event named like it (``message``).
+    """
+    signature = inspect.signature(listen)
+
+    @functools.wraps(listen)
+    def recording(self: LicenseBotApp, *args: Any, **kwargs: Any) -> ListenerDecorator:
+        # Bound like Bolt's own signature, so keyword and positional callers both work.
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        _, constraint = list(bound.arguments.values())[:2]
+        name = listen.__name__ if key is None else _name(constraint, key)
+        getattr(self.registrations, kind).add(name)
+        return listen(self, *args, **kwargs)
+
+    return cast(_Listen, recording)
+
+
 class LicenseBotApp(App):
     """A Bolt ``App`` that remembers its listeners' commands, events and action ids."""
 
@@ -76,101 +99,17 @@ class LicenseBotApp(App):
         self.registrations = Registrations()
         super().__init__(**kwargs)
 
-    def command(
-        self,
-        command: str | Pattern[Any],
-        matchers: Matchers = None,
-        middleware: MiddlewareList = None,
-    ) -> ListenerDecorator:
-        self.registrations.commands.add(_name(command, "command"))
-        return super().command(command, matchers, middleware)
-
-    def event(
-        self, event: Constraint, matchers: Matchers = None, middleware: MiddlewareList = None
-    ) -> ListenerDecorator:
-        self.registrations.events.add(_name(event, "type"))
-        return super().event(event, matchers, middleware)
-
-    def message(
-        self,
-        keyword: str | Pattern[Any] = "",
-        matchers: Matchers = None,
-        middleware: MiddlewareList = None,
-    ) -> ListenerDecorator:
-        self.registrations.events.add("message")
-        return super().message(keyword, matchers, middleware)
-
-    def action(
-        self,
-        constraints: Constraint,
-        matchers: Matchers = None,
-        middleware: MiddlewareList = None,
-    ) -> ListenerDecorator:
-        self.registrations.actions.add(_name(constraints, "action_id"))
-        return super().action(constraints, matchers, middleware)
-
-    def block_action(
-        self,
-        constraints: Constraint,
-        matchers: Matchers = None,
-        middleware: MiddlewareList = None,
-    ) -> ListenerDecorator:
-        self.registrations.actions.add(_name(constraints, "action_id"))
-        return super().block_action(constraints, matchers, middleware)
-
-    def shortcut(
-        self,
-        constraints: Constraint,
-        matchers: Matchers = None,
-        middleware: MiddlewareList = None,
-    ) -> ListenerDecorator:
-        self.registrations.shortcuts.add(_name(constraints, "callback_id"))
-        return super().shortcut(constraints, matchers, middleware)
-
-    def global_shortcut(
-        self,
-        callback_id: str | Pattern[Any],
-        matchers: Matchers = None,
-        middleware: MiddlewareList = None,
-    ) -> ListenerDecorator:
-        self.registrations.shortcuts.add(_name(callback_id, "callback_id"))
-        return super().global_shortcut(callback_id, matchers, middleware)
-
-    def message_shortcut(
-        self,
-        callback_id: str | Pattern[Any],
-        matchers: Matchers = None,
-        middleware: MiddlewareList = None,
-    ) -> ListenerDecorator:
-        self.registrations.shortcuts.add(_name(callback_id, "callback_id"))
-        return super().message_shortcut(callback_id, matchers, middleware)
-
-    def view(
-        self,
-        constraints: Constraint,
-        matchers: Matchers = None,
-        middleware: MiddlewareList = None,
-    ) -> ListenerDecorator:
-        self.registrations.views.add(_name(constraints, "callback_id"))
-        return super().view(constraints, matchers, middleware)
-
-    def view_submission(
-        self,
-        constraints: str | Pattern[Any],
-        matchers: Matchers = None,
-        middleware: MiddlewareList = None,
-    ) -> ListenerDecorator:
-        self.registrations.views.add(_name(constraints, "callback_id"))
-        return super().view_submission(constraints, matchers, middleware)
-
-    def view_closed(
-        self,
-        constraints: str | Pattern[Any],
-        matchers: Matchers = None,
-        middleware: MiddlewareList = None,
-    ) -> ListenerDecorator:
-        self.registrations.views.add(_name(constraints, "callback_id"))
-        return super().view_closed(constraints, matchers, middleware)
+    command = _recorded(App.command, "commands", "command")
+    event = _recorded(App.event, "events", "type")
+    message = _recorded(App.message, "events", None)
+    action = _recorded(App.action, "actions", "action_id")
+    block_action = _recorded(App.block_action, "actions", "action_id")
+    shortcut = _recorded(App.shortcut, "shortcuts", "callback_id")
+    global_shortcut = _recorded(App.global_shortcut, "shortcuts", "callback_id")
+    message_shortcut = _recorded(App.message_shortcut, "shortcuts", "callback_id")
+    view = _recorded(App.view, "views", "callback_id")
+    view_submission = _recorded(App.view_submission, "views", "callback_id")
+    view_closed = _recorded(App.view_closed, "views", "callback_id")
 
 
 # --------------------------------------------------------------------------- middleware

@@ -91,9 +91,7 @@ def replay_record(
         raise ReplayError(f"seq {seq} is a {record.get('event')!r} record, not {ANSWER_SERVED}")
     question, kb_version = record.get("question"), record.get("kb_version")
     # A timeline's "question" is its topic, and no topic at all is a valid request.
-    is_timeline = (
-        record.get("surface") in TIMELINE_SURFACES or record.get("content") == "timeline"
-    )
+    is_timeline = record.get("surface") in TIMELINE_SURFACES or record.get("content") == "timeline"
     if is_timeline and question is None:
         question = ""
     if not isinstance(question, str):

@@ -31,7 +31,8 @@ from typing import Any
 import structlog
 
 from bot.settings import Settings
-from handlers.deps import Auditor, AuditUnavailable
+from handlers.deps import Auditor
+from handlers.kb_records import problem_fields, record_kb_event, reload_fields
 from knowledge.service import KBInvalid, KnowledgeBase, ReloadInProgress, ReloadResult
 from knowledge.watch import KBPoller
 
@@ -133,34 +134,6 @@ def read_result(data_dir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def result_fields(result: ReloadResult) -> dict[str, Any]:
-    return {
-        "old_version": result.old_version,
-        "new_version": result.new_version,
-        "added": list(result.added),
-        "removed": list(result.removed),
-        "changed": list(result.changed),
-        "articles_before": result.articles_before,
-        "articles_after": result.articles_after,
-        "passages_before": result.passages_before,
-        "passages_after": result.passages_after,
-        "seconds": result.seconds,
-    }
-
-
-def problem_fields(exc: KBInvalid) -> list[dict[str, Any]]:
-    return [{"file": p.file, "line": p.line, "reason": p.reason} for p in exc.problems]
-
-
-def _audit(audit: Auditor | None, event: str, **fields: Any) -> None:
-    if audit is None:
-        return
-    try:
-        audit.record(event, **fields)
-    except AuditUnavailable as exc:
-        log.error("audit.kb_unrecorded", audit_event=event, error=str(exc))
-
-
 # --------------------------------------------------------------------------- SIGHUP
 
 
@@ -210,7 +183,7 @@ class SignalReloader:
         except ReloadInProgress:
             outcome.update(outcome="busy", serving=kb.kb_version)
             log.warning("kb.reload_refused", by=SIGNAL_BY, reason="in_progress")
-            _audit(
+            record_kb_event(
                 self.audit,
                 "kb.reload_refused",
                 surface="signal",
@@ -220,27 +193,29 @@ class SignalReloader:
                 problems=[],
             )
         except KBInvalid as exc:
-            outcome.update(outcome="refused", serving=kb.kb_version, problems=problem_fields(exc))
+            outcome.update(
+                outcome="refused", serving=kb.kb_version, problems=problem_fields(exc.problems)
+            )
             log.warning(
                 "kb.reload_refused",
                 by=SIGNAL_BY,
                 reason="invalid",
                 problems=[str(p) for p in exc.problems],
             )
-            _audit(
+            record_kb_event(
                 self.audit,
                 "kb.reload_refused",
                 surface="signal",
                 user=SIGNAL_BY,
                 reason="invalid",
                 serving=kb.kb_version,
-                problems=problem_fields(exc),
+                problems=problem_fields(exc.problems),
             )
         else:
-            fields = result_fields(result)
+            fields = reload_fields(result)
             outcome.update(outcome="reloaded", serving=result.new_version, **fields)
             log.info("kb.reloaded", by=SIGNAL_BY, **fields)
-            _audit(self.audit, "kb.reloaded", surface="signal", user=SIGNAL_BY, **fields)
+            record_kb_event(self.audit, "kb.reloaded", surface="signal", user=SIGNAL_BY, **fields)
         outcome["finished_at"] = dt.datetime.now(dt.UTC).isoformat()
         try:
             _write_json(self.data_dir / RESULT_FILE, outcome)
@@ -284,17 +259,17 @@ def request_reload(data_dir: Path, *, timeout: float = 60.0) -> dict[str, Any]:
 
 def poller_for(kb: KnowledgeBase, interval: float, audit: Auditor | None) -> KBPoller:
     def reloaded(result: ReloadResult) -> None:
-        _audit(audit, "kb.reloaded", surface="poll", user="poll", **result_fields(result))
+        record_kb_event(audit, "kb.reloaded", surface="poll", user="poll", **reload_fields(result))
 
     def refused(exc: KBInvalid) -> None:
-        _audit(
+        record_kb_event(
             audit,
             "kb.reload_refused",
             surface="poll",
             user="poll",
             reason="invalid",
             serving=kb.kb_version,
-            problems=problem_fields(exc),
+            problems=problem_fields(exc.problems),
         )
 
     return KBPoller(kb, interval, on_reloaded=reloaded, on_refused=refused)

@@ -19,77 +19,31 @@ from handlers.blocks import (
     decode_article,
     decode_feedback,
     decode_share,
-    failure_message,
     notice_message,
     unavailable_message,
 )
 from handlers.common import (
     AnswerFlow,
-    AskRequest,
-    Delivered,
     api_error,
     apologize,
-    context_team,
-    post_message,
-    received_at,
-    request_id,
-    send_response,
     tell_privately,
     valid_user_id,
 )
 from handlers.deps import AuditUnavailable, Deps
+from handlers.interaction import Button, confirm_posted, post_publicly, tell
 
 log = structlog.get_logger("licensebot.slack")
 
-# chat.postMessage cannot reach a conversation the bot is not in; response_url can.
-_NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
-
-
-def _click(
-    body: dict[str, Any],
-    action: dict[str, Any],
-    context: BoltContext,
-    surface: str,
-    question: str = "",
-) -> tuple[AskRequest, str | None]:
-    container = body.get("container") or {}
-    channel = (body.get("channel") or {}).get("id") or container.get("channel_id") or ""
-    thread_ts = container.get("thread_ts")
-    response_url = body.get("response_url")
-    req = AskRequest(
-        request_id=request_id(context),
-        surface=surface,
-        question=question,
-        user=str((body.get("user") or {}).get("id") or ""),
-        channel=str(channel),
-        team=context_team(context),
-        thread_ts=thread_ts if isinstance(thread_ts, str) else None,
-        started=received_at(context),
-    )
-    return req, response_url if isinstance(response_url, str) else None
+_STALE_BUTTON = "That button no longer works; please ask again."
+_SHARE = Button(
+    "post_to_channel", "post_to_channel", decode_share, _STALE_BUTTON, lambda ref: ref.question
+)
+_ARTICLE = Button("full_article", "full_article", decode_article, _STALE_BUTTON)
+_FEEDBACK = Button("feedback", "feedback", decode_feedback, _STALE_BUTTON)
 
 
 def register(app: App, deps: Deps) -> None:
     flow = AnswerFlow(deps)
-
-    def tell(client: WebClient, req: AskRequest, response_url: str | None, text: str) -> None:
-        sent = tell_privately(
-            client,
-            notice_message(text),
-            channel=req.channel,
-            user=req.user,
-            response_url=response_url,
-            thread_ts=req.thread_ts,
-        )
-        if not sent.ok:
-            log.error(
-                "delivery.failed",
-                request_id=req.request_id,
-                surface=req.surface,
-                channel=req.channel,
-                error=sent.error,
-                via="notice",
-            )
 
     def on_post_to_channel(
         ack: Ack,
@@ -99,31 +53,16 @@ def register(app: App, deps: Deps) -> None:
         client: WebClient,
     ) -> None:
         ack()
-        try:
-            ref = decode_share(str(action.get("value")))
-        except ValueError:
-            req, response_url = _click(body, action, context, "post_to_channel")
-            log.warning("action.bad_value", request_id=req.request_id, action="post_to_channel")
-            tell(client, req, response_url, "That button no longer works; please ask again.")
+        clicked = _SHARE.read(body, action, context, client)
+        if clicked is None:
             return
-        req, response_url = _click(body, action, context, "post_to_channel", ref.question)
+        ref, req, response_url = clicked
         try:
             answer = flow.prepare(req, top=ref.top, shared_from=ref.request_id)
-        except AuditUnavailable as exc:
-            flow.refused(req, exc)
-            tell_privately(
-                client,
-                unavailable_message(req.request_id),
-                channel=req.channel,
-                user=req.user,
-                response_url=response_url,
-            )
-            return
         except Exception as exc:
-            flow.report_error(req, exc)
             tell_privately(
                 client,
-                failure_message(req.request_id),
+                flow.failed(req, exc),
                 channel=req.channel,
                 user=req.user,
                 response_url=response_url,
@@ -139,29 +78,10 @@ def register(app: App, deps: Deps) -> None:
             asked_by=valid_user_id(req.user),
             note=note,
         )
-        sent = post_message(client, message, channel=req.channel, thread_ts=req.thread_ts)
-        via = "chat.postMessage"
-        if not sent.ok and sent.error in _NOT_A_MEMBER and response_url is not None:
-            public = {
-                "response_type": "in_channel",
-                "replace_original": False,
-                **message.as_payload(),
-            }
-            retry = send_response(client, response_url, public)
-            via = "response_url"
-            sent = retry if retry.ok else Delivered(ok=False, error=f"{sent.error}; {retry.error}")
+        sent, via = post_publicly(client, message, req, response_url)
         flow.finish(req, answer, ts=sent.ts, error=sent.error, via=via)
         if sent.ok:
-            if response_url is not None:
-                send_response(
-                    client,
-                    response_url,
-                    {
-                        "response_type": "ephemeral",
-                        "replace_original": True,
-                        **notice_message("Posted to the channel.").as_payload(),
-                    },
-                )
+            confirm_posted(client, response_url)
         else:
             apologize(client, req, response_url=response_url, what="post the answer to the channel")
 
@@ -173,17 +93,19 @@ def register(app: App, deps: Deps) -> None:
         client: WebClient,
     ) -> None:
         ack()
-        req, response_url = _click(body, action, context, "full_article")
-        try:
-            ref = decode_article(str(action.get("value")))
-        except ValueError:
-            log.warning("action.bad_value", request_id=req.request_id, action="full_article")
-            tell(client, req, response_url, "That button no longer works; please ask again.")
+        clicked = _ARTICLE.read(body, action, context, client)
+        if clicked is None:
             return
+        ref, req, response_url = clicked
         snapshot_version = deps.kb.kb_version
         article = deps.kb.article(ref.doc_id)
         if article is None:
-            tell(client, req, response_url, "That article is no longer in the knowledge base.")
+            tell(
+                client,
+                req,
+                response_url,
+                notice_message("That article is no longer in the knowledge base."),
+            )
             return
         same = ref.kb_version == snapshot_version
         note = (
@@ -197,12 +119,8 @@ def register(app: App, deps: Deps) -> None:
             article, start=ref.start if same else None, end=ref.end if same else None, note=note
         )
         try:
-            deps.audit.record(
-                "answer.served",
-                request_id=req.request_id,
-                surface="full_article",
-                latency_ms=req.elapsed_ms(),
-                **req.context_fields(),
+            flow.record_served(
+                req,
                 question=None,
                 answered=True,
                 reason=None,
@@ -260,13 +178,10 @@ def register(app: App, deps: Deps) -> None:
             client: WebClient,
         ) -> None:
             ack()
-            req, response_url = _click(body, action, context, "feedback")
-            try:
-                ref = decode_feedback(str(action.get("value")))
-            except ValueError:
-                log.warning("action.bad_value", request_id=req.request_id, action="feedback")
-                tell(client, req, response_url, "That button no longer works; please ask again.")
+            clicked = _FEEDBACK.read(body, action, context, client)
+            if clicked is None:
                 return
+            ref, req, response_url = clicked
             try:
                 deps.audit.record(
                     "answer.feedback",
@@ -285,7 +200,9 @@ def register(app: App, deps: Deps) -> None:
                     client,
                     req,
                     response_url,
-                    f"I couldn't record your feedback right now (ref {req.request_id}).",
+                    notice_message(
+                        f"I couldn't record your feedback right now (ref {req.request_id})."
+                    ),
                 )
                 return
             log.info(
@@ -298,7 +215,12 @@ def register(app: App, deps: Deps) -> None:
                 passage_ids=list(ref.passage_ids),
             )
             verdict = "helpful" if helpful else "not helpful"
-            tell(client, req, response_url, f"Thanks — I noted that this answer was {verdict}.")
+            tell(
+                client,
+                req,
+                response_url,
+                notice_message(f"Thanks — I noted that this answer was {verdict}."),
+            )
 
         on_feedback.__name__ = "on_feedback_helpful" if helpful else "on_feedback_not_helpful"
         return on_feedback

@@ -7,21 +7,15 @@ acknowledged with a placeholder and the answer replaces it through ``response_ur
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-import structlog
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from handlers.blocks import (
-    Message,
     answer_message,
-    failure_message,
     notice_message,
-    unavailable_message,
     usage_message,
 )
 from handlers.common import (
@@ -35,7 +29,8 @@ from handlers.common import (
     send_response,
     slack_to_plain,
 )
-from handlers.deps import AuditUnavailable, Deps
+from handlers.deps import Deps
+from handlers.interaction import ack_in_time, ack_with
 from knowledge.models import Answer
 
 COMMAND = "/ask"
@@ -43,12 +38,6 @@ COMMAND = "/ask"
 ACK_BUDGET_S = 2.0
 _HELP_WORDS = frozenset({"help", "-h", "--help", "?", "usage"})
 _ANSWER_WORKERS = 8
-
-log = structlog.get_logger("licensebot.slack")
-
-
-def _ack_with(ack: Ack, message: Message) -> None:
-    ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
 
 
 def register(app: App, deps: Deps) -> None:
@@ -61,12 +50,8 @@ def register(app: App, deps: Deps) -> None:
     ) -> None:
         try:
             answer = future.result()
-        except AuditUnavailable as exc:
-            flow.refused(req, exc)
-            message: Message = unavailable_message(req.request_id)
         except Exception as exc:
-            flow.report_error(req, exc)
-            message = failure_message(req.request_id)
+            message = flow.failed(req, exc)
         else:
             message = answer_message(
                 answer, request_id=req.request_id, top=deps.top_k, shareable=True
@@ -88,7 +73,7 @@ def register(app: App, deps: Deps) -> None:
     def on_ask(ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         question = slack_to_plain(str(command.get("text") or ""))
         if not question or question.lower() in _HELP_WORDS:
-            _ack_with(ack, usage_message())
+            ack_with(ack, usage_message())
             return
         req = AskRequest(
             request_id=request_id(context),
@@ -102,23 +87,19 @@ def register(app: App, deps: Deps) -> None:
         response_url = command.get("response_url")
         response_url = response_url if isinstance(response_url, str) else None
         future = pool.submit(flow.prepare, req)
-        budget = max(0.05, ACK_BUDGET_S - (time.monotonic() - req.started))
-        try:
-            answer = future.result(timeout=budget)
-        except FutureTimeout:
-            _ack_with(ack, notice_message("Looking that up…"))
-            log.info("ask.deferred", request_id=req.request_id, budget_s=round(budget, 3))
-            finish_later(req, future, response_url, client)
+        answer = ack_in_time(
+            ack,
+            flow,
+            req,
+            future,
+            budget_s=ACK_BUDGET_S,
+            placeholder=notice_message("Looking that up…"),
+            deferred_event="ask.deferred",
+            finish_later=lambda: finish_later(req, future, response_url, client),
+        )
+        if answer is None:
             return
-        except AuditUnavailable as exc:
-            flow.refused(req, exc)
-            _ack_with(ack, unavailable_message(req.request_id))
-            return
-        except Exception as exc:
-            flow.report_error(req, exc)
-            _ack_with(ack, failure_message(req.request_id))
-            return
-        _ack_with(
+        ack_with(
             ack, answer_message(answer, request_id=req.request_id, top=deps.top_k, shareable=True)
         )
         flow.finish(req, answer, via="ack")

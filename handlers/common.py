@@ -20,7 +20,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
-from handlers.blocks import Message, apology_message
+from handlers.blocks import Message, apology_message, failure_message, unavailable_message
 from handlers.deps import AuditUnavailable, Deps
 from knowledge.models import Answer
 
@@ -129,12 +129,8 @@ class AnswerFlow:
         """The answer, durably audited. Raises ``AuditUnavailable``: then say nothing of it."""
         top = top if top is not None else self.deps.top_k
         answer = self.deps.kb.answer(req.question, top)
-        self.deps.audit.record(
-            "answer.served",
-            request_id=req.request_id,
-            surface=req.surface,
-            latency_ms=req.elapsed_ms(),
-            **req.context_fields(),
+        self.record_served(
+            req,
             question=answer.question,
             answered=answer.answered,
             reason=answer.reason,
@@ -145,6 +141,18 @@ class AnswerFlow:
             **extra,
         )
         return answer
+
+    def record_served(self, req: AskRequest, **fields: Any) -> None:
+        """Audit ``answer.served`` for what ``req`` is about to be shown. Raises
+        ``AuditUnavailable``: then show none of it."""
+        self.deps.audit.record(
+            "answer.served",
+            request_id=req.request_id,
+            surface=req.surface,
+            latency_ms=req.elapsed_ms(),
+            **req.context_fields(),
+            **fields,
+        )
 
     def finish(
         self,
@@ -223,6 +231,14 @@ class AnswerFlow:
             reason="audit_unavailable",
             error=str(exc),
         )
+
+    def failed(self, req: AskRequest, exc: Exception) -> Message:
+        """Log (and audit) why ``req`` got no answer; the message to tell the user instead."""
+        if isinstance(exc, AuditUnavailable):
+            self.refused(req, exc)
+            return unavailable_message(req.request_id)
+        self.report_error(req, exc)
+        return failure_message(req.request_id)
 
     def report_error(self, req: AskRequest, error: BaseException) -> None:
         """Log (and if possible audit) an unexpected failure shown to the user by reference."""

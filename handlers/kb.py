@@ -43,15 +43,15 @@ from handlers.common import (
     tell_privately,
 )
 from handlers.deps import Deps
+from handlers.interaction import ack_with
 from handlers.kb_common import (
     KbRequest,
     ProgressMessage,
     audit,
     denied,
     is_admin,
-    problem_fields,
-    reload_fields,
 )
+from handlers.kb_records import problem_fields, reload_fields
 from knowledge.admin import directory_version, not_writable_reason
 from knowledge.service import KBInvalid, ReloadInProgress
 
@@ -60,10 +60,6 @@ RELOAD_TITLE = "Reloading the knowledge base…"
 _HELP_WORDS = frozenset({"", "help", "-h", "--help", "?", "usage"})
 
 log = structlog.get_logger("licensebot.kb")
-
-
-def _ack_with(ack: Ack, message: Message) -> None:
-    ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
 
 
 def replica_name(deps: Deps) -> str:
@@ -176,22 +172,22 @@ def register(app: App, deps: Deps) -> None:
             response_url=response_url if isinstance(response_url, str) else None,
         )
         if sub in _HELP_WORDS:
-            _ack_with(ack, kb_usage_message())
+            ack_with(ack, kb_usage_message())
         elif sub == "status":
-            _ack_with(ack, status_message(deps))
+            ack_with(ack, status_message(deps))
         elif sub == "sources":
-            _ack_with(ack, sources_message(deps))
+            ack_with(ack, sources_message(deps))
         elif sub in ("reload", "add") and not is_admin(deps, req.user):
             action = "reload the knowledge base" if sub == "reload" else "add articles"
             denied(deps, req, f"/kb {sub}")
-            _ack_with(ack, kb_denied_message(action))
+            ack_with(ack, kb_denied_message(action))
         elif sub == "reload":
-            _ack_with(ack, kb_progress_message(RELOAD_TITLE, ()))
+            ack_with(ack, kb_progress_message(RELOAD_TITLE, ()))
             run_reload(deps, client, req)
         elif sub == "add":
-            _ack_with(ack, kb_add_instructions_message())
+            ack_with(ack, kb_add_instructions_message())
         else:
-            _ack_with(ack, kb_usage_message(unknown=words[0]))
+            ack_with(ack, kb_usage_message(unknown=words[0]))
 
     app.command(COMMAND)(on_kb)
     kb_upload.register(app, deps)

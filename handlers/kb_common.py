@@ -4,7 +4,7 @@ and a progress message that is updated in order while a reload runs."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -13,9 +13,9 @@ import structlog
 
 from handlers.blocks import Message, kb_progress_message
 from handlers.common import Delivered
-from handlers.deps import AuditUnavailable, Deps
-from knowledge.models import Problem
-from knowledge.service import ReloadResult, ReloadStage
+from handlers.deps import Deps
+from handlers.kb_records import record_kb_event
+from knowledge.service import ReloadStage
 
 log = structlog.get_logger("licensebot.kb")
 
@@ -49,36 +49,8 @@ def is_admin(deps: Deps, user: str) -> bool:
 
 
 def audit(deps: Deps, event: str, **fields: Any) -> bool:
-    """Record an admin event; a trail that cannot be written is logged, not raised.
-
-    Admin actions are recorded after the fact: refusing to report a reload that already
-    happened would only hide it. Answers, which are audited first, stop on their own.
-    """
-    try:
-        deps.audit.record(event, **fields)
-    except AuditUnavailable as exc:
-        log.error("audit.kb_unrecorded", audit_event=event, error=str(exc))
-        return False
-    return True
-
-
-def reload_fields(result: ReloadResult) -> dict[str, Any]:
-    return {
-        "old_version": result.old_version,
-        "new_version": result.new_version,
-        "added": list(result.added),
-        "removed": list(result.removed),
-        "changed": list(result.changed),
-        "articles_before": result.articles_before,
-        "articles_after": result.articles_after,
-        "passages_before": result.passages_before,
-        "passages_after": result.passages_after,
-        "seconds": result.seconds,
-    }
-
-
-def problem_fields(problems: Sequence[Problem]) -> list[dict[str, Any]]:
-    return [{"file": p.file, "line": p.line, "reason": p.reason} for p in problems]
+    """``record_kb_event`` on the handlers' audit trail."""
+    return record_kb_event(deps.audit, event, **fields)
 
 
 def denied(deps: Deps, req: KbRequest, action: str) -> None:

@@ -43,9 +43,8 @@ from handlers.kb_common import (
     audit,
     denied,
     is_admin,
-    problem_fields,
-    reload_fields,
 )
+from handlers.kb_records import problem_fields, reload_fields
 from knowledge.admin import AddRefused, ArticleFields, add_article, doc_id_for, parse_fields
 from knowledge.loader import MAX_ARTICLE_BYTES
 from knowledge.models import Problem

@@ -8,7 +8,7 @@ import structlog
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from handlers.blocks import answer_message, failure_message, unavailable_message, usage_message
+from handlers.blocks import answer_message, usage_message
 from handlers.common import (
     AnswerFlow,
     AskRequest,
@@ -19,7 +19,7 @@ from handlers.common import (
     request_id,
     slack_to_plain,
 )
-from handlers.deps import AuditUnavailable, Deps
+from handlers.deps import Deps
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -34,6 +34,22 @@ def _from_a_person(event: dict[str, Any], context: BoltContext) -> bool:
     return isinstance(event.get("text"), str) and isinstance(event.get("channel"), str)
 
 
+def _request(
+    event: dict[str, Any], context: BoltContext, surface: str, thread_ts: object
+) -> AskRequest:
+    """The question a person's message asks, answered in ``thread_ts`` (if a str)."""
+    return AskRequest(
+        request_id=request_id(context),
+        surface=surface,
+        question=slack_to_plain(event["text"], bot_user_id=context.bot_user_id),
+        user=event["user"],
+        channel=event["channel"],
+        team=context_team(context),
+        thread_ts=thread_ts if isinstance(thread_ts, str) else None,
+        started=received_at(context),
+    )
+
+
 def answer_in_conversation(flow: AnswerFlow, client: WebClient, req: AskRequest) -> None:
     """Answer ``req`` in its channel/thread: usage, answer, or a referenced apology."""
     if not req.question:
@@ -42,20 +58,8 @@ def answer_in_conversation(flow: AnswerFlow, client: WebClient, req: AskRequest)
         return
     try:
         answer = flow.prepare(req)
-    except AuditUnavailable as exc:
-        flow.refused(req, exc)
-        post_message(
-            client,
-            unavailable_message(req.request_id),
-            channel=req.channel,
-            thread_ts=req.thread_ts,
-        )
-        return
     except Exception as exc:
-        flow.report_error(req, exc)
-        post_message(
-            client, failure_message(req.request_id), channel=req.channel, thread_ts=req.thread_ts
-        )
+        post_message(client, flow.failed(req, exc), channel=req.channel, thread_ts=req.thread_ts)
         return
     message = answer_message(answer, request_id=req.request_id, top=flow.deps.top_k)
     sent = post_message(client, message, channel=req.channel, thread_ts=req.thread_ts)
@@ -72,34 +76,14 @@ def register(app: App, deps: Deps) -> None:
         if not _from_a_person(event, context) or str(event["channel"]).startswith("D"):
             return
         thread_ts = event.get("thread_ts") or event.get("ts")
-        req = AskRequest(
-            request_id=request_id(context),
-            surface="mention",
-            question=slack_to_plain(event["text"], bot_user_id=context.bot_user_id),
-            user=event["user"],
-            channel=event["channel"],
-            team=context_team(context),
-            thread_ts=thread_ts if isinstance(thread_ts, str) else None,
-            started=received_at(context),
-        )
-        answer_in_conversation(flow, client, req)
+        answer_in_conversation(flow, client, _request(event, context, "mention", thread_ts))
 
     def on_message(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         # Only direct messages; channel messages reach the bot as app_mention.
         if event.get("channel_type") != "im" or not _from_a_person(event, context):
             return
         thread_ts = event.get("thread_ts")
-        req = AskRequest(
-            request_id=request_id(context),
-            surface="dm",
-            question=slack_to_plain(event["text"], bot_user_id=context.bot_user_id),
-            user=event["user"],
-            channel=event["channel"],
-            team=context_team(context),
-            thread_ts=thread_ts if isinstance(thread_ts, str) else None,
-            started=received_at(context),
-        )
-        answer_in_conversation(flow, client, req)
+        answer_in_conversation(flow, client, _request(event, context, "dm", thread_ts))
 
     app.event("app_mention")(on_app_mention)
     app.event("message")(on_message)

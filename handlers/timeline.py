@@ -15,14 +15,11 @@ rebuild it from the topic, plus which events the page showed (``offset``,
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
@@ -31,21 +28,18 @@ from handlers.blocks import (
     ACTION_TIMELINE_POST,
     TIMELINE_TOPIC_MAX_CHARS,
     Message,
+    TimelineRef,
     decode_timeline_ref,
-    failure_message,
     notice_message,
     timeline_message,
     timeline_page_span,
     timeline_usage_message,
-    unavailable_message,
 )
 from handlers.common import (
     AnswerFlow,
     AskRequest,
-    Delivered,
     apologize,
     context_team,
-    post_message,
     private_payload,
     received_at,
     request_id,
@@ -54,7 +48,15 @@ from handlers.common import (
     tell_privately,
     valid_user_id,
 )
-from handlers.deps import AuditUnavailable, Deps
+from handlers.deps import Deps
+from handlers.interaction import (
+    Button,
+    ack_in_time,
+    ack_with,
+    confirm_posted,
+    post_publicly,
+    tell,
+)
 from knowledge.timeline import Timeline
 
 COMMAND = "/timeline"
@@ -64,11 +66,15 @@ SHARE_SURFACE = "post_to_channel"
 ACK_BUDGET_S = 2.0
 _HELP_WORDS = frozenset({"help", "-h", "--help", "?", "usage"})
 _WORKERS = 4
-# chat.postMessage cannot reach a conversation the bot is not in; response_url can.
-_NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
 _STALE_BUTTON = "That button no longer works; please run `/timeline` again."
 
-log = structlog.get_logger("licensebot.slack")
+
+def _topic_of(ref: TimelineRef) -> str:
+    return ref.topic or ""
+
+
+_MORE = Button("timeline_more", SURFACE, decode_timeline_ref, _STALE_BUTTON, _topic_of)
+_SHARE = Button("timeline_post", SHARE_SURFACE, decode_timeline_ref, _STALE_BUTTON, _topic_of)
 
 
 @dataclass(frozen=True)
@@ -146,12 +152,8 @@ class TimelineFlow:
         elif restarted:
             note = "The timeline has fewer events than that page needs; here it is from the start."
         first, end = timeline_page_span(timeline, start)
-        self.deps.audit.record(
-            "answer.served",
-            request_id=req.request_id,
-            surface=req.surface,
-            latency_ms=req.elapsed_ms(),
-            **req.context_fields(),
+        self.answers.record_served(
+            req,
             question=timeline.topic,
             answered=bool(timeline.events),
             reason=timeline.reason,
@@ -189,72 +191,6 @@ class TimelineFlow:
         )
 
 
-def _ack_with(ack: Ack, message: Message) -> None:
-    ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
-
-
-def _click(
-    body: dict[str, Any], context: BoltContext, surface: str, question: str
-) -> tuple[AskRequest, str | None]:
-    container = body.get("container") or {}
-    channel = (body.get("channel") or {}).get("id") or container.get("channel_id") or ""
-    thread_ts = container.get("thread_ts")
-    response_url = body.get("response_url")
-    req = AskRequest(
-        request_id=request_id(context),
-        surface=surface,
-        question=question,
-        user=str((body.get("user") or {}).get("id") or ""),
-        channel=str(channel),
-        team=context_team(context),
-        thread_ts=thread_ts if isinstance(thread_ts, str) else None,
-        started=received_at(context),
-    )
-    return req, response_url if isinstance(response_url, str) else None
-
-
-def _tell(
-    client: WebClient,
-    req: AskRequest,
-    response_url: str | None,
-    message: Message,
-    *,
-    replace_original: bool = False,
-) -> None:
-    sent = tell_privately(
-        client,
-        message,
-        channel=req.channel,
-        user=req.user,
-        response_url=response_url,
-        thread_ts=req.thread_ts,
-        replace_original=replace_original,
-    )
-    if not sent.ok:
-        log.error(
-            "delivery.failed",
-            request_id=req.request_id,
-            surface=req.surface,
-            channel=req.channel,
-            error=sent.error,
-            via="notice",
-        )
-
-
-def _post_publicly(
-    client: WebClient, message: Message, req: AskRequest, response_url: str | None
-) -> tuple[Delivered, str]:
-    """chat.postMessage, or ``response_url`` in_channel where the bot is not a member."""
-    sent = post_message(client, message, channel=req.channel, thread_ts=req.thread_ts)
-    if sent.ok or sent.error not in _NOT_A_MEMBER or response_url is None:
-        return sent, "chat.postMessage"
-    public = {"response_type": "in_channel", "replace_original": False, **message.as_payload()}
-    retry = send_response(client, response_url, public)
-    if retry.ok:
-        return retry, "response_url"
-    return Delivered(ok=False, error=f"{sent.error}; {retry.error}"), "response_url"
-
-
 def register(app: App, deps: Deps) -> None:
     flow = TimelineFlow(deps)
     # Pages are built here so the command listener can stop waiting at the ack budget.
@@ -271,14 +207,9 @@ def register(app: App, deps: Deps) -> None:
         """``serve()``; when it fails the user is told privately with the reference."""
         try:
             return serve()
-        except AuditUnavailable as exc:
-            flow.answers.refused(req, exc)
-            message = unavailable_message(req.request_id)
         except Exception as exc:
-            flow.answers.report_error(req, exc)
-            message = failure_message(req.request_id)
-        _tell(client, req, url, message, replace_original=replace_original)
-        return None
+            tell(client, req, url, flow.answers.failed(req, exc), replace_original=replace_original)
+            return None
 
     def finish_later(
         req: AskRequest, future: Future[TimelinePage], response_url: str | None, client: WebClient
@@ -301,7 +232,7 @@ def register(app: App, deps: Deps) -> None:
     ) -> None:
         topic, truncated = _topic(str(command.get("text") or ""))
         if topic is not None and topic.lower() in _HELP_WORDS:
-            _ack_with(ack, timeline_usage_message())
+            ack_with(ack, timeline_usage_message())
             return
         req = AskRequest(
             request_id=request_id(context),
@@ -315,23 +246,19 @@ def register(app: App, deps: Deps) -> None:
         response_url = command.get("response_url")
         response_url = response_url if isinstance(response_url, str) else None
         future = pool.submit(flow.serve, req, topic, truncated=truncated)
-        budget = max(0.05, ACK_BUDGET_S - (time.monotonic() - req.started))
-        try:
-            page = future.result(timeout=budget)
-        except FutureTimeout:
-            _ack_with(ack, notice_message("Building the timeline…"))
-            log.info("timeline.deferred", request_id=req.request_id, budget_s=round(budget, 3))
-            finish_later(req, future, response_url, client)
+        page = ack_in_time(
+            ack,
+            flow.answers,
+            req,
+            future,
+            budget_s=ACK_BUDGET_S,
+            placeholder=notice_message("Building the timeline…"),
+            deferred_event="timeline.deferred",
+            finish_later=lambda: finish_later(req, future, response_url, client),
+        )
+        if page is None:
             return
-        except AuditUnavailable as exc:
-            flow.answers.refused(req, exc)
-            _ack_with(ack, unavailable_message(req.request_id))
-            return
-        except Exception as exc:
-            flow.answers.report_error(req, exc)
-            _ack_with(ack, failure_message(req.request_id))
-            return
-        _ack_with(ack, page.message(req, shareable=True))
+        ack_with(ack, page.message(req, shareable=True))
         flow.finish(req, page, via="ack")
 
     def on_show_more(
@@ -342,14 +269,10 @@ def register(app: App, deps: Deps) -> None:
         client: WebClient,
     ) -> None:
         ack()
-        try:
-            ref = decode_timeline_ref(str(action.get("value")))
-        except ValueError:
-            req, response_url = _click(body, context, SURFACE, "")
-            log.warning("action.bad_value", request_id=req.request_id, action="timeline_more")
-            _tell(client, req, response_url, notice_message(_STALE_BUTTON))
+        clicked = _MORE.read(body, action, context, client)
+        if clicked is None:
             return
-        req, response_url = _click(body, context, SURFACE, ref.topic or "")
+        ref, req, response_url = clicked
 
         def serve() -> TimelinePage:
             return flow.serve(
@@ -383,14 +306,10 @@ def register(app: App, deps: Deps) -> None:
         client: WebClient,
     ) -> None:
         ack()
-        try:
-            ref = decode_timeline_ref(str(action.get("value")))
-        except ValueError:
-            req, response_url = _click(body, context, SHARE_SURFACE, "")
-            log.warning("action.bad_value", request_id=req.request_id, action="timeline_post")
-            _tell(client, req, response_url, notice_message(_STALE_BUTTON))
+        clicked = _SHARE.read(body, action, context, client)
+        if clicked is None:
             return
-        req, response_url = _click(body, context, SHARE_SURFACE, ref.topic or "")
+        ref, req, response_url = clicked
 
         def serve() -> TimelinePage:
             return flow.serve(
@@ -406,17 +325,12 @@ def register(app: App, deps: Deps) -> None:
         if page is None:
             return
         message = page.message(req, shareable=False, asked_by=valid_user_id(req.user))
-        sent, via = _post_publicly(client, message, req, response_url)
+        sent, via = post_publicly(client, message, req, response_url)
         flow.finish(req, page, ts=sent.ts, error=sent.error, via=via)
         if not sent.ok:
             apologize(client, req, response_url=response_url, what="post the timeline")
             return
-        if response_url is not None:
-            send_response(
-                client,
-                response_url,
-                private_payload(notice_message("Posted to the channel."), replace_original=True),
-            )
+        confirm_posted(client, response_url)
 
     app.command(COMMAND)(on_timeline)
     app.action(ACTION_TIMELINE_MORE)(on_show_more)

@@ -9,9 +9,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import structlog
+from cli_runner import in_process_cli
 
-from bot.cli import main
 from bot.commands.ask import SAMPLE_QUESTIONS
 from knowledge.service import KnowledgeBase
 
@@ -56,24 +55,7 @@ def run(
 def cli(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Iterator[Callable[..., tuple[int, str, str]]]:
-    """Run ``licensebot`` in this process: same parser and handlers, no interpreter start-up."""
-    for key in list(os.environ):
-        if key.startswith(("LICENSEBOT_", "SLACK_")):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("LICENSEBOT_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.chdir(tmp_path)
-    saved = dict(structlog.get_config())  # main() configures logging for the process
-
-    def call(*args: str, **env: str) -> tuple[int, str, str]:
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        capsys.readouterr()
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    yield call
-    structlog.configure(**saved)
+    yield from in_process_cli(tmp_path, monkeypatch, capsys)
 
 
 def one_json_object(stdout: str) -> dict[str, object]:

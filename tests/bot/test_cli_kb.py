@@ -3,41 +3,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
+from cli_runner import Cli, in_process_cli
 
-from bot.cli import main
 from knowledge.service import KnowledgeBase, bundled_kb_dir, check_kb_dir
 
 LICENSEBOT = Path(sys.executable).with_name("licensebot")
-Cli = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
 def cli(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Iterator[Cli]:
-    """Run ``licensebot`` in this process, with no licensebot or Slack settings."""
-    for key in list(os.environ):
-        if key.startswith(("LICENSEBOT_", "SLACK_")):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("LICENSEBOT_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.chdir(tmp_path)
-    saved = dict(structlog.get_config())  # main() configures logging for the process
-
-    def call(*args: str, **env: str) -> tuple[int, str, str]:
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        capsys.readouterr()
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    yield call
-    structlog.configure(**saved)
+    yield from in_process_cli(tmp_path, monkeypatch, capsys)
 
 
 def broken_kb(root: Path) -> Path:
