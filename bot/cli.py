@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.commands.audit",
     "bot.commands.timeline",
     "bot.commands.serve",
+    "bot.commands.eval",
+    "bot.commands.bench",
 )
 
 

@@ -56,6 +56,8 @@ _HEAD_WHOLE: Final = 256
 _HEAD: Final = 16
 # A binary search costs about this many sequential reads of a posting list.
 _PROBE_COST: Final = 16
+# Queries whose terms have at most this many postings in all are scored whole.
+_SCORE_ALL_BELOW: Final = 4096
 # Below this many candidates, exact scoring is cheaper than more pruning.
 _EXACT_DIRECTLY: Final = 64
 
@@ -243,8 +245,7 @@ class Bm25Index:
         """Score of every document, by original index (rank-bm25 ``get_scores``)."""
         internal = np.zeros(self.n_docs, dtype=np.float64)
         for tid in self._query_ids(query):
-            lo = int(self._seg_ptr[self._term_seg[tid]])
-            hi = int(self._seg_ptr[self._term_seg[tid + 1]])
+            lo, hi = self._posting_range(tid)
             docs = self._post[lo:hi]
             # A document is in one posting per term, so the fancy add never repeats.
             internal[docs] += self._contribution(tid, self._tf[lo:hi], docs)
@@ -268,6 +269,10 @@ class Bm25Index:
             return _best_of(self.scores(query), k)
         if not qids:
             return _zero_fill(set(), k)
+        terms = set(qids)
+        if sum(int(self._df[t]) for t in terms) <= _SCORE_ALL_BELOW:
+            # Few postings: scoring every match costs less than pruning them.
+            return self._rank(*self._score_matches(qids, terms), k)
         docs, scores = _TopK(self, qids, k).run()
         return self._rank(docs, scores, k)
 
@@ -286,7 +291,7 @@ class Bm25Index:
         k1 = self.params.k1
         return np.asarray(self._idf[tid] * (tf * (k1 + 1) / (tf + self._k[docs])))
 
-    def _exact(self, qids: list[int], docs: IntArray) -> FloatArray:
+    def _exact(self, qids: list[int], docs: AnyArray) -> FloatArray:
         """Scores of ``docs`` (sorted internal ids), summed in query order like rank-bm25."""
         contrib: dict[int, FloatArray] = {}
         for t in dict.fromkeys(qids):
@@ -303,7 +308,7 @@ class Bm25Index:
             total += contrib[t]
         return total
 
-    def _rank(self, docs: IntArray, scores: FloatArray, k: int) -> list[tuple[int, float]]:
+    def _rank(self, docs: AnyArray, scores: FloatArray, k: int) -> list[tuple[int, float]]:
         keep = scores > 0
         if np.count_nonzero(keep) > k:
             # Everything tied with the k-th score stays, so ties still go by index.
@@ -315,6 +320,26 @@ class Bm25Index:
         if len(hits) < k:
             hits.extend(_zero_fill(set(orig.tolist()), k - len(hits)))
         return hits
+
+    def _score_matches(self, qids: list[int], terms: set[int]) -> tuple[AnyArray, FloatArray]:
+        """Every document holding a query term, with its exact score."""
+        acc = self._scratch()
+        ranges = {t: self._posting_range(t) for t in terms}
+        docs = np.unique(np.concatenate([self._post[lo:hi] for lo, hi in ranges.values()]))
+        try:
+            # Adding per query token, in query order, repeats the float additions of
+            # get_scores; a document without the term just skips an addition of 0.0.
+            for t in qids:
+                lo, hi = ranges[t]
+                acc[self._post[lo:hi]] += self._contribution(t, self._tf[lo:hi], self._post[lo:hi])
+            scores = acc[docs]
+        finally:
+            acc[docs] = 0.0
+        return docs, scores
+
+    def _posting_range(self, tid: int) -> tuple[int, int]:
+        """Where term ``tid``'s postings (all its segments) lie in ``_post``."""
+        return int(self._seg_ptr[self._term_seg[tid]]), int(self._seg_ptr[self._term_seg[tid + 1]])
 
     def _segments(self, tid: int) -> range:
         return range(int(self._term_seg[tid]), int(self._term_seg[tid + 1]))
@@ -384,7 +409,7 @@ class Bm25Index:
     def load(cls, path: Path) -> Bm25Index:
         """Read an index written by :meth:`save`; raises :class:`IndexFileError`."""
         try:
-            with np.load(path, allow_pickle=False) as data:
+            with path.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
                 header = _parse_header(data["header"])
                 arrays = {name: data[name] for name in data.files}
             self = cls.__new__(cls)
@@ -438,7 +463,7 @@ class _TopK:
         self.scanned: set[int] = set()
         self.theta = 0.0
 
-    def run(self) -> tuple[IntArray, FloatArray]:
+    def run(self) -> tuple[AnyArray, FloatArray]:
         try:
             for t in self.weight:
                 self._read_heads(t)
@@ -550,12 +575,12 @@ class _TopK:
         seen = self._seen()
         if seen.size < self.k:
             return
-        m = min(seen.size, 2 * self.k + 8)
+        m = min(seen.size, 8 * self.k + 24)
         best = np.sort(seen[np.argpartition(-self.acc[seen], m - 1)[:m]])
         kth = _kth_largest(self.ix._exact(self.qids, best), self.k)
         self.theta = max(self.theta, kth * (1 - _SLACK))
 
-    def _prune(self) -> IntArray:
+    def _prune(self) -> AnyArray:
         """Documents read so far that may still reach theta, sorted."""
         seen = self._seen()
         total = sum(self.bound.values())
@@ -563,7 +588,7 @@ class _TopK:
         # Unread postings, largest bound first: add what they give the candidates
         # left, dropping those the remaining bounds can no longer lift.
         for t in sorted(self.bound, key=self.bound.__getitem__, reverse=True):
-            if cand.size <= _EXACT_DIRECTLY:
+            if cand.size <= _EXACT_DIRECTLY or self.bound[t] == 0:
                 break
             self._probe(t, cand)
             total -= self.bound[t]
@@ -601,7 +626,7 @@ class _TopK:
 def read_header(path: Path) -> dict[str, Any]:
     """The header of a saved index, without loading its arrays."""
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with path.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
             return _parse_header(data["header"])
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise IndexFileError(f"{path}: {exc}") from exc

@@ -90,9 +90,7 @@ def _load_matching(
         log.warning("index.unreadable", path=str(path), error=str(exc))
         return None
     if expected_n_docs is not None and index.n_docs != expected_n_docs:
-        log.warning(
-            "index.stale", path=str(path), docs=index.n_docs, expected_docs=expected_n_docs
-        )
+        log.warning("index.stale", path=str(path), docs=index.n_docs, expected_docs=expected_n_docs)
         return None
     log.info(
         "index.loaded",

@@ -1,0 +1,250 @@
+"""Bm25Index ranks exactly as rank-bm25's BM25Okapi with the same parameters.
+
+The contract (docs/retrieval.md): ``scores`` equals ``BM25Okapi.get_scores`` bit for
+bit, and ``top_k`` returns the k best documents, highest first. Two rankings count
+as the same when, position by position, the scores agree within 1e-9 relative, and
+every document's score agrees with rank-bm25's for that document: documents whose
+scores are equal within that tolerance may change places (and at the k-th place a
+different one of several tied documents may be chosen); nothing else may.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from pydoc_data.topics import topics
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+import knowledge.index as index_module
+from knowledge.index import Bm25Index, Bm25Params
+from knowledge.tokenizer import default_analyzer
+
+REL_TOL = 1e-9
+ARTICLES = Path(__file__).resolve().parents[2] / "knowledge" / "articles"
+QUESTIONS = Path(__file__).with_name("questions.toml")
+
+
+def real_corpus() -> list[list[str]]:
+    """Passages of real English: Python's help topics and the bundled articles."""
+    analyzer = default_analyzer()
+    texts = [topics[name] for name in sorted(topics)]
+    texts += [p.read_text(encoding="utf-8") for p in sorted(ARTICLES.glob("*.txt"))]
+    passages: list[list[str]] = []
+    for text in texts:
+        terms = analyzer.tokenize(text)
+        passages.extend(terms[i : i + 30] for i in range(0, len(terms), 30))
+    return passages
+
+
+def real_queries(corpus: Sequence[Sequence[str]], n: int, seed: int = 7) -> list[list[str]]:
+    """Questions of the bundled question set, then 3-8 terms from random passages."""
+    analyzer = default_analyzer()
+    qset = tomllib.loads(QUESTIONS.read_text(encoding="utf-8"))
+    queries = [analyzer.tokenize(q["text"]) for q in qset["question"] + qset["refuse"]]
+    rng = random.Random(seed)
+    while len(queries) < n:
+        terms = sorted(set(rng.choice(corpus)))
+        if len(terms) >= 3:
+            queries.append(rng.sample(terms, rng.randint(3, min(8, len(terms)))))
+    return queries
+
+
+def assert_same_ranking(got: list[tuple[int, float]], reference: np.ndarray, k: int) -> None:
+    """``got`` is a top-k of ``reference`` up to reordering of (near-)equal scores."""
+    expected = np.sort(reference)[::-1][: min(k, reference.size)]
+    assert len(got) == expected.size
+    assert len({doc for doc, _ in got}) == len(got)
+    for (doc, score), want in zip(got, expected, strict=True):
+        assert math.isclose(score, want, rel_tol=REL_TOL, abs_tol=1e-12)
+        assert math.isclose(score, reference[doc], rel_tol=REL_TOL, abs_tol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[list[str]]:
+    return real_corpus()
+
+
+@pytest.fixture(scope="module")
+def queries(corpus: list[list[str]]) -> list[list[str]]:
+    return real_queries(corpus, 400)
+
+
+@pytest.mark.parametrize(
+    "params", [Bm25Params(), Bm25Params(k1=0.9, b=0.4), Bm25Params(k1=2.0, b=1.0, epsilon=0.5)]
+)
+@pytest.mark.parametrize("pruned", [False, True], ids=["as-configured", "always-pruned"])
+def test_rankings_match_rank_bm25_on_real_text(
+    corpus: list[list[str]],
+    queries: list[list[str]],
+    params: Bm25Params,
+    pruned: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if pruned:
+        # Force the threshold search even where scoring every match is cheaper.
+        monkeypatch.setattr(index_module, "_SCORE_ALL_BELOW", 0)
+    assert len(corpus) > 1000 and len(queries) >= 400
+    reference = BM25Okapi(corpus, k1=params.k1, b=params.b, epsilon=params.epsilon)
+    index = Bm25Index(corpus, params)
+    for query in queries:
+        expected = np.asarray(reference.get_scores(query))
+        assert np.array_equal(index.scores(query), expected)
+        for k in (1, 5, 10):
+            assert_same_ranking(index.top_k(query, k), expected, k)
+
+
+def test_idf_doc_freq_and_average_match_rank_bm25(corpus: list[list[str]]) -> None:
+    reference = BM25Okapi(corpus, k1=1.2, b=0.75)
+    index = Bm25Index(corpus)
+    assert index.n_docs == len(corpus)
+    assert index._average_idf == reference.average_idf
+    for term, idf in itertools.islice(reference.idf.items(), 0, None, 7):
+        assert index.idf(term) == idf
+        assert index.doc_freq(term) == sum(1 for doc in corpus if term in doc)
+    assert index.idf("no-such-term") == 0.0
+    assert index.doc_freq("no-such-term") == 0
+
+
+def test_common_terms_get_the_epsilon_floor() -> None:
+    # "a" is in 3 of 4 documents: negative idf, floored at epsilon * mean idf.
+    corpus = [["a", "b"], ["a", "c"], ["a", "d", "d"], ["e"]]
+    reference = BM25Okapi(corpus, k1=1.2, b=0.75, epsilon=0.25)
+    index = Bm25Index(corpus)
+    assert index.idf("a") == reference.idf["a"] == 0.25 * reference.average_idf
+    for query in (["a"], ["a", "d"], ["d", "a", "d"], ["e", "zzz"]):
+        expected = np.asarray(reference.get_scores(query))
+        assert np.array_equal(index.scores(query), expected)
+        assert_same_ranking(index.top_k(query, 4), expected, 4)
+
+
+def test_negative_weights_fall_back_to_full_scoring() -> None:
+    # Every term in most documents: the mean idf, and so the floor, is negative.
+    corpus = [["x", "y"], ["x", "y"], ["x", "y", "z"], ["x"]]
+    reference = BM25Okapi(corpus, k1=1.2, b=0.75)
+    assert reference.average_idf < 0
+    index = Bm25Index(corpus)
+    for query in (["x"], ["y", "z"], ["z"]):
+        expected = np.asarray(reference.get_scores(query))
+        assert np.array_equal(index.scores(query), expected)
+        assert index.top_k(query, 4) == [
+            (int(i), float(expected[i])) for i in np.lexsort((np.arange(4), -expected))
+        ]
+
+
+def zipf_corpus(n_docs: int, vocabulary: int, seed: int) -> list[list[str]]:
+    rng = np.random.default_rng(seed)
+    weights = 1 / (np.arange(1, vocabulary + 1) + 2.0) ** 1.1
+    weights /= weights.sum()
+    lengths = rng.integers(3, 40, n_docs)
+    return [[f"w{t}" for t in rng.choice(vocabulary, size=n, p=weights)] for n in lengths]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_pruned_search_matches_on_zipf_text_with_repeats_and_unknown_terms(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_module, "_SCORE_ALL_BELOW", 0)
+    corpus = zipf_corpus(3000, 800, seed)
+    reference = BM25Okapi(corpus, k1=1.2, b=0.75)
+    index = Bm25Index(corpus)
+    rng = random.Random(seed)
+    for _ in range(150):
+        doc = rng.choice(corpus)
+        query = rng.sample(doc, min(len(doc), rng.randint(1, 8)))
+        query += rng.choice([[], ["never-seen"], query[:1]])  # unknown and repeated terms
+        expected = np.asarray(reference.get_scores(query))
+        for k in (1, 5, 50):
+            assert_same_ranking(index.top_k(query, k), expected, k)
+
+
+def test_ties_go_by_index_and_short_result_lists_are_filled_with_zero_scores() -> None:
+    corpus = [["x", "y"], ["z"], ["x", "y"], ["q"], ["x", "y"]]
+    index = Bm25Index(corpus)
+    hits = index.top_k(["x"], 5)
+    assert [doc for doc, _ in hits] == [0, 2, 4, 1, 3]
+    assert hits[0][1] == hits[1][1] == hits[2][1] > 0
+    assert hits[3][1] == hits[4][1] == 0.0
+    assert index.top_k(["unknown"], 2) == [(0, 0.0), (1, 0.0)]
+    assert index.top_k([], 3) == [(0, 0.0), (1, 0.0), (2, 0.0)]
+
+
+def test_k_beyond_the_corpus_and_non_positive_k() -> None:
+    index = Bm25Index([["a"], ["b"], ["a", "b"]])
+    assert len(index.top_k(["a"], 10)) == 3
+    assert index.top_k(["a"], 0) == []
+    assert index.top_k(["a"], -1) == []
+
+
+def test_empty_corpus_and_empty_documents() -> None:
+    empty = Bm25Index([])
+    assert empty.n_docs == 0
+    assert empty.top_k(["a"], 3) == []
+    assert empty.scores(["a"]).size == 0
+    assert empty.idf("a") == 0.0
+    blank = Bm25Index([[], [], []])
+    assert blank.top_k(["a"], 2) == [(0, 0.0), (1, 0.0)]
+    assert np.array_equal(blank.scores(["a"]), np.zeros(3))
+    mixed = [[], ["a", "b"], [], ["b"]]
+    expected = np.asarray(BM25Okapi(mixed, k1=1.2, b=0.75).get_scores(["b"]))
+    assert np.array_equal(Bm25Index(mixed).scores(["b"]), expected)
+
+
+def test_saved_index_answers_like_the_built_one(tmp_path: Path, corpus: list[list[str]]) -> None:
+    params = Bm25Params(k1=1.5, b=0.6)
+    built = Bm25Index(corpus, params)
+    path = tmp_path / "sub" / "index.npz"
+    built.save(path, meta={"kb_version": "abc"})
+    assert [p.name for p in path.parent.iterdir()] == ["index.npz"]  # no temp file left
+    loaded = Bm25Index.load(path)
+    assert loaded.params == params
+    assert (loaded.n_docs, loaded.n_terms, loaded.avgdl) == (
+        built.n_docs,
+        built.n_terms,
+        built.avgdl,
+    )
+    for query in real_queries(corpus, 60):
+        assert loaded.top_k(query, 5) == built.top_k(query, 5)
+        assert np.array_equal(loaded.scores(query), built.scores(query))
+    assert index_module.read_header(path)["meta"] == {"kb_version": "abc"}
+
+
+def test_unreadable_or_foreign_files_raise_index_file_error(tmp_path: Path) -> None:
+    good = tmp_path / "good.npz"
+    Bm25Index([["a", "b"], ["c"]]).save(good)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:100])
+    text = tmp_path / "text.npz"
+    text.write_text("not an index")
+    other = tmp_path / "other.npz"
+    np.savez(other, header=np.frombuffer(b'{"format": 999}', dtype=np.uint8))
+    for path in (truncated, text, other, tmp_path / "missing.npz"):
+        with pytest.raises(index_module.IndexFileError):
+            Bm25Index.load(path)
+        with pytest.raises(index_module.IndexFileError):
+            index_module.read_header(path)
+
+
+def test_progress_reports_each_build_stage() -> None:
+    lines: list[str] = []
+    Bm25Index([["a", "b"], ["b"]], progress=lines.append)
+    assert len(lines) == 3
+    assert "3 tokens of 2 documents" in lines[0]
+    assert "2 terms" in lines[1]
+    assert "3 postings" in lines[2]
+
+
+def test_concurrent_queries_get_the_same_answers(corpus: list[list[str]]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    index = Bm25Index(corpus)
+    queries = real_queries(corpus, 200)
+    expected = [index.top_k(q, 5) for q in queries]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(lambda q: index.top_k(q, 5), queries)) == expected
