@@ -20,7 +20,7 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY knowledge ./knowledge
-RUN pip install --no-deps --no-build-isolation . \
+RUN pip install --no-deps . \
     && mkdir -p /data \
     && chown licensebot:licensebot /data
 
