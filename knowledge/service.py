@@ -15,6 +15,7 @@ import structlog
 
 from knowledge.answer import compose_answer
 from knowledge.index import Bm25Index, Bm25Params
+from knowledge.index_store import load_or_build
 from knowledge.loader import LoadedKB, load_kb_dir
 from knowledge.models import Answer, Article, Problem
 from knowledge.passages import split_all
@@ -116,6 +117,10 @@ def check_kb_dir(kb_dir: Path) -> list[Problem]:
     return list(load_kb_dir(kb_dir).problems)
 
 
+# Bump when passage splitting or cleaning changes, so saved indexes are rebuilt.
+PASSAGING_VERSION = "1"
+
+
 def build_snapshot(
     loaded: LoadedKB,
     kb_dir: Path,
@@ -123,6 +128,7 @@ def build_snapshot(
     analyzer: Analyzer | None = None,
     params: Bm25Params | None = None,
     loaded_by: str = "startup",
+    data_dir: Path | None = None,
 ) -> Snapshot:
     started = time.perf_counter()
     analyzer = analyzer or default_analyzer()
@@ -138,7 +144,20 @@ def build_snapshot(
                 for s, e in spans
             )
         )
-    index = Bm25Index(tokens, params)
+    # A saved index is reused per kb_version; the signature covers how text becomes terms
+    # and passages, which the content hash does not.
+    index = (
+        load_or_build(
+            data_dir,
+            loaded.kb_version,
+            f"{analyzer.signature}|passages:{PASSAGING_VERSION}",
+            lambda: tokens,
+            params,
+            expected_n_docs=len(passages),
+        )
+        if data_dir is not None
+        else Bm25Index(tokens, params)
+    )
     return Snapshot(
         kb_dir=kb_dir,
         kb_version=loaded.kb_version,
@@ -169,7 +188,7 @@ def load_snapshot(
             SnapshotStore(data_dir).save(kb_dir, loaded.kb_version, files=loaded.files)
         except SnapshotError as exc:
             raise KBInvalid([Problem(file=str(kb_dir), reason=str(exc))]) from exc
-    return build_snapshot(loaded, kb_dir, loaded_by=loaded_by)
+    return build_snapshot(loaded, kb_dir, loaded_by=loaded_by, data_dir=data_dir)
 
 
 class KnowledgeBase:
@@ -255,7 +274,7 @@ class KnowledgeBase:
                 started,
                 f"{len(loaded.articles)} articles, kb_version {loaded.kb_version}",
             )
-            new = build_snapshot(loaded, self.kb_dir, loaded_by=by)
+            new = build_snapshot(loaded, self.kb_dir, loaded_by=by, data_dir=self.data_dir)
             _report(progress, "index", started, f"{len(new.passages)} passages indexed")
             result = diff_snapshots(old, new, by=by, seconds=time.perf_counter() - started)
             self._snapshot = new
