@@ -31,7 +31,7 @@ from pathlib import Path
 import structlog
 
 from knowledge.formats import SUPPORTED_SUFFIXES
-from knowledge.loader import article_files, build_article, kb_version_of
+from knowledge.loader import article_files, build_article, kb_version_of, read_contents
 from knowledge.manifest import MANIFEST_NAME, ManifestEntry, read_manifest, render_entry
 from knowledge.models import Article, Problem
 from knowledge.service import (
@@ -114,14 +114,8 @@ def directory_version(kb_dir: Path) -> str:
     exactly when a reload would change nothing.
     """
     files, _ = article_files(kb_dir)
-    contents: list[tuple[str, bytes]] = []
-    manifest = kb_dir / MANIFEST_NAME
-    if manifest.exists():
-        contents.append((MANIFEST_NAME, manifest.read_bytes()))
-    for path in files:
-        with contextlib.suppress(OSError):
-            contents.append((path.name, path.read_bytes()))
-    return kb_version_of(contents)
+    contents, _ = read_contents(kb_dir, files)
+    return kb_version_of(contents.items())
 
 
 def not_writable_reason(kb: KnowledgeBase) -> str | None:

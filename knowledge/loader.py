@@ -131,6 +131,21 @@ def kb_version_of(items: Iterable[tuple[str, bytes]]) -> str:
     return digest.hexdigest()[:16]
 
 
+def read_contents(kb_dir: Path, files: list[Path]) -> tuple[dict[str, bytes], list[Problem]]:
+    """The bytes kb_version is computed from: the manifest, if any, and each article file."""
+    contents: dict[str, bytes] = {}
+    problems: list[Problem] = []
+    manifest_path = kb_dir / MANIFEST_NAME
+    if manifest_path.exists():
+        contents[MANIFEST_NAME] = manifest_path.read_bytes()
+    for path in files:
+        try:
+            contents[path.name] = path.read_bytes()
+        except OSError as exc:
+            problems.append(Problem(file=path.name, reason=f"cannot read: {exc.strerror}"))
+    return contents, problems
+
+
 def load_kb_dir(kb_dir: Path) -> LoadedKB:
     """Load everything and collect every problem; callers refuse the KB if any."""
     if not kb_dir.is_dir():
@@ -138,24 +153,19 @@ def load_kb_dir(kb_dir: Path) -> LoadedKB:
     manifest, problems = read_manifest(kb_dir)
     files, file_problems = article_files(kb_dir)
     problems.extend(file_problems)
-    contents: list[tuple[str, bytes]] = []
-    manifest_path = kb_dir / MANIFEST_NAME
-    if manifest_path.exists():
-        contents.append((MANIFEST_NAME, manifest_path.read_bytes()))
-    articles: list[Article] = []
     by_stem = {p.stem for p in files}
     for doc_id in manifest.entries:
         if doc_id not in by_stem:
             problems.append(
                 Problem(file=MANIFEST_NAME, reason=f"entry {doc_id!r} has no article file")
             )
+    contents, read_problems = read_contents(kb_dir, files)
+    problems.extend(read_problems)
+    articles: list[Article] = []
     for path in files:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            problems.append(Problem(file=path.name, reason=f"cannot read: {exc.strerror}"))
-            continue
-        contents.append((path.name, data))
+        data = contents.get(path.name)
+        if data is None:
+            continue  # unreadable: already a problem
         article, article_problems = build_article(
             path.name, data, manifest.entries.get(path.stem), manifest.extra_patterns
         )
@@ -163,5 +173,5 @@ def load_kb_dir(kb_dir: Path) -> LoadedKB:
         if article is not None:
             articles.append(article)
     return LoadedKB(
-        tuple(articles), manifest, tuple(problems), kb_version_of(contents), dict(contents)
+        tuple(articles), manifest, tuple(problems), kb_version_of(contents.items()), contents
     )
