@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,10 +44,6 @@ _STOPWORD_SETS: dict[str, frozenset[str]] = {
 NDCG_K = 10
 RECALL_K = 100
 
-# "BCL-2" and "Bcl2" must meet; and "Tet1" must reach "TET".
-_LETTER_HYPHEN_DIGIT = re.compile(r"(?<=[^\W\d_])-(?=\d)")
-_LETTERS_OR_DIGITS = re.compile(r"[^\W\d_]+|\d+")
-
 Progress = Callable[[str], None]
 
 
@@ -69,30 +64,20 @@ class RetrievalConfig(BaseModel):
     title_repeat: int = Field(1, ge=0, le=10)
     stem: bool = True
     stopwords: Literal["project", "lucene", "none"] = "project"
-    # Also index the letter and digit runs of mixed terms ("tet1" -> "tet", "1"),
-    # and join a letter run and a number split by a hyphen ("BCL-2" -> "bcl2").
+    # The Analyzer's word parts: the letter and digit runs of mixed terms are indexed
+    # too ("tet1" -> "tet", "1"), and "BCL-2" is one term, "bcl2".
     word_parts: bool = False
 
     def params(self) -> Bm25Params:
         return Bm25Params(k1=self.k1, b=self.b, epsilon=self.epsilon)
 
     def analyzer(self) -> Analyzer:
-        return Analyzer(stopwords=_STOPWORD_SETS[self.stopwords], stem=self.stem)
-
-    def terms(self, analyzer: Analyzer, text: str) -> list[str]:
-        """Index or query terms of ``text`` under this configuration."""
-        if not self.word_parts:
-            return analyzer.tokenize(text)
-        out: list[str] = []
-        for term in analyzer.tokenize(_LETTER_HYPHEN_DIGIT.sub("", text)):
-            out.append(term)
-            parts = _LETTERS_OR_DIGITS.findall(term)
-            if len(parts) > 1:
-                out.extend(parts)
-        return out
+        return Analyzer(
+            stopwords=_STOPWORD_SETS[self.stopwords], stem=self.stem, word_parts=self.word_parts
+        )
 
     def document_terms(self, analyzer: Analyzer, title: str, text: str) -> list[str]:
-        return self.terms(analyzer, title) * self.title_repeat + self.terms(analyzer, text)
+        return analyzer.tokenize(title) * self.title_repeat + analyzer.tokenize(text)
 
 
 # The project's defaults, and the configuration chosen on SciFact's *train* split
@@ -207,7 +192,7 @@ def evaluate(
     ndcg = 0.0
     recall = 0.0
     for qid, text in dataset.queries.items():
-        hits = index.top_k(config.terms(analyzer, text), max(NDCG_K, RECALL_K))
+        hits = index.top_k(analyzer.tokenize(text), max(NDCG_K, RECALL_K))
         # A run lists matching documents only; zero scores are not retrieved.
         ranking = [dataset.doc_ids[i] for i, score in hits if score > 0]
         ndcg += ndcg_at_k(ranking, dataset.qrels[qid])

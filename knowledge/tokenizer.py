@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from dataclasses import dataclass
+from bisect import bisect_right
 from functools import lru_cache
+from typing import NamedTuple
 
 import Stemmer
 
@@ -78,21 +79,39 @@ SYNONYMS: dict[str, str] = {
 # A possessive or contraction ending is not part of the indexed term.
 _CLITIC_RE = re.compile(r"['’](?:s|d|ll|re|ve|m|t)$")
 
+# Word parts: "BCL-2" and "Bcl2" must meet, and "Tet1" must reach "TET".
+_LETTER_HYPHEN_DIGIT = re.compile(r"(?<=[^\W\d_])-(?=\d)")
+_LETTERS_OR_DIGITS = re.compile(r"[^\W\d_]+|\d+")
 
-@dataclass(frozen=True, slots=True)
-class Token:
+
+class Token(NamedTuple):
     term: str  # the normalised, stemmed index term
     start: int  # surface offsets into the text given to ``analyze``
     end: int
     surface: str
+    # A letter or digit run of the token before it ("tet" of "Tet1"), not a word of its own.
+    part: bool = False
 
 
 class Analyzer:
-    """Turns text into index terms; one instance is shared by index and queries."""
+    """Turns text into index terms; one instance is shared by index and queries.
 
-    def __init__(self, *, stopwords: frozenset[str] = STOPWORDS, stem: bool = True) -> None:
+    With ``word_parts`` a letter run and a number split by a hyphen are one term
+    ("BCL-2" -> ``bcl2``, spanning all of "BCL-2"), and a term mixing letters and
+    digits is followed by its runs ("Tet1" -> ``tet1``, ``tet``, ``1``), each run
+    spanning its own characters where the surface spells it.
+    """
+
+    def __init__(
+        self,
+        *,
+        stopwords: frozenset[str] = STOPWORDS,
+        stem: bool = True,
+        word_parts: bool = False,
+    ) -> None:
         self.stopwords = stopwords
         self.stem = stem
+        self.word_parts = word_parts
         # PyStemmer objects are not thread-safe and Bolt answers from a thread pool.
         self._local = threading.local()
         self._cache: dict[str, str] = {}
@@ -100,54 +119,71 @@ class Analyzer:
     @property
     def signature(self) -> str:
         """Identifies the analysis so saved indexes built differently are not reused."""
-        return f"v2:stem={self.stem}:stop={len(self.stopwords)}:syn={len(SYNONYMS)}"
+        return (
+            f"v2:stem={self.stem}:stop={len(self.stopwords)}:syn={len(SYNONYMS)}"
+            f":parts={self.word_parts}"
+        )
 
     def analyze(self, text: str) -> list[Token]:
         out: list[Token] = []
         letters = [c for c in text if c.isalpha()]
         # In a shouted text every word is in capitals: capitals then mark no acronym.
         shouting = len(letters) > 8 and sum(c.isupper() for c in letters) > 0.8 * len(letters)
-        for m in _TOKEN_RE.finditer(text):
+        view, dropped = self._view(text)
+        for m in _TOKEN_RE.finditer(view):
             kind = m.lastgroup
-            surface = m.group()
-            start, end = m.start(), m.end()
+            raw = m.group()
+            end = m.end()
             if kind == "phrase":
-                out.extend(self._emit(" ".join(surface.split()), start, end, surface, keep=True))
+                raw, keep = " ".join(raw.split()), True
             elif kind == "abbr":
                 # "U.S." and "US" must meet: drop the dots, keep it even if it spells a stopword.
-                out.extend(
-                    self._emit(
-                        surface.replace(".", ""),
-                        start,
-                        end,
-                        surface,
-                        keep=not shouting or "." in surface,
-                    )
-                )
+                keep = not shouting or "." in raw
+                raw = raw.replace(".", "")
             elif kind == "amp":
-                out.extend(self._emit(surface, start, end, surface, keep=True))
+                keep = True
             elif kind == "num":
-                out.extend(self._emit(surface.replace(",", ""), start, end, surface, keep=True))
+                raw, keep = raw.replace(",", ""), True
             else:
-                word = _CLITIC_RE.sub("", surface)
+                raw = _CLITIC_RE.sub("", raw)
+                end = m.start() + len(raw)
                 # An all-capitals word ("US", "IT") is an acronym, never a stopword.
-                acronym = not shouting and len(word) > 1 and word.isupper()
-                out.extend(self._emit(word, start, start + len(word), word, keep=acronym))
+                keep = not shouting and len(raw) > 1 and raw.isupper()
+            start = m.start()
+            if dropped:
+                # Back to ``text``: past every hyphen dropped before; "BCL-2" keeps its hyphen.
+                start += bisect_right(dropped, start)
+                end = end + bisect_right(dropped, end - 1)
+            token = self._token(raw, text, start, end, keep=keep)
+            if token is not None:
+                out.append(token)
+                if self.word_parts:
+                    out.extend(_parts(token))
         return out
 
     def tokenize(self, text: str) -> list[str]:
         return [t.term for t in self.analyze(text)]
 
-    def _emit(self, raw: str, start: int, end: int, surface: str, *, keep: bool) -> list[Token]:
+    def _view(self, text: str) -> tuple[str, list[int]]:
+        """The text words are cut from, and where hyphens were dropped from it (counted in
+        the joined text, ascending)."""
+        if not self.word_parts:
+            return text, []
+        dropped = [m.start() - i for i, m in enumerate(_LETTER_HYPHEN_DIGIT.finditer(text))]
+        if not dropped:
+            return text, dropped
+        return _LETTER_HYPHEN_DIGIT.sub("", text), dropped
+
+    def _token(self, raw: str, text: str, start: int, end: int, *, keep: bool) -> Token | None:
         norm = unicodedata.normalize("NFKC", raw).casefold().replace("’", "'")
         if not norm:
-            return []
+            return None
         mapped = SYNONYMS.get(norm)
         if mapped is not None:
             norm, keep = mapped, True
         if not keep and norm in self.stopwords:
-            return []
-        return [Token(self._stem(norm), start, end, surface)]
+            return None
+        return Token(self._stem(norm), start, end, text[start:end])
 
     def _stem(self, word: str) -> str:
         if not self.stem or not word.isalpha():
@@ -161,6 +197,26 @@ class Analyzer:
             if len(self._cache) < 200_000:
                 self._cache[word] = cached
         return cached
+
+
+def _parts(token: Token) -> list[Token]:
+    """The letter and digit runs of a mixed term, as tokens after it."""
+    parts = _LETTERS_OR_DIGITS.findall(token.term)
+    if len(parts) < 2:
+        return []
+    runs = list(_LETTERS_OR_DIGITS.finditer(token.surface))
+    spelled = len(runs) == len(parts) and all(
+        unicodedata.normalize("NFKC", m.group()).casefold() == part
+        for m, part in zip(runs, parts, strict=True)
+    )
+    if not spelled:
+        # The term is not spelled out in the surface ("fifth-generation" -> "5g"): each
+        # part covers the whole token.
+        return [Token(p, token.start, token.end, token.surface, part=True) for p in parts]
+    return [
+        Token(p, token.start + m.start(), token.start + m.end(), m.group(), part=True)
+        for m, p in zip(runs, parts, strict=True)
+    ]
 
 
 @lru_cache(maxsize=1)

@@ -101,12 +101,29 @@ def test_evaluate_gives_the_hand_computed_metrics(fruit: Path) -> None:
 def test_title_repeat_and_word_parts_are_engine_knobs() -> None:
     config = RetrievalConfig(title_repeat=2, word_parts=True)
     analyzer = config.analyzer()
-    terms = config.terms(analyzer, "Silencing BCL-2 and Tet1")
-    assert {"bcl2", "bcl", "2", "tet1", "tet", "1"} <= set(terms)
+    assert analyzer.word_parts
+    terms = config.document_terms(analyzer, "Tet1", "Silencing BCL-2")
+    assert terms == ["tet1", "tet", "1"] * 2 + ["silenc", "bcl2", "bcl", "2"]
     assert config.document_terms(analyzer, "Banana", "bread") == ["banana", "banana", "bread"]
     plain = RetrievalConfig()
-    assert "bcl2" not in plain.terms(plain.analyzer(), "BCL-2")
+    assert not plain.analyzer().word_parts
+    assert plain.document_terms(plain.analyzer(), "", "BCL-2 Tet1") == ["bcl", "2", "tet1"]
     assert TUNED_CONFIG.word_parts
+
+
+def test_word_parts_let_a_hyphenated_query_find_the_joined_spelling(tmp_path: Path) -> None:
+    corpus = [
+        {"_id": "bcl", "title": "", "text": "Bcl2 inhibits apoptosis"},
+        {"_id": "tet", "title": "", "text": "TET enzymes oxidise methylcytosine"},
+    ]
+    fillers = ["rain", "snow", "wind", "fog", "hail", "sun"]
+    corpus += [{"_id": w, "title": "", "text": f"weather report: {w}"} for w in fillers]
+    queries = [{"_id": "q1", "text": "BCL-2 apoptosis"}, {"_id": "q2", "text": "Tet1"}]
+    qrels = [("q1", "bcl", 1), ("q2", "tet", 1)]
+    data = load_beir(write_beir(tmp_path / "genes", corpus, queries, qrels))
+    # Without parts q1 still finds "apoptosis"; q2 ("tet1") finds nothing.
+    assert evaluate(data, RetrievalConfig()).ndcg_at_10 == 0.5
+    assert evaluate(data, RetrievalConfig(word_parts=True)).ndcg_at_10 == 1.0
 
 
 @pytest.mark.parametrize(
