@@ -7,7 +7,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     LICENSEBOT_HOST=0.0.0.0 \
     LICENSEBOT_PORT=3000 \
-    LICENSEBOT_DATA_DIR=/data
+    LICENSEBOT_DATA_DIR=/data \
+    NUMBA_CACHE_DIR=/data/numba-cache
 
 RUN groupadd --system --gid 10001 licensebot \
     && useradd --system --uid 10001 --gid licensebot --home-dir /app --shell /usr/sbin/nologin licensebot

@@ -201,6 +201,15 @@ def format_table(report: BenchReport) -> str:
             f"{b['queries_checked'] - b['mismatches']}/{b['queries_checked']} top-5 lists "
             "identical to rank-bm25's"
         )
+    runtime = [r.loaded["runtime_mb"] for r in report.results if "runtime_mb" in r.loaded]
+    compiled = [r.loaded["compile_s"] for r in report.results if "compile_s" in r.loaded]
+    if runtime and compiled:
+        lines += [
+            "",
+            f"compiled search (numba): {max(runtime):.0f} MB per process, not counted in "
+            f"index MB; ready in {max(compiled):.2f} s after a load (compiled once, then "
+            "cached on disk)",
+        ]
     lines += [
         "",
         "index MB: resident growth after loading the saved index and querying it "

@@ -9,16 +9,11 @@ scores are served is different (docs/retrieval.md has the details):
 
 * Documents get internal ids in order of increasing length, so the length
   normaliser ``K`` never decreases with the id.
-* Each term's postings are split into segments by term frequency (1, 2, 3-4,
-  5-8, ...), each sorted by internal id. Along a segment a posting's contribution
-  is bounded by that of the segment's largest tf at the posting's ``K``, which
-  never grows: the postings that may be worth at least some value form a prefix,
-  found by binary search, and any one posting is found by binary search too.
-* Top-k is an exact threshold search (:class:`_TopK`): read the heads of all
-  segments, take the k-th best exact score among the best partial sums as the
-  threshold, read further only the prefixes a document would need to reach it,
-  then drop candidates whose upper bound falls below it and score the rest
-  exactly.
+* Each term's postings are one list sorted by internal id, cut into blocks of
+  ``BLOCK``; each block records its last document and its largest
+  ``tf(k1 + 1)/(tf + K)``, which bound what any of its postings can add.
+* Top-k is the compiled block-max MaxScore search of :mod:`knowledge.topk_kernel`;
+  queries with few postings score every match directly.
 """
 
 from __future__ import annotations
@@ -39,28 +34,18 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
 
 IntArray = npt.NDArray[np.int64]
 Int32Array = npt.NDArray[np.int32]
 FloatArray = npt.NDArray[np.float64]
 AnyArray = npt.NDArray[Any]
 
-# Headroom for pruning bounds. Bounds are derived algebraically while scores are
-# float sums; loosening a bound by far more than any rounding error can only admit
-# extra candidates, never drop a document that belongs in the top k.
-_SLACK: Final = 1e-9
-# Segments this short are read whole before the threshold is set; longer ones
-# contribute their first postings (the shortest documents).
-_HEAD_WHOLE: Final = 256
-_HEAD: Final = 16
-# A binary search costs about this many sequential reads of a posting list.
-_PROBE_COST: Final = 16
 # Queries whose terms have at most this many postings in all are scored whole.
 _SCORE_ALL_BELOW: Final = 4096
-# Below this many candidates, exact scoring is cheaper than more pruning.
-_EXACT_DIRECTLY: Final = 64
-
+# Postings per block of a term's list: the unit the search skips by. Smaller
+# blocks bound scores more tightly and cost more to step through.
+BLOCK: Final = 64
 Progress = Callable[[str], None]
 
 
@@ -82,9 +67,10 @@ class Bm25Index:
     _vocab: dict[str, int]
     _df: Int32Array  # per term id: documents containing it
     _idf: FloatArray  # per term id: BM25Okapi idf after the epsilon floor
-    _term_seg: IntArray  # term id -> its segments [_term_seg[t], _term_seg[t + 1])
-    _seg_ptr: IntArray  # segment -> its postings [_seg_ptr[g], _seg_ptr[g + 1])
-    _seg_maxtf: FloatArray  # segment -> largest tf in it
+    _term_ptr: IntArray  # term id -> its postings [_term_ptr[t], _term_ptr[t + 1])
+    _term_block: IntArray  # term id -> its blocks [_term_block[t], _term_block[t + 1])
+    _block_last: AnyArray  # block -> internal id of its last document
+    _block_max: FloatArray  # block -> largest tf(k1 + 1)/(tf + K) in it
     _post: Int32Array  # postings: internal document ids
     _tf: AnyArray  # postings: term frequency (smallest unsigned dtype that fits)
     _k: FloatArray  # internal id -> k1 * (1 - b + b * dl / avgdl), non-decreasing
@@ -118,7 +104,7 @@ class Bm25Index:
         del numbering
         say(f"index: building postings for {len(self._vocab):,} terms")
         self._build(token_ids, lengths)
-        say(f"index: {self._post.size:,} postings in {self._seg_ptr.size - 1:,} segments")
+        say(f"index: {self._post.size:,} postings in {self._block_max.size:,} blocks")
 
     # ------------------------------------------------------------------ build
 
@@ -161,56 +147,42 @@ class Bm25Index:
         tf[-1:] = keys.size - starts[-1:]
         del starts
         pairs = keys[first]
-        del first
-        work = keys[:n_post]
-
-        # Regroup each term's postings by tf bucket, doc order kept inside; tf
-        # rides along in the low bits of the sort key.
+        del first, keys
         max_tf = int(tf.max(initial=0))
-        bucket = _tf_bucket(tf, max_tf)
-        bucket_bits = max(1, int(bucket.max(initial=0)).bit_length())
-        tf_bits = max(1, max_tf.bit_length())
-        if term_bits + bucket_bits + doc_bits + tf_bits > 63:
-            raise ValueError("corpus too large for one index")
-        doc_mask = (1 << doc_bits) - 1
-        np.right_shift(pairs, doc_bits, out=work)
-        work <<= bucket_bits
-        work |= bucket
-        del bucket
-        work <<= doc_bits + tf_bits
-        pairs &= doc_mask
-        pairs <<= tf_bits
-        pairs |= tf
-        pairs |= work
+        self._tf = tf.astype(np.min_scalar_type(max_tf))
         del tf
-        pairs.sort()
-
-        np.bitwise_and(pairs, (1 << tf_bits) - 1, out=work)
-        self._tf = work.astype(np.min_scalar_type(max_tf))
-        pairs >>= tf_bits
-        np.bitwise_and(pairs, doc_mask, out=work)
-        self._post = work.astype(self._orig.dtype)
-        del work, keys
-        pairs >>= doc_bits  # now (term, bucket) per posting
-        if n_post:
-            boundary = np.empty(n_post, dtype=bool)
-            boundary[0] = True
-            np.not_equal(pairs[1:], pairs[:-1], out=boundary[1:])
-            seg_start = np.flatnonzero(boundary)
-            del boundary
-        else:
-            seg_start = np.zeros(0, dtype=np.int64)
-        seg_term = pairs[seg_start] >> bucket_bits
+        self._post = (pairs & ((1 << doc_bits) - 1)).astype(self._orig.dtype)
+        pairs >>= doc_bits  # now the term id of each posting
+        self._term_ptr = np.searchsorted(pairs, np.arange(n_terms + 1)).astype(np.int64)
         del pairs
-        self._seg_ptr = np.append(seg_start, n_post).astype(np.int64)
-        self._term_seg = np.searchsorted(seg_term, np.arange(n_terms + 1)).astype(np.int64)
-        if n_post:
-            self._seg_maxtf = np.maximum.reduceat(self._tf, seg_start).astype(np.float64)
-        else:
-            self._seg_maxtf = np.zeros(0, dtype=np.float64)
-        df = np.diff(self._seg_ptr[self._term_seg])
+        df = np.diff(self._term_ptr)
         self._df = df.astype(np.int32)
         self._idf, self._average_idf = _okapi_idf(df, n_docs, p.epsilon)
+        self._build_blocks(df)
+
+    def _build_blocks(self, df: IntArray) -> None:
+        """Per block of BLOCK postings: its last document and its largest tf-part."""
+        n_blocks = (df + BLOCK - 1) // BLOCK
+        self._term_block = np.zeros(df.size + 1, dtype=np.int64)
+        np.cumsum(n_blocks, out=self._term_block[1:])
+        total = int(self._term_block[-1])
+        first_of_term = np.repeat(self._term_block[:-1], n_blocks)
+        start = np.repeat(self._term_ptr[:-1], n_blocks)
+        start += (np.arange(total, dtype=np.int64) - first_of_term) * BLOCK
+        del first_of_term
+        end = np.minimum(start + BLOCK, np.repeat(self._term_ptr[1:], n_blocks))
+        self._block_last = self._post[end - 1] if total else np.zeros(0, self._post.dtype)
+        self._block_max = np.empty(total, dtype=np.float64)
+        # In slices of about a million postings: the tf-parts of all postings at
+        # once would need 8 bytes per posting.
+        b = 0
+        while b < total:
+            stop = int(np.searchsorted(start, start[b] + (1 << 20), side="right"))
+            stop = max(stop, b + 1)
+            lo, hi = int(start[b]), int(end[stop - 1])
+            part = _tf_part(self._tf[lo:hi], self._k[self._post[lo:hi]], self.params.k1)
+            self._block_max[b:stop] = np.maximum.reduceat(part, start[b:stop] - lo)
+            b = stop
 
     # ------------------------------------------------------------- accessors
 
@@ -273,8 +245,45 @@ class Bm25Index:
         if sum(int(self._df[t]) for t in terms) <= _SCORE_ALL_BELOW:
             # Few postings: scoring every match costs less than pruning them.
             return self._rank(*self._score_matches(qids, terms), k)
-        docs, scores = _TopK(self, qids, k).run()
-        return self._rank(docs, scores, k)
+        return self._rank(*self._search(qids, k), k)
+
+    def prepare(self, *, wait: bool = True) -> None:
+        """Compile the fast search for this index (seconds, once per process; cached on disk).
+
+        Until it is ready, queries are answered by exact scoring of every match,
+        so a fresh process is slower for a moment but never stalls.
+        """
+        from knowledge import topk_kernel  # noqa: PLC0415 (numba: see _search)
+
+        topk_kernel.prepare(self._post, self._tf, wait=wait)
+
+    def _search(self, qids: list[int], k: int) -> tuple[AnyArray, FloatArray]:
+        """Candidates for the top ``k`` with exact scores, from the compiled search."""
+        # Imported here: numba costs a short CLI run 0.2 s it would not use.
+        from knowledge import topk_kernel  # noqa: PLC0415
+
+        if not topk_kernel.ready(self._post, self._tf):
+            self.prepare(wait=False)
+            return self._score_matches(qids, set(qids))
+        terms = np.fromiter(dict.fromkeys(qids), dtype=np.int64)
+        slot = {int(t): i for i, t in enumerate(terms)}
+        counts = collections.Counter(qids)
+        return topk_kernel.search(
+            self._post,
+            self._tf,
+            self._k,
+            self._term_ptr[terms],
+            self._term_ptr[terms + 1],
+            self._term_block[terms],
+            self._block_last,
+            self._block_max,
+            self._idf[terms],
+            np.fromiter((counts[int(t)] for t in terms), dtype=np.float64, count=terms.size),
+            np.fromiter((slot[t] for t in qids), dtype=np.int64, count=len(qids)),
+            self.params.k1,
+            k,
+            BLOCK,
+        )
 
     def _query_ids(self, query: Iterable[str]) -> list[int]:
         """Term ids of the query tokens, in order, repeats kept, zero-weight ones dropped."""
@@ -290,23 +299,6 @@ class Bm25Index:
         tf = tf.astype(np.float64)
         k1 = self.params.k1
         return np.asarray(self._idf[tid] * (tf * (k1 + 1) / (tf + self._k[docs])))
-
-    def _exact(self, qids: list[int], docs: AnyArray) -> FloatArray:
-        """Scores of ``docs`` (sorted internal ids), summed in query order like rank-bm25."""
-        contrib: dict[int, FloatArray] = {}
-        for t in dict.fromkeys(qids):
-            tf = np.zeros(docs.size, dtype=self._tf.dtype)
-            for g in self._segments(t):
-                lo, hi = int(self._seg_ptr[g]), int(self._seg_ptr[g + 1])
-                pos = np.searchsorted(self._post[lo:hi], docs)
-                pos[pos == hi - lo] = 0
-                hit = self._post[lo + pos] == docs
-                tf[hit] = self._tf[lo + pos[hit]]
-            contrib[t] = self._contribution(t, tf, docs)
-        total = np.zeros(docs.size, dtype=np.float64)
-        for t in qids:
-            total += contrib[t]
-        return total
 
     def _rank(self, docs: AnyArray, scores: FloatArray, k: int) -> list[tuple[int, float]]:
         keep = scores > 0
@@ -339,10 +331,7 @@ class Bm25Index:
 
     def _posting_range(self, tid: int) -> tuple[int, int]:
         """Where term ``tid``'s postings (all its segments) lie in ``_post``."""
-        return int(self._seg_ptr[self._term_seg[tid]]), int(self._seg_ptr[self._term_seg[tid + 1]])
-
-    def _segments(self, tid: int) -> range:
-        return range(int(self._term_seg[tid]), int(self._term_seg[tid + 1]))
+        return int(self._term_ptr[tid]), int(self._term_ptr[tid + 1])
 
     def _scratch(self) -> FloatArray:
         """A zeroed per-thread accumulator over all documents; users re-zero it."""
@@ -352,23 +341,16 @@ class Bm25Index:
             self._local.acc = acc
         return acc
 
-    def _scratch_mask(self) -> npt.NDArray[np.bool_]:
-        """An all-False per-thread flag per document; users reset what they set."""
-        mark: npt.NDArray[np.bool_] | None = getattr(self._local, "mark", None)
-        if mark is None or mark.size != self.n_docs:
-            mark = np.zeros(self.n_docs, dtype=bool)
-            self._local.mark = mark
-        return mark
-
     # ----------------------------------------------------------- persistence
 
     def _arrays(self) -> dict[str, AnyArray]:
         return {
             "df": self._df,
             "idf": self._idf,
-            "term_seg": self._term_seg,
-            "seg_ptr": self._seg_ptr,
-            "seg_maxtf": self._seg_maxtf,
+            "term_ptr": self._term_ptr,
+            "term_block": self._term_block,
+            "block_last": self._block_last,
+            "block_max": self._block_max,
             "post": self._post,
             "tf": self._tf,
             "k": self._k,
@@ -429,7 +411,11 @@ class Bm25Index:
         if (
             self._orig.size != self.n_docs
             or self._k.size != self.n_docs
-            or self._term_seg.size != len(self._vocab) + 1
+            or self._term_ptr.size != len(self._vocab) + 1
+            or self._term_block.size != len(self._vocab) + 1
+            or self._block_last.size != self._block_max.size
+            or (self._term_block.size and self._term_block[-1] != self._block_max.size)
+            or (self._term_ptr.size and self._term_ptr[-1] != self._post.size)
             or self._post.size != self._tf.size
         ):
             raise IndexFileError(f"{path}: arrays do not match the header")
@@ -437,190 +423,18 @@ class Bm25Index:
 
     @staticmethod
     def _arrays_names() -> tuple[str, ...]:
-        return ("df", "idf", "term_seg", "seg_ptr", "seg_maxtf", "post", "tf", "k", "orig")
-
-
-class _TopK:
-    """One exact top-k search.
-
-    Invariant: ``acc`` holds, for each document listed in ``fresh``, the sum of
-    its contributions from the postings read so far (the first ``read[g]`` of each
-    segment ``g``); from the postings of term t not read yet, no document gets
-    more than ``bound[t]``. So a document never read scores at most
-    ``sum(bound)``, and a read one at most its ``acc`` plus that sum.
-    """
-
-    def __init__(self, index: Bm25Index, qids: list[int], k: int) -> None:
-        self.ix = index
-        self.qids = qids
-        self.k = k
-        counts = collections.Counter(qids)
-        self.weight = {t: counts[t] * float(index._idf[t]) for t in counts}
-        self.acc = index._scratch()
-        self.fresh: list[AnyArray] = []
-        self.read: dict[int, int] = {}
-        self.bound: dict[int, float] = {}
-        self.scanned: set[int] = set()
-        self.theta = 0.0
-
-    def run(self) -> tuple[AnyArray, FloatArray]:
-        try:
-            for t in self.weight:
-                self._read_heads(t)
-            self._lift()
-            while self._read_next_term():
-                self._lift()
-            cand = self._prune()
-        finally:
-            for part in self.fresh:
-                self.acc[part] = 0.0
-        return cand, self.ix._exact(self.qids, cand)
-
-    # -- reading postings
-
-    def _read_heads(self, t: int) -> None:
-        """Read whole short segments and the first postings of the long ones."""
-        ix = self.ix
-        lo, hi = int(ix._term_seg[t]), int(ix._term_seg[t + 1])
-        starts = ix._seg_ptr[lo:hi]
-        lengths = ix._seg_ptr[lo + 1 : hi + 1] - starts
-        heads = np.where(lengths <= _HEAD_WHOLE, lengths, np.minimum(lengths, _HEAD + self.k))
-        self._read(t, starts, heads)
-        self.read.update(zip(range(lo, hi), heads.tolist(), strict=True))
-        partly = heads < lengths
-        if partly.any():
-            next_doc = ix._post[starts[partly] + heads[partly]]
-            maxtf = ix._seg_maxtf[lo:hi][partly]
-            best = float(_ratio(maxtf, ix._k[next_doc], ix.params).max())
-            self.bound[t] = self.weight[t] * best * (1 + _SLACK)
-
-    def _read(self, t: int, starts: IntArray, counts: IntArray) -> None:
-        """Add the contributions of ``counts[i]`` postings from ``starts[i]`` on."""
-        total = int(counts.sum())
-        if total == 0:
-            return
-        ix = self.ix
-        ends = np.cumsum(counts)
-        pos = np.arange(total, dtype=np.int64) + np.repeat(starts - (ends - counts), counts)
-        docs = ix._post[pos]
-        # A document is in one segment per term, so ``docs`` has no repeats here.
-        self.fresh.append(docs[self.acc[docs] == 0.0])
-        self.acc[docs] += self.weight[t] * _ratio(ix._tf[pos], ix._k[docs], ix.params)
-
-    def _read_next_term(self) -> bool:
-        """Read one more term as far as theta requires; False when none needs it."""
-        total = sum(self.bound.values())
-        if total < self.theta:
-            return False
-        # Terms whose bounds together stay below theta need not be read: a
-        # document found only through them scores below it. Leaving out the
-        # longest lists saves the most, so they are tried first.
-        spare = self.theta
-        essential: list[int] = []
-        for t in sorted(self.bound, key=self._unread, reverse=True):
-            if self.bound[t] < spare:
-                spare -= self.bound[t]
-            elif t not in self.scanned:
-                essential.append(t)
-        if not essential:
-            return False
-        t = min(essential, key=self._unread)
-        # Through term t an unread document reaches theta only if its
-        # contribution there is at least theta minus every other bound.
-        floor = self.theta - (total - self.bound[t])
-        self._read_down_to(t, floor / self.weight[t])
-        self.scanned.add(t)
-        self.bound[t] = max(floor, 0.0) * (1 + _SLACK)
-        return True
-
-    def _read_down_to(self, t: int, min_ratio: float) -> None:
-        """Read every posting of t whose tf-part may reach ``min_ratio``."""
-        ix = self.ix
-        segs = ix._segments(t)
-        starts = ix._seg_ptr[segs.start : segs.stop]
-        begin = np.array([self.read[g] for g in segs], dtype=np.int64)
-        if min_ratio <= 0:
-            cut = ix._seg_ptr[segs.start + 1 : segs.stop + 1] - starts
-        else:
-            # tf(k1+1)/(tf+K) >= r  <=>  K <= tf(k1+1)/r - tf, with tf the segment's largest.
-            maxtf = ix._seg_maxtf[segs.start : segs.stop]
-            k_cut = (maxtf * (ix.params.k1 + 1) / min_ratio - maxtf) * (1 + _SLACK) + _SLACK
-            doc_cut = np.searchsorted(ix._k, k_cut, side="right")
-            cut = np.array(
-                [
-                    np.searchsorted(ix._post[ix._seg_ptr[g] : ix._seg_ptr[g + 1]], d)
-                    for g, d in zip(segs, doc_cut.tolist(), strict=True)
-                ],
-                dtype=np.int64,
-            )
-        cut = np.maximum(cut, begin)
-        self._read(t, starts + begin, cut - begin)
-        self.read.update(zip(segs, cut.tolist(), strict=True))
-
-    def _unread(self, t: int) -> int:
-        ix = self.ix
-        segs = ix._segments(t)
-        size = int(ix._seg_ptr[segs.stop] - ix._seg_ptr[segs.start])
-        return size - sum(self.read[g] for g in segs)
-
-    # -- threshold and candidates
-
-    def _seen(self) -> AnyArray:
-        if len(self.fresh) > 1:
-            self.fresh = [np.concatenate(self.fresh)]
-        return self.fresh[0] if self.fresh else np.zeros(0, dtype=self.ix._post.dtype)
-
-    def _lift(self) -> None:
-        """Raise theta to the k-th best exact score among the best partial sums."""
-        seen = self._seen()
-        if seen.size < self.k:
-            return
-        m = min(seen.size, 8 * self.k + 24)
-        best = np.sort(seen[np.argpartition(-self.acc[seen], m - 1)[:m]])
-        kth = _kth_largest(self.ix._exact(self.qids, best), self.k)
-        self.theta = max(self.theta, kth * (1 - _SLACK))
-
-    def _prune(self) -> AnyArray:
-        """Documents read so far that may still reach theta, sorted."""
-        seen = self._seen()
-        total = sum(self.bound.values())
-        cand = np.sort(seen[self.acc[seen] + total * (1 + _SLACK) >= self.theta])
-        # Unread postings, largest bound first: add what they give the candidates
-        # left, dropping those the remaining bounds can no longer lift.
-        for t in sorted(self.bound, key=self.bound.__getitem__, reverse=True):
-            if cand.size <= _EXACT_DIRECTLY or self.bound[t] == 0:
-                break
-            self._probe(t, cand)
-            total -= self.bound[t]
-            cand = cand[self.acc[cand] + total * (1 + _SLACK) >= self.theta]
-        return cand
-
-    def _probe(self, t: int, docs: AnyArray) -> None:
-        """Add term t's contribution at those ``docs`` found in its unread postings."""
-        ix = self.ix
-        mark: npt.NDArray[np.bool_] | None = None
-        try:
-            for g in ix._segments(t):
-                lo, hi = int(ix._seg_ptr[g]) + self.read[g], int(ix._seg_ptr[g + 1])
-                if lo == hi:
-                    continue
-                if docs.size * _PROBE_COST < hi - lo:
-                    pos = np.searchsorted(ix._post[lo:hi], docs)
-                    pos[pos == hi - lo] = 0
-                    at = lo + pos[ix._post[lo + pos] == docs]
-                else:
-                    # Many candidates: one pass over the postings beats a binary
-                    # search per candidate.
-                    if mark is None:
-                        mark = ix._scratch_mask()
-                        mark[docs] = True
-                    at = lo + np.flatnonzero(mark[ix._post[lo:hi]])
-                if at.size:
-                    found = ix._post[at]
-                    self.acc[found] += self.weight[t] * _ratio(ix._tf[at], ix._k[found], ix.params)
-        finally:
-            if mark is not None:
-                mark[docs] = False
+        return (
+            "df",
+            "idf",
+            "term_ptr",
+            "term_block",
+            "block_last",
+            "block_max",
+            "post",
+            "tf",
+            "k",
+            "orig",
+        )
 
 
 def read_header(path: Path) -> dict[str, Any]:
@@ -654,11 +468,6 @@ def _length_norm(lengths: IntArray, avgdl: float, p: Bm25Params) -> FloatArray:
     return np.asarray(p.k1 * (1 - p.b + p.b * lengths / avgdl), dtype=np.float64)
 
 
-def _ratio(tf: AnyArray, k: FloatArray, p: Bm25Params) -> FloatArray:
-    tf = tf.astype(np.float64)
-    return np.asarray(tf * (p.k1 + 1) / (tf + k), dtype=np.float64)
-
-
 def _okapi_idf(df: IntArray, n_docs: int, epsilon: float) -> tuple[FloatArray, float]:
     """BM25Okapi idf per term id (ids in first-seen order) and the mean it floors with."""
     if df.size == 0:
@@ -676,22 +485,10 @@ def _okapi_idf(df: IntArray, n_docs: int, epsilon: float) -> tuple[FloatArray, f
     return idf, average
 
 
-def _tf_bucket(tf: Int32Array, max_tf: int) -> npt.NDArray[np.int8]:
-    """0 for tf 1, 1 for 2, 2 for 3-4, 3 for 5-8, ... (ceil(log2 tf))."""
-    bucket = np.zeros(tf.size, dtype=np.int8)
-    edge = 1
-    while edge < max_tf:
-        bucket += tf > edge
-        edge *= 2
-    return bucket
-
-
-def _kth_largest(values: FloatArray, k: int) -> float:
-    """The k-th largest positive value, or 0.0 when there are fewer than k."""
-    positive = values[values > 0]
-    if positive.size < k:
-        return 0.0
-    return float(np.partition(positive, positive.size - k)[positive.size - k])
+def _tf_part(tf: AnyArray, k: FloatArray, k1: float) -> FloatArray:
+    """tf(k1 + 1)/(tf + K), with the float64 operations of rank-bm25 and the search."""
+    f = tf.astype(np.float64)
+    return np.asarray(f * (k1 + 1) / (f + k), dtype=np.float64)
 
 
 def _best_of(scores: FloatArray, k: int) -> list[tuple[int, float]]:

@@ -119,6 +119,9 @@ def check_kb_dir(kb_dir: Path) -> list[Problem]:
 
 # Bump when passage splitting or cleaning changes, so saved indexes are rebuilt.
 PASSAGING_VERSION = "1"
+# Below this many postings no query has enough of them to leave exact scoring of
+# every match, so the compiled search is never needed.
+PREPARE_FROM_POSTINGS = 100_000
 
 
 def build_snapshot(
@@ -158,6 +161,10 @@ def build_snapshot(
         if data_dir is not None
         else Bm25Index(tokens, params)
     )
+    if index.n_postings >= PREPARE_FROM_POSTINGS:
+        # Large enough for queries to reach the compiled search: compile it now,
+        # off the serving path, rather than on someone's question.
+        index.prepare(wait=False)
     return Snapshot(
         kb_dir=kb_dir,
         kb_version=loaded.kb_version,

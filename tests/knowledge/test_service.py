@@ -286,3 +286,18 @@ def test_identical_articles_corroborate_each_other(tmp_path: Path) -> None:
     kb = KnowledgeBase.load(make_kb(tmp_path, {"one": ARTICLES["alpha"], "two": ARTICLES["alpha"]}))
     (quote,) = kb.answer("battery patents carmakers", 10).quotes
     assert [r.doc_id for r in quote.also_reported_by] == ["two" if quote.doc_id == "one" else "one"]
+
+
+def test_a_large_index_starts_compiling_its_search_in_the_background(
+    kb_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import knowledge.service as service_module
+    from knowledge.index import Bm25Index
+
+    calls: list[bool] = []
+    monkeypatch.setattr(Bm25Index, "prepare", lambda self, wait=True: calls.append(wait))
+    KnowledgeBase.load(kb_dir)
+    assert calls == []  # small: queries never reach the compiled search
+    monkeypatch.setattr(service_module, "PREPARE_FROM_POSTINGS", 1)
+    KnowledgeBase.load(kb_dir)
+    assert calls == [False]

@@ -1,0 +1,430 @@
+"""The compiled top-k search behind :meth:`knowledge.index.Bm25Index.top_k`.
+
+Block-max MaxScore, document at a time, over the query terms' posting lists
+(each sorted by internal document id; documents are numbered by increasing
+length, so the length normaliser ``K`` never falls along a list).
+
+* MaxScore (Turtle & Flood, 1995): terms are kept ordered by the most they can
+  still add; the cheapest ones, whose bounds together stay below the k-th best
+  score so far (theta), cannot bring a document into the top k on their own.
+  Documents are taken only from the other lists; the cheap ones are probed by
+  galloping search, stopping once a document can no longer reach theta.
+* Block maxima (Ding & Suel, 2011): every block of a list stores its last
+  document and its largest ``tf(k1 + 1)/(tf + K)``. Before a document is scored,
+  the blocks that may hold it bound its score; when that bound stays below theta,
+  every document up to the end of the first of those blocks is skipped at once.
+
+Scores of the documents that survive are exact, as rank-bm25 computes them:
+each term's ``idf * (tf * (k1 + 1) / (tf + K))``, added in query order, once per
+query token. Pruning compares sums taken in another order, so its comparisons
+leave a relative slack far above any rounding error: it may keep a few extra
+candidates, never lose one.
+
+Compiled with numba because the search visits postings one at a time; in numpy the
+same search spends most of its time in per-call overhead.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _jit(fn: _F) -> _F:
+    """Compile lazily, caching machine code on disk where numba finds a writable place.
+
+    A read-only install with no writable cache directory only loses the cache
+    (compiling costs seconds once per process), never the function.
+    """
+    try:
+        return cast(_F, numba.njit(nogil=True, cache=True)(fn))
+    except RuntimeError:
+        return cast(_F, numba.njit(nogil=True)(fn))
+
+
+SLACK = 1e-9
+# Term bounds only fall as cursors move; they are refreshed this often (documents).
+_REFRESH_EVERY = 256
+# Up to this many distinct terms, every split into essential and non-essential is tried.
+_EXHAUSTIVE_TERMS = 8
+
+
+@_jit
+def _seek(post: Any, lo: int, hi: int, doc: int) -> int:
+    """First position in ``post[lo:hi]`` holding a document >= ``doc`` (galloping)."""
+    if lo >= hi or post[lo] >= doc:
+        return lo
+    prev = lo
+    step = 1
+    probe = lo + 1
+    while probe < hi and post[probe] < doc:
+        prev = probe
+        step *= 2
+        probe = lo + step
+    right = min(probe, hi)
+    left = prev + 1
+    while left < right:
+        mid = (left + right) // 2
+        if post[mid] < doc:
+            left = mid + 1
+        else:
+            right = mid
+    return left
+
+
+@_jit
+def _heap_push(heap: Any, size: int, value: float) -> int:
+    """Keep the ``heap.size`` largest values in a min-heap; returns the new size."""
+    cap = heap.size
+    if size < cap:
+        i = size
+        heap[i] = value
+        while i > 0:
+            parent = (i - 1) // 2
+            if heap[parent] <= heap[i]:
+                break
+            heap[parent], heap[i] = heap[i], heap[parent]
+            i = parent
+        return size + 1
+    if value <= heap[0]:
+        return size
+    heap[0] = value
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= cap:
+            break
+        if child + 1 < cap and heap[child + 1] < heap[child]:
+            child += 1
+        if heap[i] <= heap[child]:
+            break
+        heap[i], heap[child] = heap[child], heap[i]
+        i = child
+    return size
+
+
+@_jit
+def _bounds(
+    ub: Any, cur: Any, lo: Any, hi: Any, suffix: Any, s_off: Any, weight: Any, block: int
+) -> None:
+    """The most each term can still add, from its cursor on (it only falls)."""
+    for i in range(ub.size):
+        if cur[i] < hi[i]:
+            ub[i] = weight[i] * suffix[s_off[i] + (cur[i] - lo[i]) // block]
+        else:
+            ub[i] = 0.0
+
+
+@_jit
+def _partition(order: Any, ub: Any, prefix: Any, cur: Any, hi: Any, theta: float) -> int:
+    """Choose the non-essential terms; returns how many, placed first in ``order``.
+
+    Any set of terms whose bounds add up to less than theta will do. For a few
+    terms every set is tried and the one leaving the fewest postings to walk is
+    taken: a long list of a common term is often better probed than walked. With
+    more terms, the classic choice: the cheapest terms by bound.
+    """
+    n = order.size
+    skip = np.zeros(n, dtype=np.bool_)
+    if n <= _EXHAUSTIVE_TERMS:
+        best = 0
+        best_cost = np.iinfo(np.int64).max
+        for mask in range(1 << n):
+            total = 0.0
+            cost = 0
+            for i in range(n):
+                if (mask >> i) & 1:
+                    total += ub[i]
+                else:
+                    cost += hi[i] - cur[i]
+            if total * (1.0 + SLACK) < theta and cost < best_cost:
+                best, best_cost = mask, cost
+        for i in range(n):
+            skip[i] = (best >> i) & 1
+    else:
+        total = 0.0
+        for i in np.argsort(ub):
+            total += ub[i]
+            if total * (1.0 + SLACK) >= theta:
+                break
+            skip[i] = True
+    # Non-essential terms first, ascending by bound, so probing meets the largest
+    # bounds first and can stop early; then the essential ones.
+    first = 0
+    for i in np.argsort(ub):
+        if skip[i]:
+            order[first] = i
+            first += 1
+    rest = first
+    for i in range(n):
+        if not skip[i]:
+            order[rest] = i
+            rest += 1
+    total = 0.0
+    for j in range(first):
+        total += ub[order[j]]
+        prefix[j] = total
+    return first
+
+
+@_jit
+def _level(order: Any, first: int, cur: Any, hi: Any, post: Any, done: int) -> None:
+    """Move essential cursors past ``done``: a list that was only probed may lag behind."""
+    for j in range(first, order.size):
+        i = order[j]
+        cur[i] = _seek(post, cur[i], hi[i], done + 1)
+
+
+@_jit
+def block_max_search(
+    post: Any,
+    tf: Any,
+    k_norm: Any,
+    lo: Any,
+    hi: Any,
+    blk: Any,
+    block_last: Any,
+    block_max: Any,
+    idf: Any,
+    count: Any,
+    query_slots: Any,
+    k1: float,
+    k: int,
+    block: int,
+) -> tuple[Any, Any]:
+    """Internal ids and exact scores of every document that may be in the top ``k``.
+
+    Term ``i`` (a distinct query term) has postings ``post[lo[i]:hi[i]]`` in
+    blocks starting at ``blk[i]``, weight ``idf[i]`` and ``count[i]`` query tokens;
+    ``query_slots`` lists the term of each query token in order. The result holds
+    the true top k, ties with the k-th score included; the caller ranks it.
+    """
+    n = lo.size
+    weight = np.empty(n, dtype=np.float64)
+    n_blocks = np.empty(n, dtype=np.int64)
+    s_off = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        weight[i] = count[i] * idf[i]
+        n_blocks[i] = (hi[i] - lo[i] + block - 1) // block
+        s_off[i + 1] = s_off[i] + n_blocks[i]
+    # Largest block maximum from each block to the end of its list.
+    suffix = np.empty(s_off[n], dtype=np.float64)
+    for i in range(n):
+        best = 0.0
+        for j in range(n_blocks[i] - 1, -1, -1):
+            best = max(best, block_max[blk[i] + j])
+            suffix[s_off[i] + j] = best
+
+    cur = lo.copy()
+    shallow = np.zeros(n, dtype=np.int64)  # block of each list that may hold the document
+    order = np.arange(n)
+    ub = np.zeros(n, dtype=np.float64)
+    prefix = np.zeros(n, dtype=np.float64)
+    _bounds(ub, cur, lo, hi, suffix, s_off, weight, block)
+
+    contrib = np.zeros(n, dtype=np.float64)
+    heap = np.empty(k, dtype=np.float64)
+    heap_size = 0
+    theta = 0.0
+    first: Any = 0  # order[:first] are the non-essential terms
+    out_docs = np.empty(64, dtype=np.int64)
+    out_scores = np.empty(64, dtype=np.float64)
+    n_out = 0
+    steps = 0
+    no_doc = np.iinfo(np.int64).max
+
+    done: Any = np.int64(-1)  # every document up to this one has been dealt with
+    while True:
+        steps += 1
+        if steps % _REFRESH_EVERY == 0:
+            _bounds(ub, cur, lo, hi, suffix, s_off, weight, block)
+            first = _partition(order, ub, prefix, cur, hi, theta)
+            _level(order, first, cur, hi, post, done)
+        doc: Any = no_doc
+        for j in range(first, n):
+            i = order[j]
+            if cur[i] < hi[i] and post[cur[i]] < doc:
+                doc = np.int64(post[cur[i]])
+        if doc == no_doc:
+            break
+
+        if heap_size == k:
+            # Bound ``doc`` and the documents after it that the same blocks cover:
+            # an essential list not at ``doc`` holds nothing before its cursor.
+            bound = 0.0
+            until: Any = no_doc
+            for j in range(first, n):
+                i = order[j]
+                if cur[i] >= hi[i]:
+                    continue
+                d = np.int64(post[cur[i]])
+                if d == doc:
+                    b = blk[i] + (cur[i] - lo[i]) // block
+                    bound += weight[i] * block_max[b]
+                    until = min(until, np.int64(block_last[b]))
+                else:
+                    until = min(until, d - 1)
+            for j in range(first):
+                i = order[j]
+                if cur[i] >= hi[i]:
+                    continue
+                b = max(shallow[i], (cur[i] - lo[i]) // block)
+                while b < n_blocks[i] and block_last[blk[i] + b] < doc:
+                    b += 1
+                shallow[i] = b
+                if b < n_blocks[i]:
+                    bound += weight[i] * block_max[blk[i] + b]
+                    until = min(until, np.int64(block_last[blk[i] + b]))
+            if bound * (1.0 + SLACK) < theta:
+                for j in range(first, n):
+                    i = order[j]
+                    cur[i] = _seek(post, cur[i], hi[i], until + 1)
+                done = until
+                continue
+        done = doc
+
+        k_doc = k_norm[doc]
+        for i in range(n):
+            contrib[i] = 0.0
+        partial = 0.0
+        for j in range(first, n):
+            i = order[j]
+            c = cur[i]
+            if c < hi[i] and post[c] == doc:
+                f = np.float64(tf[c])
+                contrib[i] = idf[i] * (f * (k1 + 1.0) / (f + k_doc))
+                partial += count[i] * contrib[i]
+                cur[i] = c + 1
+        alive = True
+        for j in range(first - 1, -1, -1):
+            if (partial + prefix[j]) * (1.0 + SLACK) < theta:
+                alive = False
+                break
+            i = order[j]
+            c = _seek(post, cur[i], hi[i], doc)
+            cur[i] = c
+            if c < hi[i] and post[c] == doc:
+                f = np.float64(tf[c])
+                contrib[i] = idf[i] * (f * (k1 + 1.0) / (f + k_doc))
+                partial += count[i] * contrib[i]
+                cur[i] = c + 1
+        if not alive:
+            continue
+        # rank-bm25's sum: one addition per query token, in query order.
+        score = 0.0
+        for q in range(query_slots.size):
+            score += contrib[query_slots[q]]
+        if score <= 0.0 or score < theta:
+            continue
+        if n_out == out_docs.size:
+            out_docs = np.concatenate((out_docs, np.empty(n_out, dtype=np.int64)))
+            out_scores = np.concatenate((out_scores, np.empty(n_out, dtype=np.float64)))
+        out_docs[n_out] = doc
+        out_scores[n_out] = score
+        n_out += 1
+        heap_size = _heap_push(heap, heap_size, score)
+        if heap_size == k and heap[0] * (1.0 - SLACK) > theta:
+            theta = heap[0] * (1.0 - SLACK)
+            first = _partition(order, ub, prefix, cur, hi, theta)
+            _level(order, first, cur, hi, post, done)
+
+    keep = out_scores[:n_out] >= theta
+    return out_docs[:n_out][keep], out_scores[:n_out][keep]
+
+
+def search(
+    post: npt.NDArray[Any],
+    tf: npt.NDArray[Any],
+    k_norm: npt.NDArray[np.float64],
+    lo: npt.NDArray[np.int64],
+    hi: npt.NDArray[np.int64],
+    blk: npt.NDArray[np.int64],
+    block_last: npt.NDArray[Any],
+    block_max: npt.NDArray[np.float64],
+    idf: npt.NDArray[np.float64],
+    count: npt.NDArray[np.float64],
+    query_slots: npt.NDArray[np.int64],
+    k1: float,
+    k: int,
+    block: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Typed entry point; see :func:`block_max_search`."""
+    docs, scores = block_max_search(
+        post,
+        tf,
+        k_norm,
+        lo,
+        hi,
+        blk,
+        block_last,
+        block_max,
+        idf,
+        count,
+        query_slots,
+        float(k1),
+        int(k),
+        int(block),
+    )
+    return docs, scores
+
+
+_compiled: set[tuple[str, str]] = set()
+_compiling: dict[tuple[str, str], threading.Thread] = {}
+_lock = threading.Lock()
+
+
+def _key(post: npt.NDArray[Any], tf: npt.NDArray[Any]) -> tuple[str, str]:
+    return (post.dtype.str, tf.dtype.str)
+
+
+def ready(post: npt.NDArray[Any], tf: npt.NDArray[Any]) -> bool:
+    """Whether the search is compiled for these postings' types."""
+    return _key(post, tf) in _compiled
+
+
+def prepare(post: npt.NDArray[Any], tf: npt.NDArray[Any], *, wait: bool) -> None:
+    """Compile the search for these types: now, or in a background thread."""
+    key = _key(post, tf)
+    with _lock:
+        if key in _compiled:
+            return
+        thread = _compiling.get(key)
+        if thread is None:
+            thread = threading.Thread(
+                target=_compile, args=(post.dtype, tf.dtype), name="topk-compile", daemon=True
+            )
+            _compiling[key] = thread
+            thread.start()
+    if wait:
+        thread.join()
+
+
+def _compile(post_dtype: np.dtype[Any], tf_dtype: np.dtype[Any]) -> None:
+    # One search over a one-posting list compiles every function it calls.
+    one = np.zeros(1, dtype=np.int64)
+    search(
+        np.zeros(1, dtype=post_dtype),
+        np.ones(1, dtype=tf_dtype),
+        np.ones(1, dtype=np.float64),
+        one * 0,
+        one + 0 + 1,
+        one * 0,
+        np.zeros(1, dtype=post_dtype),
+        np.ones(1, dtype=np.float64),
+        np.ones(1, dtype=np.float64),
+        np.ones(1, dtype=np.float64),
+        one * 0,
+        1.2,
+        1,
+        64,
+    )
+    with _lock:
+        _compiled.add((np.dtype(post_dtype).str, np.dtype(tf_dtype).str))
+        _compiling.pop((np.dtype(post_dtype).str, np.dtype(tf_dtype).str), None)
