@@ -41,6 +41,9 @@ RESULT_FILE = "kb-reload.json"
 SIGNAL_BY = "sighup"
 # A signalled reload waits this long for one already running (Slack, poll) to finish.
 SIGNAL_RELOAD_WAIT_S = 120.0
+# At shutdown, how long a reload already signalled may take to write its report (within
+# the 10 s a container runtime gives between SIGTERM and SIGKILL).
+SHUTDOWN_DRAIN_S = 8.0
 
 log = structlog.get_logger("licensebot.kb")
 
@@ -148,6 +151,7 @@ class SignalReloader:
         self._seq_lock = threading.Lock()
         self._previous: Any = None
         self._installed = False
+        self._workers: list[threading.Thread] = []
 
     def install(self) -> bool:
         """Install the handler; False (and a log line) outside the main thread."""
@@ -158,14 +162,28 @@ class SignalReloader:
         self._installed = True
         return True
 
-    def uninstall(self) -> None:
+    def uninstall(self, *, drain_s: float = SHUTDOWN_DRAIN_S) -> None:
+        """Restore the previous handler and let reloads already signalled finish.
+
+        A reload that swapped the knowledge base but has not yet written its report
+        and audit record would otherwise die with the process (its thread is a
+        daemon), leaving ``licensebot kb reload`` waiting for a report that never comes.
+        """
         if self._installed:
             signal.signal(signal.SIGHUP, self._previous)
             self._installed = False
+        deadline = time.monotonic() + drain_s
+        for worker in list(self._workers):
+            worker.join(max(0.0, deadline - time.monotonic()))
+            if worker.is_alive():
+                log.warning("kb.reload_unfinished_at_shutdown", thread=worker.name)
 
     def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
         # Signal handlers run between bytecodes of the main thread: do the work elsewhere.
-        threading.Thread(target=self.reload_now, name="kb-sighup-reload", daemon=True).start()
+        worker = threading.Thread(target=self.reload_now, name="kb-sighup-reload", daemon=True)
+        self._workers = [w for w in self._workers if w.is_alive()]
+        self._workers.append(worker)
+        worker.start()
 
     def reload_now(self) -> dict[str, Any]:
         with self._seq_lock:

@@ -118,6 +118,69 @@ def test_sighup_reloads_and_reports(
     assert audit.records[0][1]["surface"] == "signal"
 
 
+def test_shutdown_lets_a_signalled_reload_write_its_report(
+    kb_dir: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The reload swaps the knowledge base, then (slowly) writes report and audit record;
+    # a server shutting down in between must not lose them.
+    kb = KnowledgeBase.load(kb_dir)
+    audit = Recorder()
+    reloader = SignalReloader(kb, data_dir, audit)
+    data_dir.mkdir()
+    swapped = threading.Event()
+    real_reload = kb.reload
+
+    def slow_reload(**kwargs: Any) -> Any:
+        result = real_reload(**kwargs)
+        swapped.set()
+        time.sleep(0.5)
+        return result
+
+    monkeypatch.setattr(kb, "reload", slow_reload)
+    assert reloader.install()
+    (kb_dir / "nokia.txt").write_bytes(ARTICLE)
+    os.kill(os.getpid(), signal.SIGHUP)
+    assert swapped.wait(10)
+    assert read_result(data_dir) is None
+    reloader.uninstall()
+    report = read_result(data_dir)
+    assert report is not None and report["outcome"] == "reloaded"
+    assert report["added"] == ["nokia"]
+    assert audit.events() == ["kb.reloaded"]
+
+
+def test_shutdown_drain_is_bounded(
+    kb_dir: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb = KnowledgeBase.load(kb_dir)
+    reloader = SignalReloader(kb, data_dir, None)
+    data_dir.mkdir()
+    release = threading.Event()
+    entered = threading.Event()
+
+    real_reload = kb.reload
+
+    def stuck_reload(**kwargs: Any) -> Any:
+        entered.set()
+        release.wait(10)
+        return real_reload(**kwargs)
+
+    monkeypatch.setattr(kb, "reload", stuck_reload)
+    assert reloader.install()
+    os.kill(os.getpid(), signal.SIGHUP)
+    assert entered.wait(10)
+    started = time.monotonic()
+    reloader.uninstall(drain_s=0.2)
+    try:
+        assert 0.15 < time.monotonic() - started < 2.0
+        assert read_result(data_dir) is None
+    finally:
+        release.set()
+        reloader.uninstall()  # the drain again, now that the reload can finish
+    report = read_result(data_dir)
+    assert report is not None and report["outcome"] == "reloaded"
+
+
 def test_request_reload_waits_for_this_requests_report(
     reloader: tuple[SignalReloader, Recorder], kb_dir: Path, data_dir: Path
 ) -> None:
