@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-FORMAT_VERSION: Final = 2
+FORMAT_VERSION: Final = 3
 
 IntArray = npt.NDArray[np.int64]
 Int32Array = npt.NDArray[np.int32]
@@ -69,7 +69,6 @@ class Bm25Index:
     _idf: FloatArray  # per term id: BM25Okapi idf after the epsilon floor
     _term_ptr: IntArray  # term id -> its postings [_term_ptr[t], _term_ptr[t + 1])
     _term_block: IntArray  # term id -> its blocks [_term_block[t], _term_block[t + 1])
-    _block_last: AnyArray  # block -> internal id of its last document
     _block_max: FloatArray  # block -> largest tf(k1 + 1)/(tf + K) in it
     _post: Int32Array  # postings: internal document ids
     _tf: AnyArray  # postings: term frequency (smallest unsigned dtype that fits)
@@ -161,7 +160,7 @@ class Bm25Index:
         self._build_blocks(df)
 
     def _build_blocks(self, df: IntArray) -> None:
-        """Per block of BLOCK postings: its last document and its largest tf-part."""
+        """Per block of BLOCK postings: its largest tf-part."""
         n_blocks = (df + BLOCK - 1) // BLOCK
         self._term_block = np.zeros(df.size + 1, dtype=np.int64)
         np.cumsum(n_blocks, out=self._term_block[1:])
@@ -171,7 +170,6 @@ class Bm25Index:
         start += (np.arange(total, dtype=np.int64) - first_of_term) * BLOCK
         del first_of_term
         end = np.minimum(start + BLOCK, np.repeat(self._term_ptr[1:], n_blocks))
-        self._block_last = self._post[end - 1] if total else np.zeros(0, self._post.dtype)
         self._block_max = np.empty(total, dtype=np.float64)
         # In slices of about a million postings: the tf-parts of all postings at
         # once would need 8 bytes per posting.
@@ -275,7 +273,6 @@ class Bm25Index:
             self._term_ptr[terms],
             self._term_ptr[terms + 1],
             self._term_block[terms],
-            self._block_last,
             self._block_max,
             self._idf[terms],
             np.fromiter((counts[int(t)] for t in terms), dtype=np.float64, count=terms.size),
@@ -349,7 +346,6 @@ class Bm25Index:
             "idf": self._idf,
             "term_ptr": self._term_ptr,
             "term_block": self._term_block,
-            "block_last": self._block_last,
             "block_max": self._block_max,
             "post": self._post,
             "tf": self._tf,
@@ -413,7 +409,6 @@ class Bm25Index:
             or self._k.size != self.n_docs
             or self._term_ptr.size != len(self._vocab) + 1
             or self._term_block.size != len(self._vocab) + 1
-            or self._block_last.size != self._block_max.size
             or (self._term_block.size and self._term_block[-1] != self._block_max.size)
             or (self._term_ptr.size and self._term_ptr[-1] != self._post.size)
             or self._post.size != self._tf.size
@@ -428,7 +423,6 @@ class Bm25Index:
             "idf",
             "term_ptr",
             "term_block",
-            "block_last",
             "block_max",
             "post",
             "tf",

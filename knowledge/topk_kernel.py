@@ -1,6 +1,6 @@
 """The compiled top-k search behind :meth:`knowledge.index.Bm25Index.top_k`.
 
-Block-max MaxScore, document at a time, over the query terms' posting lists
+MaxScore with block-level bounds, document at a time, over the query terms' posting lists
 (each sorted by internal document id; documents are numbered by increasing
 length, so the length normaliser ``K`` never falls along a list).
 
@@ -9,10 +9,11 @@ length, so the length normaliser ``K`` never falls along a list).
   score so far (theta), cannot bring a document into the top k on their own.
   Documents are taken only from the other lists; the cheap ones are probed by
   galloping search, stopping once a document can no longer reach theta.
-* Block maxima (Ding & Suel, 2011): every block of a list stores its last
-  document and its largest ``tf(k1 + 1)/(tf + K)``. Before a document is scored,
-  the blocks that may hold it bound its score; when that bound stays below theta,
-  every document up to the end of the first of those blocks is skipped at once.
+* Block maxima (Ding & Suel, 2011): every block of a list stores its largest
+  ``tf(k1 + 1)/(tf + K)``; a term's bound is the largest of them from its cursor
+  on, so bounds fall as the search moves to longer documents. (Checking the
+  blocks before every document, as block-max WAND does, was measured slower on
+  the Zipf benchmark: blocks of a common term are rarely much below its maximum.)
 
 Scores of the documents that survive are exact, as rank-bm25 computes them:
 each term's ``idf * (tf * (k1 + 1) / (tf + K))``, added in query order, once per
@@ -51,7 +52,7 @@ def _jit(fn: _F) -> _F:
 
 SLACK = 1e-9
 # Term bounds only fall as cursors move; they are refreshed this often (documents).
-_REFRESH_EVERY = 256
+_REFRESH_EVERY = 1024
 # Up to this many distinct terms, every split into essential and non-essential is tried.
 _EXHAUSTIVE_TERMS = 8
 
@@ -123,54 +124,83 @@ def _bounds(
 
 
 @_jit
-def _partition(order: Any, ub: Any, prefix: Any, cur: Any, hi: Any, theta: float) -> int:
+def _partition(
+    order: Any,
+    ub: Any,
+    prefix: Any,
+    cur: Any,
+    hi: Any,
+    theta: float,
+    scratch: tuple[Any, Any, Any, Any, Any],
+) -> int:
     """Choose the non-essential terms; returns how many, placed first in ``order``.
 
     Any set of terms whose bounds add up to less than theta will do. For a few
     terms every set is tried and the one leaving the fewest postings to walk is
     taken: a long list of a common term is often better probed than walked. With
-    more terms, the classic choice: the cheapest terms by bound.
+    more terms, the classic choice: the cheapest terms by bound. Called often, so
+    it allocates nothing and sums each set from a smaller one.
     """
+    sums, walked, lowbit, skip, copy = scratch
     n = order.size
-    skip = np.zeros(n, dtype=np.bool_)
+    # Insertion sort by bound: ``order`` is nearly sorted from the last call.
+    for j in range(1, n):
+        i = order[j]
+        m = j - 1
+        while m >= 0 and ub[order[m]] > ub[i]:
+            order[m + 1] = order[m]
+            m -= 1
+        order[m + 1] = i
+    for i in range(n):
+        skip[i] = False
     if n <= _EXHAUSTIVE_TERMS:
+        total = 0
+        for i in range(n):
+            total += hi[i] - cur[i]
         best = 0
-        best_cost = np.iinfo(np.int64).max
-        for mask in range(1 << n):
-            total = 0.0
-            cost = 0
-            for i in range(n):
-                if (mask >> i) & 1:
-                    total += ub[i]
-                else:
-                    cost += hi[i] - cur[i]
-            if total * (1.0 + SLACK) < theta and cost < best_cost:
-                best, best_cost = mask, cost
+        best_cost = total
+        sums[0] = 0.0
+        walked[0] = 0
+        for mask in range(1, 1 << n):
+            # A set's sums are those of the set without its lowest member, plus it.
+            i = lowbit[mask]
+            rest = mask & (mask - 1)
+            sums[mask] = sums[rest] + ub[i]
+            walked[mask] = walked[rest] + (hi[i] - cur[i])
+            if sums[mask] * (1.0 + SLACK) < theta and total - walked[mask] < best_cost:
+                best = mask
+                best_cost = total - walked[mask]
         for i in range(n):
             skip[i] = (best >> i) & 1
     else:
-        total = 0.0
-        for i in np.argsort(ub):
-            total += ub[i]
-            if total * (1.0 + SLACK) >= theta:
+        total_ub = 0.0
+        for j in range(n):
+            total_ub += ub[order[j]]
+            if total_ub * (1.0 + SLACK) >= theta:
                 break
-            skip[i] = True
+            skip[order[j]] = True
     # Non-essential terms first, ascending by bound, so probing meets the largest
-    # bounds first and can stop early; then the essential ones.
+    # bounds first and can stop early; then the essential ones. Stable, so the
+    # order stays nearly sorted for the next call.
     first = 0
-    for i in np.argsort(ub):
-        if skip[i]:
-            order[first] = i
+    for j in range(n):
+        if skip[order[j]]:
             first += 1
-    rest = first
-    for i in range(n):
-        if not skip[i]:
-            order[rest] = i
-            rest += 1
-    total = 0.0
+    a = 0
+    b = first
+    copy[:] = order
+    for j in range(n):
+        i = copy[j]
+        if skip[i]:
+            order[a] = i
+            a += 1
+        else:
+            order[b] = i
+            b += 1
+    acc = 0.0
     for j in range(first):
-        total += ub[order[j]]
-        prefix[j] = total
+        acc += ub[order[j]]
+        prefix[j] = acc
     return first
 
 
@@ -190,7 +220,6 @@ def block_max_search(
     lo: Any,
     hi: Any,
     blk: Any,
-    block_last: Any,
     block_max: Any,
     idf: Any,
     count: Any,
@@ -223,12 +252,22 @@ def block_max_search(
             suffix[s_off[i] + j] = best
 
     cur = lo.copy()
-    shallow = np.zeros(n, dtype=np.int64)  # block of each list that may hold the document
     order = np.arange(n)
     ub = np.zeros(n, dtype=np.float64)
     prefix = np.zeros(n, dtype=np.float64)
     _bounds(ub, cur, lo, hi, suffix, s_off, weight, block)
 
+    size = 1 << min(n, _EXHAUSTIVE_TERMS)
+    lowbit = np.zeros(size, dtype=np.int64)  # mask -> index of its lowest set bit
+    for mask in range(2, size):
+        lowbit[mask] = 0 if mask & 1 else lowbit[mask >> 1] + 1
+    scratch = (
+        np.zeros(size, dtype=np.float64),
+        np.zeros(size, dtype=np.int64),
+        lowbit,
+        np.zeros(n, dtype=np.bool_),
+        np.zeros(n, dtype=np.int64),
+    )
     contrib = np.zeros(n, dtype=np.float64)
     heap = np.empty(k, dtype=np.float64)
     heap_size = 0
@@ -245,7 +284,7 @@ def block_max_search(
         steps += 1
         if steps % _REFRESH_EVERY == 0:
             _bounds(ub, cur, lo, hi, suffix, s_off, weight, block)
-            first = _partition(order, ub, prefix, cur, hi, theta)
+            first = _partition(order, ub, prefix, cur, hi, theta, scratch)
             _level(order, first, cur, hi, post, done)
         doc: Any = no_doc
         for j in range(first, n):
@@ -255,39 +294,6 @@ def block_max_search(
         if doc == no_doc:
             break
 
-        if heap_size == k:
-            # Bound ``doc`` and the documents after it that the same blocks cover:
-            # an essential list not at ``doc`` holds nothing before its cursor.
-            bound = 0.0
-            until: Any = no_doc
-            for j in range(first, n):
-                i = order[j]
-                if cur[i] >= hi[i]:
-                    continue
-                d = np.int64(post[cur[i]])
-                if d == doc:
-                    b = blk[i] + (cur[i] - lo[i]) // block
-                    bound += weight[i] * block_max[b]
-                    until = min(until, np.int64(block_last[b]))
-                else:
-                    until = min(until, d - 1)
-            for j in range(first):
-                i = order[j]
-                if cur[i] >= hi[i]:
-                    continue
-                b = max(shallow[i], (cur[i] - lo[i]) // block)
-                while b < n_blocks[i] and block_last[blk[i] + b] < doc:
-                    b += 1
-                shallow[i] = b
-                if b < n_blocks[i]:
-                    bound += weight[i] * block_max[blk[i] + b]
-                    until = min(until, np.int64(block_last[blk[i] + b]))
-            if bound * (1.0 + SLACK) < theta:
-                for j in range(first, n):
-                    i = order[j]
-                    cur[i] = _seek(post, cur[i], hi[i], until + 1)
-                done = until
-                continue
         done = doc
 
         k_doc = k_norm[doc]
@@ -332,7 +338,7 @@ def block_max_search(
         heap_size = _heap_push(heap, heap_size, score)
         if heap_size == k and heap[0] * (1.0 - SLACK) > theta:
             theta = heap[0] * (1.0 - SLACK)
-            first = _partition(order, ub, prefix, cur, hi, theta)
+            first = _partition(order, ub, prefix, cur, hi, theta, scratch)
             _level(order, first, cur, hi, post, done)
 
     keep = out_scores[:n_out] >= theta
@@ -346,7 +352,6 @@ def search(
     lo: npt.NDArray[np.int64],
     hi: npt.NDArray[np.int64],
     blk: npt.NDArray[np.int64],
-    block_last: npt.NDArray[Any],
     block_max: npt.NDArray[np.float64],
     idf: npt.NDArray[np.float64],
     count: npt.NDArray[np.float64],
@@ -363,7 +368,6 @@ def search(
         lo,
         hi,
         blk,
-        block_last,
         block_max,
         idf,
         count,
@@ -416,7 +420,6 @@ def _compile(post_dtype: np.dtype[Any], tf_dtype: np.dtype[Any]) -> None:
         one * 0,
         one + 0 + 1,
         one * 0,
-        np.zeros(1, dtype=post_dtype),
         np.ones(1, dtype=np.float64),
         np.ones(1, dtype=np.float64),
         np.ones(1, dtype=np.float64),
