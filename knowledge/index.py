@@ -73,6 +73,11 @@ class Bm25Index:
     _post: Int32Array  # postings: internal document ids
     _tf: AnyArray  # postings: term frequency (smallest unsigned dtype that fits)
     _k: FloatArray  # internal id -> k1 * (1 - b + b * dl / avgdl), non-decreasing
+    # Runs of equal K (one per distinct length): first internal id of each run,
+    # then n_docs; and the K of each run. The compiled search reads K here: a few
+    # hundred values stay in cache, a million scattered ones do not.
+    _run_start: IntArray
+    _run_k: FloatArray
     _orig: AnyArray  # internal id -> original document index
 
     def __init__(
@@ -122,6 +127,7 @@ class Bm25Index:
         order = np.argsort(lengths, kind="stable")
         self._orig = order.astype(np.int32 if n_docs < 2**31 else np.int64)
         self._k = _length_norm(lengths[order], self._avgdl, p)
+        self._run_start, self._run_k = _k_runs(self._k)
         internal_of = np.empty(n_docs, dtype=self._orig.dtype)
         internal_of[order] = np.arange(n_docs, dtype=self._orig.dtype)
         del order
@@ -269,7 +275,8 @@ class Bm25Index:
         return topk_kernel.search(
             self._post,
             self._tf,
-            self._k,
+            self._run_start,
+            self._run_k,
             self._term_ptr[terms],
             self._term_ptr[terms + 1],
             self._term_block[terms],
@@ -414,6 +421,9 @@ class Bm25Index:
             or self._post.size != self._tf.size
         ):
             raise IndexFileError(f"{path}: arrays do not match the header")
+        if np.any(np.diff(self._k) < 0):
+            raise IndexFileError(f"{path}: length normalisers out of order")
+        self._run_start, self._run_k = _k_runs(self._k)
         return self
 
     @staticmethod
@@ -448,6 +458,12 @@ def _parse_header(raw: AnyArray) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _k_runs(k: FloatArray) -> tuple[IntArray, FloatArray]:
+    """Where each run of equal values in non-decreasing ``k`` starts (then k.size); its value."""
+    starts = np.flatnonzero(np.diff(k, prepend=np.nan) != 0)
+    return np.append(starts, k.size).astype(np.int64), k[starts].astype(np.float64)
 
 
 def _quiet(_: str) -> None:

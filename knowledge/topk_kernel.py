@@ -216,7 +216,8 @@ def _level(order: Any, first: int, cur: Any, hi: Any, post: Any, done: int) -> N
 def block_max_search(
     post: Any,
     tf: Any,
-    k_norm: Any,
+    run_start: Any,
+    run_k: Any,
     lo: Any,
     hi: Any,
     blk: Any,
@@ -279,6 +280,9 @@ def block_max_search(
     steps = 0
     no_doc = np.iinfo(np.int64).max
 
+    # K of a document from its run of equal K (documents come in increasing order):
+    # reading a million-entry array at scattered documents stalled on cache misses.
+    run = 0
     done: Any = np.int64(-1)  # every document up to this one has been dealt with
     while True:
         steps += 1
@@ -296,7 +300,9 @@ def block_max_search(
 
         done = doc
 
-        k_doc = k_norm[doc]
+        while run_start[run + 1] <= doc:
+            run += 1
+        k_doc = run_k[run]
         for i in range(n):
             contrib[i] = 0.0
         partial = 0.0
@@ -348,7 +354,8 @@ def block_max_search(
 def search(
     post: npt.NDArray[Any],
     tf: npt.NDArray[Any],
-    k_norm: npt.NDArray[np.float64],
+    run_start: npt.NDArray[np.int64],
+    run_k: npt.NDArray[np.float64],
     lo: npt.NDArray[np.int64],
     hi: npt.NDArray[np.int64],
     blk: npt.NDArray[np.int64],
@@ -364,7 +371,8 @@ def search(
     docs, scores = block_max_search(
         post,
         tf,
-        k_norm,
+        run_start,
+        run_k,
         lo,
         hi,
         blk,
@@ -416,6 +424,7 @@ def _compile(post_dtype: np.dtype[Any], tf_dtype: np.dtype[Any]) -> None:
     search(
         np.zeros(1, dtype=post_dtype),
         np.ones(1, dtype=tf_dtype),
+        np.array([0, 1], dtype=np.int64),
         np.ones(1, dtype=np.float64),
         one * 0,
         one + 0 + 1,

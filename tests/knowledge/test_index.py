@@ -281,6 +281,30 @@ def test_unreadable_or_foreign_files_raise_index_file_error(tmp_path: Path) -> N
             index_module.read_header(path)
 
 
+def test_length_normaliser_runs_cover_every_document_exactly() -> None:
+    k = np.array([0.5, 0.5, 0.75, 1.0, 1.0, 1.0, 1.25])
+    starts, values = index_module._k_runs(k)
+    assert starts.tolist() == [0, 2, 3, 6, 7]
+    assert values.tolist() == [0.5, 0.75, 1.0, 1.25]
+    for run in range(values.size):
+        assert np.all(k[starts[run] : starts[run + 1]] == values[run])
+    starts, values = index_module._k_runs(np.zeros(0))
+    assert starts.tolist() == [0] and values.size == 0
+
+
+def test_a_saved_index_with_normalisers_out_of_order_is_refused(tmp_path: Path) -> None:
+    # The search reads K by runs over ids numbered by length; a file that breaks
+    # that order would give wrong scores, so it is refused like any damaged file.
+    path = tmp_path / "index.npz"
+    Bm25Index([["a", "b", "c"], ["a"], ["b", "c"]]).save(path)
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files}
+    arrays["k"] = arrays["k"][::-1].copy()
+    np.savez(path, **arrays)  # type: ignore[arg-type]
+    with pytest.raises(index_module.IndexFileError, match="out of order"):
+        Bm25Index.load(path)
+
+
 def test_progress_reports_each_build_stage() -> None:
     lines: list[str] = []
     Bm25Index([["a", "b"], ["b"]], progress=lines.append)
