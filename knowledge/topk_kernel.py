@@ -15,6 +15,10 @@ length, so the length normaliser ``K`` never falls along a list).
   blocks before every document, as block-max WAND does, was measured slower on
   the Zipf benchmark: blocks of a common term are rarely much below its maximum.)
 
+K itself is read from runs of equal K (ids follow length, so there are as many
+runs as distinct lengths) rather than from one entry per document: at a million
+documents, that scattered load was the search's largest single cost.
+
 Scores of the documents that survive are exact, as rank-bm25 computes them:
 each term's ``idf * (tf * (k1 + 1) / (tf + K))``, added in query order, once per
 query token. Pruning compares sums taken in another order, so its comparisons
