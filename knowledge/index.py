@@ -156,7 +156,10 @@ class Bm25Index:
         max_tf = int(tf.max(initial=0))
         self._tf = tf.astype(np.min_scalar_type(max_tf))
         del tf
-        self._post = (pairs & ((1 << doc_bits) - 1)).astype(self._orig.dtype)
+        # Masked straight into the narrower array: numpy casts in buffered chunks,
+        # where ``(pairs & mask).astype(...)`` would first fault in a full int64 copy.
+        self._post = np.empty(pairs.size, dtype=self._orig.dtype)
+        np.bitwise_and(pairs, (1 << doc_bits) - 1, out=self._post, casting="unsafe")
         pairs >>= doc_bits  # now the term id of each posting
         self._term_ptr = np.searchsorted(pairs, np.arange(n_terms + 1)).astype(np.int64)
         del pairs
