@@ -10,9 +10,11 @@ scores are served is different (docs/retrieval.md has the details):
 * Documents get internal ids in order of increasing length, so the length
   normaliser ``K`` never decreases with the id.
 * Each term's postings are one list sorted by internal id, cut into blocks of
-  ``BLOCK``; each block records its last document and its largest
-  ``tf(k1 + 1)/(tf + K)``, which bound what any of its postings can add.
-* Top-k is the compiled block-max MaxScore search of :mod:`knowledge.topk_kernel`;
+  ``BLOCK``; each block records its largest ``tf(k1 + 1)/(tf + K)``, which
+  bounds what any of its postings can add.
+* K is also kept as runs of equal value over internal ids (one per distinct
+  length), which is how the compiled search reads it.
+* Top-k is the compiled MaxScore search of :mod:`knowledge.topk_kernel`;
   queries with few postings score every match directly.
 """
 
