@@ -21,6 +21,7 @@ scores are served is different (docs/retrieval.md has the details):
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import json
 import math
@@ -49,6 +50,9 @@ _SCORE_ALL_BELOW: Final = 4096
 # blocks bound scores more tightly and cost more to step through.
 BLOCK: Final = 64
 Progress = Callable[[str], None]
+# From this many tokens the build runs compiled (knowledge.compiled_build): below
+# it, loading numba would cost more than it saves.
+COMPILED_BUILD_FROM: Final = 1_000_000
 
 
 class Bm25Params(BaseModel):
@@ -96,32 +100,31 @@ class Bm25Index:
         lengths = np.fromiter(map(len, corpus), dtype=np.int64, count=n_docs)
         n_tokens = int(lengths.sum())
         say(f"index: mapping {n_tokens:,} tokens of {n_docs:,} documents to term ids")
-        # A defaultdict numbering keys on first sight keeps the loop in C and gives
-        # rank-bm25's own vocabulary order, which fixes the order of its idf sum.
-        numbering: collections.defaultdict[str, int] = collections.defaultdict(
-            itertools.count().__next__
-        )
-        token_ids = np.fromiter(
-            map(numbering.__getitem__, itertools.chain.from_iterable(corpus)),
-            dtype=np.int64,
-            count=n_tokens,
-        )
-        self._vocab = dict(numbering)
-        del numbering
-        say(f"index: building postings for {len(self._vocab):,} terms")
-        self._build(token_ids, lengths)
+        if n_tokens >= COMPILED_BUILD_FROM:
+            # Imported here: numba costs a small corpus more than it saves.
+            from knowledge import compiled_build  # noqa: PLC0415
+
+            numbered = compiled_build.number_tokens(corpus, lengths)
+            if numbered is None:  # equal tokens are not shared objects
+                vocab, token_ids = _number(corpus, n_tokens)
+                numbered = vocab, token_ids, np.arange(len(vocab), dtype=np.int32)
+            self._vocab, tok, term_of = numbered
+            say(f"index: building postings for {len(self._vocab):,} terms")
+            self._build(lengths, functools.partial(compiled_build.postings, tok, term_of, lengths))
+        else:
+            vocab, token_ids = _number(corpus, n_tokens)
+            self._vocab = vocab
+            say(f"index: building postings for {len(self._vocab):,} terms")
+            sort = functools.partial(_postings_sorted, token_ids, lengths, n_terms=len(vocab))
+            self._build(lengths, sort)
         say(f"index: {self._post.size:,} postings in {self._block_max.size:,} blocks")
 
     # ------------------------------------------------------------------ build
 
-    def _build(self, keys: IntArray, lengths: IntArray) -> None:
-        """Build from each token's term id; ``keys`` is reused as scratch space.
-
-        Fresh memory is slow to fault in, so big temporaries reuse buffers.
-        """
+    def _build(self, lengths: IntArray, postings: Callable[[AnyArray], _Postings]) -> None:
+        """Build from the documents' lengths and ``postings`` (given internal order)."""
         p = self.params
         n_docs = int(lengths.size)
-        n_terms = len(self._vocab)
         self.n_docs = n_docs
         # rank-bm25 divides the token count by the corpus size as Python numbers.
         self._avgdl = int(lengths.sum()) / n_docs if n_docs else 0.0
@@ -130,41 +133,8 @@ class Bm25Index:
         self._orig = order.astype(np.int32 if n_docs < 2**31 else np.int64)
         self._k = _length_norm(lengths[order], self._avgdl, p)
         self._run_start, self._run_k = _k_runs(self._k)
-        internal_of = np.empty(n_docs, dtype=self._orig.dtype)
-        internal_of[order] = np.arange(n_docs, dtype=self._orig.dtype)
         del order
-
-        doc_bits = max(1, n_docs.bit_length())
-        term_bits = max(1, n_terms.bit_length())
-        if term_bits + doc_bits > 62:
-            raise ValueError("corpus too large for one index")
-        # One sort of (term, internal doc) keys puts equal tokens side by side;
-        # the length of each run is the term frequency.
-        keys <<= doc_bits
-        keys |= np.repeat(internal_of, lengths)
-        del internal_of
-        keys.sort()
-        first = np.empty(keys.size, dtype=bool)
-        first[:1] = True
-        np.not_equal(keys[1:], keys[:-1], out=first[1:])
-        starts = np.flatnonzero(first)
-        n_post = int(starts.size)
-        tf = np.empty(n_post, dtype=np.int32)
-        np.subtract(starts[1:], starts[:-1], out=tf[:-1], casting="unsafe")
-        tf[-1:] = keys.size - starts[-1:]
-        del starts
-        pairs = keys[first]
-        del first, keys
-        max_tf = int(tf.max(initial=0))
-        self._tf = tf.astype(np.min_scalar_type(max_tf))
-        del tf
-        # Masked straight into the narrower array: numpy casts in buffered chunks,
-        # where ``(pairs & mask).astype(...)`` would first fault in a full int64 copy.
-        self._post = np.empty(pairs.size, dtype=self._orig.dtype)
-        np.bitwise_and(pairs, (1 << doc_bits) - 1, out=self._post, casting="unsafe")
-        pairs >>= doc_bits  # now the term id of each posting
-        self._term_ptr = np.searchsorted(pairs, np.arange(n_terms + 1)).astype(np.int64)
-        del pairs
+        self._post, self._tf, self._term_ptr = postings(self._orig)
         df = np.diff(self._term_ptr)
         self._df = df.astype(np.int32)
         self._idf, self._average_idf = _okapi_idf(df, n_docs, p.epsilon)
@@ -463,6 +433,67 @@ def _parse_header(raw: AnyArray) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+_Postings = tuple[AnyArray, AnyArray, IntArray]
+
+
+def _number(corpus: Sequence[Sequence[str]], n_tokens: int) -> tuple[dict[str, int], IntArray]:
+    """Term ids in order of first appearance, and each token's id."""
+    # A defaultdict numbering keys on first sight keeps the loop in C and gives
+    # rank-bm25's own vocabulary order, which fixes the order of its idf sum.
+    numbering: collections.defaultdict[str, int] = collections.defaultdict(
+        itertools.count().__next__
+    )
+    token_ids = np.fromiter(
+        map(numbering.__getitem__, itertools.chain.from_iterable(corpus)),
+        dtype=np.int64,
+        count=n_tokens,
+    )
+    return dict(numbering), token_ids
+
+
+def _postings_sorted(
+    keys: IntArray, lengths: IntArray, order: AnyArray, *, n_terms: int
+) -> _Postings:
+    """Postings by term then internal id, by sorting (term, document) keys.
+
+    ``keys`` holds each token's term id and is reused as scratch space: fresh memory
+    is slow to fault in, so big temporaries reuse buffers.
+    """
+    n_docs = int(lengths.size)
+    internal_of = np.empty(n_docs, dtype=order.dtype)
+    internal_of[order] = np.arange(n_docs, dtype=order.dtype)
+    doc_bits = max(1, n_docs.bit_length())
+    term_bits = max(1, n_terms.bit_length())
+    if term_bits + doc_bits > 62:
+        raise ValueError("corpus too large for one index")
+    # One sort of (term, internal doc) keys puts equal tokens side by side;
+    # the length of each run is the term frequency.
+    keys <<= doc_bits
+    keys |= np.repeat(internal_of, lengths)
+    del internal_of
+    keys.sort()
+    first = np.empty(keys.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    n_post = int(starts.size)
+    tf = np.empty(n_post, dtype=np.int32)
+    np.subtract(starts[1:], starts[:-1], out=tf[:-1], casting="unsafe")
+    tf[-1:] = keys.size - starts[-1:]
+    del starts
+    pairs = keys[first]
+    del first, keys
+    tf_small = tf.astype(np.min_scalar_type(int(tf.max(initial=0))))
+    del tf
+    # Masked straight into the narrower array: numpy casts in buffered chunks,
+    # where ``(pairs & mask).astype(...)`` would first fault in a full int64 copy.
+    post = np.empty(pairs.size, dtype=order.dtype)
+    np.bitwise_and(pairs, (1 << doc_bits) - 1, out=post, casting="unsafe")
+    pairs >>= doc_bits  # now the term id of each posting
+    term_ptr = np.searchsorted(pairs, np.arange(n_terms + 1)).astype(np.int64)
+    return post, tf_small, term_ptr
 
 
 def _k_runs(k: FloatArray) -> tuple[IntArray, FloatArray]:

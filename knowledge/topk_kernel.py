@@ -32,27 +32,12 @@ same search spends most of its time in per-call overhead.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _jit(fn: _F) -> _F:
-    """Compile lazily, caching machine code on disk where numba finds a writable place.
-
-    A read-only install with no writable cache directory only loses the cache
-    (compiling costs seconds once per process), never the function.
-    """
-    try:
-        return cast(_F, numba.njit(nogil=True, cache=True)(fn))
-    except RuntimeError:
-        return cast(_F, numba.njit(nogil=True)(fn))
-
+from knowledge.jit import jit as _jit
 
 SLACK = 1e-9
 # Term bounds only fall as cursors move; they are refreshed this often (documents).
