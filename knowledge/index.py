@@ -14,8 +14,11 @@ scores are served is different (docs/retrieval.md has the details):
   bounds what any of its postings can add.
 * K is also kept as runs of equal value over internal ids (one per distinct
   length), which is how the compiled search reads it.
-* Top-k is the compiled MaxScore search of :mod:`knowledge.topk_kernel`;
-  queries with few postings score every match directly.
+* Terms in at least 1/64 of the documents also keep a bitmap of them (built by
+  :meth:`Bm25Index.prepare`, not saved).
+* Top-k is a compiled search of :mod:`knowledge.topk_kernel` (bitmap search,
+  or MaxScore for long queries); queries with few postings score every match
+  directly.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ _SCORE_ALL_BELOW: Final = 4096
 # Postings per block of a term's list: the unit the search skips by. Smaller
 # blocks bound scores more tightly and cost more to step through.
 BLOCK: Final = 64
+# Terms in at least 1/DENSE_SHARE of the documents keep a bitmap of them (see prepare).
+DENSE_SHARE: Final = 64
 Progress = Callable[[str], None]
 # From this many tokens the build runs compiled (knowledge.compiled_build): below
 # it, loading numba would cost more than it saves.
@@ -95,6 +100,8 @@ class Bm25Index:
     ) -> None:
         self.params = params or Bm25Params()
         self._local = threading.local()
+        self._bitmap_lock = threading.Lock()
+        self._bitmaps: tuple[IntArray, AnyArray, IntArray] | None = None
         say = progress or _quiet
         n_docs = len(corpus)
         lengths = np.fromiter(map(len, corpus), dtype=np.int64, count=n_docs)
@@ -180,7 +187,10 @@ class Bm25Index:
     @property
     def nbytes(self) -> int:
         """Bytes held by the index arrays (the term dictionary not included)."""
-        return sum(a.nbytes for a in self._arrays().values())
+        arrays = list(self._arrays().values())
+        if self._bitmaps is not None:
+            arrays.extend(self._bitmaps)
+        return sum(a.nbytes for a in arrays)
 
     def doc_freq(self, term: str) -> int:
         tid = self._vocab.get(term)
@@ -229,12 +239,40 @@ class Bm25Index:
     def prepare(self, *, wait: bool = True) -> None:
         """Compile the fast search for this index (seconds, once per process; cached on disk).
 
-        Until it is ready, queries are answered by exact scoring of every match,
-        so a fresh process is slower for a moment but never stalls.
+        With ``wait``, also build the bitmaps of common terms (well under a second
+        at a million documents); without, the first search after the compile
+        builds them in the background. Until the compile is ready, queries are
+        answered by exact scoring of every match, and until the bitmaps are, by
+        MaxScore: a fresh process is slower for a moment but never stalls.
         """
         from knowledge import topk_kernel  # noqa: PLC0415 (numba: see _search)
 
         topk_kernel.prepare(self._post, self._tf, wait=wait)
+        if wait:
+            self._build_bitmaps()
+
+    def _build_bitmaps(self) -> None:
+        """One bit per document for each term in at least 1/DENSE_SHARE of them.
+
+        The search reads them to find documents holding several query terms; a
+        rarer term's bitmap is made per query from its postings. Not saved: built
+        in well under a second at a million documents.
+        """
+        from knowledge import topk_kernel  # noqa: PLC0415
+
+        with self._bitmap_lock:
+            if self._bitmaps is not None:
+                return
+            dense = np.flatnonzero(self._df >= max(1, self.n_docs // DENSE_SHARE))
+            shape = (dense.size, _words(self.n_docs))
+            bits = np.zeros(shape, dtype=np.int64)
+            before = np.empty(shape, dtype=np.int32 if self._post.size < 2**31 else np.int64)
+            topk_kernel.fill_bitmaps(
+                self._post, self._term_ptr[dense], self._term_ptr[dense + 1], bits, before
+            )
+            row = np.full(self.n_terms, -1, dtype=np.int64)
+            row[dense] = np.arange(dense.size)
+            self._bitmaps = (bits, before, row)
 
     def _search(self, qids: list[int], k: int) -> tuple[AnyArray, FloatArray]:
         """Candidates for the top ``k`` with exact scores, from the compiled search."""
@@ -244,7 +282,15 @@ class Bm25Index:
         if not topk_kernel.ready(self._post, self._tf):
             self.prepare(wait=False)
             return self._score_matches(qids, set(qids))
+        if self._bitmaps is None and not self._bitmap_lock.locked():
+            # Until they are built (in the background, once), MaxScore serves.
+            threading.Thread(target=self._build_bitmaps, name="index-bitmaps", daemon=True).start()
         terms = np.fromiter(dict.fromkeys(qids), dtype=np.int64)
+        bitmaps = None
+        if self._bitmaps is not None:
+            bits, before, row = self._bitmaps
+            rows = row[terms]
+            bitmaps = (bits, before, rows, self._bit_scratch(int(np.count_nonzero(rows < 0))))
         slot = {int(t): i for i, t in enumerate(terms)}
         counts = collections.Counter(qids)
         return topk_kernel.search(
@@ -262,7 +308,16 @@ class Bm25Index:
             self.params.k1,
             k,
             BLOCK,
+            bitmaps,
         )
+
+    def _bit_scratch(self, n_rows: int) -> IntArray:
+        """Per-thread zeroed bitmap rows (at least ``n_rows``) for query terms with none stored."""
+        rows: IntArray | None = getattr(self._local, "bits", None)
+        if rows is None or rows.shape[0] < n_rows:
+            rows = np.zeros((max(n_rows, 8), _words(self.n_docs)), dtype=np.int64)
+            self._local.bits = rows
+        return rows
 
     def _query_ids(self, query: Iterable[str]) -> list[int]:
         """Term ids of the query tokens, in order, repeats kept, zero-weight ones dropped."""
@@ -374,6 +429,8 @@ class Bm25Index:
                 arrays = {name: data[name] for name in data.files}
             self = cls.__new__(cls)
             self._local = threading.local()
+            self._bitmap_lock = threading.Lock()
+            self._bitmaps = None
             self.params = Bm25Params(**header["params"])
             self.n_docs = int(header["n_docs"])
             self._avgdl = float(header["avgdl"])
@@ -500,6 +557,10 @@ def _k_runs(k: FloatArray) -> tuple[IntArray, FloatArray]:
     """Where each run of equal values in non-decreasing ``k`` starts (then k.size); its value."""
     starts = np.flatnonzero(np.diff(k, prepend=np.nan) != 0)
     return np.append(starts, k.size).astype(np.int64), k[starts].astype(np.float64)
+
+
+def _words(n_docs: int) -> int:
+    return (n_docs + 63) // 64
 
 
 def _quiet(_: str) -> None:

@@ -9,11 +9,11 @@ from typing import Any, overload
 import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
+from ranking_helpers import assert_same_ranking, real_corpus, real_queries
 
 import knowledge.index as index_module
 from knowledge import build_kernel, compiled_build
 from knowledge.index import Bm25Index, Bm25Params
-from tests.knowledge.test_index import assert_same_ranking, real_corpus, real_queries
 
 
 def built(corpus: Sequence[Sequence[str]], *, compiled: bool, **kw: Any) -> Bm25Index:

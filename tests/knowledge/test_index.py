@@ -12,62 +12,31 @@ from __future__ import annotations
 
 import itertools
 import random
-import tomllib
-from collections.abc import Sequence
+import time
 from pathlib import Path
-from pydoc_data.topics import topics
 
 import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
+from ranking_helpers import assert_same_ranking, real_corpus, real_queries
 
 import knowledge.index as index_module
 from knowledge.index import Bm25Index, Bm25Params
-from knowledge.tokenizer import default_analyzer
-
-ARTICLES = Path(__file__).resolve().parents[2] / "knowledge" / "articles"
-QUESTIONS = Path(__file__).with_name("questions.toml")
-
-
-def real_corpus() -> list[list[str]]:
-    """Passages of real English: Python's help topics and the bundled articles."""
-    analyzer = default_analyzer()
-    texts = [topics[name] for name in sorted(topics)]
-    texts += [p.read_text(encoding="utf-8") for p in sorted(ARTICLES.glob("*.txt"))]
-    passages: list[list[str]] = []
-    for text in texts:
-        terms = analyzer.tokenize(text)
-        passages.extend(terms[i : i + 30] for i in range(0, len(terms), 30))
-    return passages
-
-
-def real_queries(corpus: Sequence[Sequence[str]], n: int, seed: int = 7) -> list[list[str]]:
-    """Questions of the bundled question set, then 3-8 terms from random passages."""
-    analyzer = default_analyzer()
-    qset = tomllib.loads(QUESTIONS.read_text(encoding="utf-8"))
-    queries = [analyzer.tokenize(q["text"]) for q in qset["question"] + qset["refuse"]]
-    rng = random.Random(seed)
-    while len(queries) < n:
-        terms = sorted(set(rng.choice(corpus)))
-        if len(terms) >= 3:
-            queries.append(rng.sample(terms, rng.randint(3, min(8, len(terms)))))
-    return queries
-
-
-def assert_same_ranking(got: list[tuple[int, float]], reference: np.ndarray, k: int) -> None:
-    """``got`` is a top-k of ``reference`` up to reordering of (near-)equal scores."""
-    expected = np.sort(reference)[::-1][: min(k, reference.size)]
-    assert len(got) == expected.size
-    assert len({doc for doc, _ in got}) == len(got)
-    for (doc, score), want in zip(got, expected, strict=True):
-        # Bit-identical scores: only documents with exactly equal scores may swap.
-        assert score == want
-        assert score == reference[doc]
 
 
 @pytest.fixture(scope="module")
 def corpus() -> list[list[str]]:
     return real_corpus()
+
+
+@pytest.fixture(params=["bitmap", "maxscore"])
+def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both compiled searches: the bitmap search (up to BITMAP_TERMS terms) and MaxScore."""
+    from knowledge import topk_kernel
+
+    if request.param == "maxscore":
+        monkeypatch.setattr(topk_kernel, "BITMAP_TERMS", 0)
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +48,7 @@ def queries(corpus: list[list[str]]) -> list[list[str]]:
     "params", [Bm25Params(), Bm25Params(k1=0.9, b=0.4), Bm25Params(k1=2.0, b=1.0, epsilon=0.5)]
 )
 @pytest.mark.parametrize("pruned", [False, True], ids=["as-configured", "always-pruned"])
+@pytest.mark.usefixtures("kernel")
 def test_rankings_match_rank_bm25_on_real_text(
     corpus: list[list[str]],
     queries: list[list[str]],
@@ -147,10 +117,15 @@ def zipf_corpus(n_docs: int, vocabulary: int, seed: int) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
+# Bitmaps stored for the usual share of terms, for terms in every document only
+# (the rest made per query), and for every term.
+@pytest.mark.parametrize("dense_share", [64, 1, 10**9])
+@pytest.mark.usefixtures("kernel")
 def test_pruned_search_matches_on_zipf_text_with_repeats_and_unknown_terms(
-    seed: int, monkeypatch: pytest.MonkeyPatch
+    seed: int, dense_share: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(index_module, "_SCORE_ALL_BELOW", 0)
+    monkeypatch.setattr(index_module, "DENSE_SHARE", dense_share)
     corpus = zipf_corpus(3000, 800, seed)
     reference = BM25Okapi(corpus, k1=1.2, b=0.75)
     index = Bm25Index(corpus)
@@ -165,6 +140,7 @@ def test_pruned_search_matches_on_zipf_text_with_repeats_and_unknown_terms(
             assert_same_ranking(index.top_k(query, k), expected, k)
 
 
+@pytest.mark.usefixtures("kernel")
 def test_long_lists_many_terms_and_deep_k_on_a_larger_corpus(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -202,6 +178,45 @@ def test_before_the_search_is_compiled_every_match_is_scored_exactly(
     assert [index.top_k(q, 5) for q in queries] == compiled
     # Each query asked for the compile in the background and did not wait for it.
     assert started and not any(started)
+
+
+def test_bitmaps_come_in_the_background_and_change_no_answer(
+    corpus: list[list[str]], queries: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from knowledge import topk_kernel
+
+    monkeypatch.setattr(index_module, "_SCORE_ALL_BELOW", 0)
+    index = Bm25Index(corpus)
+    topk_kernel.prepare(index._post, index._tf, wait=True)  # compiled, no bitmaps yet
+    assert index._bitmaps is None
+    before = [index.top_k(q, 5) for q in queries]
+    deadline = time.monotonic() + 60
+    while index._bitmaps is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert index._bitmaps is not None
+    assert [index.top_k(q, 5) for q in queries] == before
+    bits, _, row = index._bitmaps
+    assert index.nbytes >= bits.nbytes + sum(a.nbytes for a in index._arrays().values())
+    # Bitmaps made per query for rarer terms are cleared after each search.
+    assert (row < 0).any()
+    assert not np.any(index._bit_scratch(1))
+
+
+def test_stored_bitmaps_and_counts_match_the_postings(corpus: list[list[str]]) -> None:
+    index = Bm25Index(corpus)
+    index.prepare()
+    assert index._bitmaps is not None
+    bits, before, row = index._bitmaps
+    for tid in np.flatnonzero(row >= 0)[:200].tolist():
+        lo, hi = index._posting_range(tid)
+        docs = index._post[lo:hi].astype(np.int64)
+        r = int(row[tid])
+        set_bits = np.flatnonzero(np.unpackbits(bits[r].view(np.uint8), bitorder="little"))
+        assert np.array_equal(set_bits, docs)
+        assert np.array_equal(before[r], np.searchsorted(docs, np.arange(bits.shape[1]) * 64))
+    assert index.doc_freq(next(t for t, i in index._vocab.items() if row[i] < 0)) < max(
+        1, index.n_docs // index_module.DENSE_SHARE
+    )
 
 
 def test_prepare_in_the_background_then_wait() -> None:
