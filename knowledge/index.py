@@ -52,8 +52,10 @@ _SCORE_ALL_BELOW: Final = 4096
 # Postings per block of a term's list: the unit the search skips by. Smaller
 # blocks bound scores more tightly and cost more to step through.
 BLOCK: Final = 64
-# Terms in at least 1/DENSE_SHARE of the documents keep a bitmap of them (see prepare).
+# Terms in at least 1/DENSE_SHARE of the documents keep a bitmap of them (see prepare),
+# the commonest first, in at most this many bytes per posting of the index.
 DENSE_SHARE: Final = 64
+BITMAP_BYTES_PER_POSTING: Final = 2
 Progress = Callable[[str], None]
 # From this many tokens the build runs compiled (knowledge.compiled_build): below
 # it, loading numba would cost more than it saves.
@@ -263,10 +265,18 @@ class Bm25Index:
         with self._bitmap_lock:
             if self._bitmaps is not None:
                 return
+            count_type = np.int32 if self._post.size < 2**31 else np.int64
             dense = np.flatnonzero(self._df >= max(1, self.n_docs // DENSE_SHARE))
+            # Commonest first, within BITMAP_BYTES_PER_POSTING: long documents make many
+            # terms common, and each row costs the same whatever the term.
+            row_bytes = _words(self.n_docs) * (8 + np.dtype(count_type).itemsize)
+            keep = int(BITMAP_BYTES_PER_POSTING * self._post.size // max(row_bytes, 1))
+            if dense.size > keep:
+                by_df = np.argsort(-self._df[dense], kind="stable")[:keep]
+                dense = np.sort(dense[by_df])
             shape = (dense.size, _words(self.n_docs))
             bits = np.zeros(shape, dtype=np.int64)
-            before = np.empty(shape, dtype=np.int32 if self._post.size < 2**31 else np.int64)
+            before = np.empty(shape, dtype=count_type)
             topk_kernel.fill_bitmaps(
                 self._post, self._term_ptr[dense], self._term_ptr[dense + 1], bits, before
             )

@@ -214,9 +214,29 @@ def test_stored_bitmaps_and_counts_match_the_postings(corpus: list[list[str]]) -
         set_bits = np.flatnonzero(np.unpackbits(bits[r].view(np.uint8), bitorder="little"))
         assert np.array_equal(set_bits, docs)
         assert np.array_equal(before[r], np.searchsorted(docs, np.arange(bits.shape[1]) * 64))
-    assert index.doc_freq(next(t for t, i in index._vocab.items() if row[i] < 0)) < max(
-        1, index.n_docs // index_module.DENSE_SHARE
-    )
+    stored = index._df[row >= 0]
+    assert stored.min() >= max(1, index.n_docs // index_module.DENSE_SHARE)
+    assert stored.min() >= index._df[row < 0].max()  # the commonest terms
+    assert bits.nbytes + before.nbytes <= index_module.BITMAP_BYTES_PER_POSTING * index.n_postings
+
+
+def test_bitmaps_stay_within_their_share_of_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index_module, "_SCORE_ALL_BELOW", 0)
+    # Short documents over a vocabulary where every term is in 1/40 of them: all
+    # are common, and a bitmap each would take ~4 times the postings' bytes.
+    rng = random.Random(4)
+    vocabulary = [f"w{i}" for i in range(200)]
+    corpus = [rng.sample(vocabulary, 5) + rng.sample(vocabulary, 1) for _ in range(3000)]
+    index = Bm25Index(corpus)
+    index.prepare()
+    assert index._bitmaps is not None
+    bits, before, _ = index._bitmaps
+    assert 0 < bits.shape[0] < np.count_nonzero(index._df >= max(1, index.n_docs // 64))
+    assert bits.nbytes + before.nbytes <= index_module.BITMAP_BYTES_PER_POSTING * index.n_postings
+    reference = BM25Okapi(corpus, k1=1.2, b=0.75)
+    for _ in range(40):
+        query = rng.sample(vocabulary, rng.randint(3, 8))
+        assert_same_ranking(index.top_k(query, 5), np.asarray(reference.get_scores(query)), 5)
 
 
 def test_prepare_in_the_background_then_wait() -> None:
