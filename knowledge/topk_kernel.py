@@ -107,6 +107,49 @@ def _heap_push(heap: Any, size: int, value: float) -> int:
 
 
 @_jit
+def _suffix_bounds(
+    lo: Any, hi: Any, blk: Any, block_max: Any, idf: Any, count: Any, block: int
+) -> tuple[Any, Any, Any]:
+    """Per term its weight (query count x idf) and, from each of its blocks on, the
+    largest block maximum to the end of its list (term ``i``'s at ``s_off[i]``)."""
+    n = lo.size
+    weight = np.empty(n, dtype=np.float64)
+    n_blocks = np.empty(n, dtype=np.int64)
+    s_off = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        weight[i] = count[i] * idf[i]
+        n_blocks[i] = (hi[i] - lo[i] + block - 1) // block
+        s_off[i + 1] = s_off[i] + n_blocks[i]
+    suffix = np.empty(s_off[n], dtype=np.float64)
+    for i in range(n):
+        best = 0.0
+        for j in range(n_blocks[i] - 1, -1, -1):
+            best = max(best, block_max[blk[i] + j])
+            suffix[s_off[i] + j] = best
+    return weight, s_off, suffix
+
+
+@_jit
+def _query_score(contrib: Any, query_slots: Any) -> float:
+    """rank-bm25's sum: one addition per query token, in query order."""
+    score = 0.0
+    for q in range(query_slots.size):
+        score += contrib[query_slots[q]]
+    return score
+
+
+@_jit
+def _keep(out_docs: Any, out_scores: Any, n_out: int, doc: int, score: float) -> tuple[Any, Any]:
+    """Store candidate ``n_out``, doubling the arrays when full."""
+    if n_out == out_docs.size:
+        out_docs = np.concatenate((out_docs, np.empty(n_out, dtype=np.int64)))
+        out_scores = np.concatenate((out_scores, np.empty(n_out, dtype=np.float64)))
+    out_docs[n_out] = doc
+    out_scores[n_out] = score
+    return out_docs, out_scores
+
+
+@_jit
 def _bounds(
     ub: Any, cur: Any, lo: Any, hi: Any, suffix: Any, s_off: Any, weight: Any, block: int
 ) -> None:
@@ -232,20 +275,7 @@ def block_max_search(
     the true top k, ties with the k-th score included; the caller ranks it.
     """
     n = lo.size
-    weight = np.empty(n, dtype=np.float64)
-    n_blocks = np.empty(n, dtype=np.int64)
-    s_off = np.zeros(n + 1, dtype=np.int64)
-    for i in range(n):
-        weight[i] = count[i] * idf[i]
-        n_blocks[i] = (hi[i] - lo[i] + block - 1) // block
-        s_off[i + 1] = s_off[i] + n_blocks[i]
-    # Largest block maximum from each block to the end of its list.
-    suffix = np.empty(s_off[n], dtype=np.float64)
-    for i in range(n):
-        best = 0.0
-        for j in range(n_blocks[i] - 1, -1, -1):
-            best = max(best, block_max[blk[i] + j])
-            suffix[s_off[i] + j] = best
+    weight, s_off, suffix = _suffix_bounds(lo, hi, blk, block_max, idf, count, block)
 
     cur = lo.copy()
     order = np.arange(n)
@@ -324,17 +354,10 @@ def block_max_search(
                 cur[i] = c + 1
         if not alive:
             continue
-        # rank-bm25's sum: one addition per query token, in query order.
-        score = 0.0
-        for q in range(query_slots.size):
-            score += contrib[query_slots[q]]
+        score = _query_score(contrib, query_slots)
         if score <= 0.0 or score < theta:
             continue
-        if n_out == out_docs.size:
-            out_docs = np.concatenate((out_docs, np.empty(n_out, dtype=np.int64)))
-            out_scores = np.concatenate((out_scores, np.empty(n_out, dtype=np.float64)))
-        out_docs[n_out] = doc
-        out_scores[n_out] = score
+        out_docs, out_scores = _keep(out_docs, out_scores, n_out, doc, score)
         n_out += 1
         heap_size = _heap_push(heap, heap_size, score)
         if heap_size == k and heap[0] * (1.0 - SLACK) > theta:
@@ -479,19 +502,7 @@ def bitmap_search(
     n = lo.size
     n_docs = run_start[run_start.size - 1]
     n_words = (n_docs + _WORD - 1) // _WORD
-    weight = np.empty(n, dtype=np.float64)
-    n_blocks = np.empty(n, dtype=np.int64)
-    s_off = np.zeros(n + 1, dtype=np.int64)
-    for i in range(n):
-        weight[i] = count[i] * idf[i]
-        n_blocks[i] = (hi[i] - lo[i] + block - 1) // block
-        s_off[i + 1] = s_off[i] + n_blocks[i]
-    suffix = np.empty(s_off[n], dtype=np.float64)
-    for i in range(n):
-        best = 0.0
-        for j in range(n_blocks[i] - 1, -1, -1):
-            best = max(best, block_max[blk[i] + j])
-            suffix[s_off[i] + j] = best
+    weight, s_off, suffix = _suffix_bounds(lo, hi, blk, block_max, idf, count, block)
     srow = np.full(n, -1, dtype=np.int64)
     used = 0
     for i in range(n):
@@ -529,10 +540,7 @@ def bitmap_search(
         chunk = min(2 * chunk, _CHUNK_WORDS)
         # Bounds from each cursor (the last document scored for the term, so it may
         # lag behind: its bound is then looser, never too low).
-        for i in range(n):
-            ub[i] = 0.0
-            if cur[i] < hi[i]:
-                ub[i] = weight[i] * suffix[s_off[i] + (cur[i] - lo[i]) // block]
+        _bounds(ub, cur, lo, hi, suffix, s_off, weight, block)
         for j in range(1, n):
             t = order[j]
             m = j - 1
@@ -576,17 +584,10 @@ def bitmap_search(
                         cur[i] = c + 1
                         f = np.float64(tf[c])
                         contrib[i] = idf[i] * (f * (k1 + 1.0) / (f + k_doc))
-                # rank-bm25's sum: one addition per query token, in query order.
-                score = 0.0
-                for q in range(query_slots.size):
-                    score += contrib[query_slots[q]]
+                score = _query_score(contrib, query_slots)
                 if score <= 0.0 or score < theta:
                     continue
-                if n_out == out_docs.size:
-                    out_docs = np.concatenate((out_docs, np.empty(n_out, dtype=np.int64)))
-                    out_scores = np.concatenate((out_scores, np.empty(n_out, dtype=np.float64)))
-                out_docs[n_out] = doc
-                out_scores[n_out] = score
+                out_docs, out_scores = _keep(out_docs, out_scores, n_out, doc, score)
                 n_out += 1
                 heap_size = _heap_push(heap, heap_size, score)
                 if heap_size == k and heap[0] * (1.0 - SLACK) > theta:
