@@ -101,9 +101,7 @@ class Bm25Index:
         progress: Progress | None = None,
     ) -> None:
         self.params = params or Bm25Params()
-        self._local = threading.local()
-        self._bitmap_lock = threading.Lock()
-        self._bitmaps: tuple[IntArray, AnyArray, IntArray] | None = None
+        self._init_serving()
         say = progress or _quiet
         n_docs = len(corpus)
         lengths = np.fromiter(map(len, corpus), dtype=np.int64, count=n_docs)
@@ -127,6 +125,12 @@ class Bm25Index:
             sort = functools.partial(_postings_sorted, token_ids, lengths, n_terms=len(vocab))
             self._build(lengths, sort)
         say(f"index: {self._post.size:,} postings in {self._block_max.size:,} blocks")
+
+    def _init_serving(self) -> None:
+        """State a built or loaded index needs to answer: per-thread scratch, bitmaps."""
+        self._local = threading.local()
+        self._bitmap_lock = threading.Lock()
+        self._bitmaps: tuple[IntArray, AnyArray, IntArray] | None = None
 
     # ------------------------------------------------------------------ build
 
@@ -297,10 +301,11 @@ class Bm25Index:
             threading.Thread(target=self._build_bitmaps, name="index-bitmaps", daemon=True).start()
         terms = np.fromiter(dict.fromkeys(qids), dtype=np.int64)
         bitmaps = None
-        if self._bitmaps is not None:
+        if self._bitmaps is not None and terms.size <= topk_kernel.BITMAP_TERMS:
             bits, before, row = self._bitmaps
-            rows = row[terms]
-            bitmaps = (bits, before, rows, self._bit_scratch(int(np.count_nonzero(rows < 0))))
+            # One scratch row per query term is enough whichever have none stored.
+            shape = (topk_kernel.BITMAP_TERMS, _words(self.n_docs))
+            bitmaps = (bits, before, row[terms], self._per_thread("bits", shape, np.int64))
         slot = {int(t): i for i, t in enumerate(terms)}
         counts = collections.Counter(qids)
         return topk_kernel.search(
@@ -320,14 +325,6 @@ class Bm25Index:
             BLOCK,
             bitmaps,
         )
-
-    def _bit_scratch(self, n_rows: int) -> IntArray:
-        """Per-thread zeroed bitmap rows (at least ``n_rows``) for query terms with none stored."""
-        rows: IntArray | None = getattr(self._local, "bits", None)
-        if rows is None or rows.shape[0] < n_rows:
-            rows = np.zeros((max(n_rows, 8), _words(self.n_docs)), dtype=np.int64)
-            self._local.bits = rows
-        return rows
 
     def _query_ids(self, query: Iterable[str]) -> list[int]:
         """Term ids of the query tokens, in order, repeats kept, zero-weight ones dropped."""
@@ -359,7 +356,7 @@ class Bm25Index:
 
     def _score_matches(self, qids: list[int], terms: set[int]) -> tuple[AnyArray, FloatArray]:
         """Every document holding a query term, with its exact score."""
-        acc = self._scratch()
+        acc = self._per_thread("acc", (self.n_docs,), np.float64)
         ranges = {t: self._posting_range(t) for t in terms}
         docs = np.unique(np.concatenate([self._post[lo:hi] for lo, hi in ranges.values()]))
         try:
@@ -377,13 +374,13 @@ class Bm25Index:
         """Where term ``tid``'s postings (all its segments) lie in ``_post``."""
         return int(self._term_ptr[tid]), int(self._term_ptr[tid + 1])
 
-    def _scratch(self) -> FloatArray:
-        """A zeroed per-thread accumulator over all documents; users re-zero it."""
-        acc: FloatArray | None = getattr(self._local, "acc", None)
-        if acc is None or acc.size != self.n_docs:
-            acc = np.zeros(self.n_docs, dtype=np.float64)
-            self._local.acc = acc
-        return acc
+    def _per_thread(self, name: str, shape: tuple[int, ...], dtype: type[Any]) -> AnyArray:
+        """A zeroed scratch array of this thread; its users leave it zeroed."""
+        array: AnyArray | None = getattr(self._local, name, None)
+        if array is None or array.shape != shape:
+            array = np.zeros(shape, dtype=dtype)
+            setattr(self._local, name, array)
+        return array
 
     # ----------------------------------------------------------- persistence
 
@@ -438,9 +435,7 @@ class Bm25Index:
                 header = _parse_header(data["header"])
                 arrays = {name: data[name] for name in data.files}
             self = cls.__new__(cls)
-            self._local = threading.local()
-            self._bitmap_lock = threading.Lock()
-            self._bitmaps = None
+            self._init_serving()
             self.params = Bm25Params(**header["params"])
             self.n_docs = int(header["n_docs"])
             self._avgdl = float(header["avgdl"])

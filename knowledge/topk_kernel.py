@@ -621,9 +621,9 @@ def search(
     """Typed entry point; see :func:`block_max_search` and :func:`bitmap_search`.
 
     ``bitmaps``: the stored bitmaps and their counts (see :func:`fill_bitmaps`),
-    each query term's row in them (-1: none) and
-    scratch rows (zeroed, at least one per other term) for the others; with them,
-    queries of up to ``BITMAP_TERMS`` distinct terms take the bitmap search.
+    each query term's row in them (-1: none) and scratch rows (zeroed, at least one
+    per other term) for the others. Given, the bitmap search runs (callers give
+    them for queries of up to ``BITMAP_TERMS`` distinct terms); else MaxScore.
     """
     args = (
         post,
@@ -641,7 +641,7 @@ def search(
         int(k),
         int(block),
     )
-    if bitmaps is not None and lo.size <= BITMAP_TERMS:
+    if bitmaps is not None:
         bits, before, brow, scratch = bitmaps
         if scratch.shape[0] < np.count_nonzero(brow < 0):
             raise ValueError("fewer scratch rows than query terms without a bitmap")

@@ -199,7 +199,7 @@ def test_bitmaps_come_in_the_background_and_change_no_answer(
     assert index.nbytes >= bits.nbytes + sum(a.nbytes for a in index._arrays().values())
     # Bitmaps made per query for rarer terms are cleared after each search.
     assert (row < 0).any()
-    assert not np.any(index._bit_scratch(1))
+    assert not np.any(index._local.bits)
 
 
 def test_stored_bitmaps_and_counts_match_the_postings(corpus: list[list[str]]) -> None:
