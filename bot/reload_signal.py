@@ -34,7 +34,7 @@ from bot.settings import Settings
 from handlers.deps import Auditor
 from handlers.kb_records import problem_fields, record_kb_event, reload_fields
 from knowledge.service import KBInvalid, KnowledgeBase, ReloadInProgress, ReloadResult
-from knowledge.watch import KBPoller
+from knowledge.store.watch import KBPoller
 
 PID_FILE = "licensebot.pid"
 RESULT_FILE = "kb-reload.json"

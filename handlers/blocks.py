@@ -16,10 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from knowledge.admin import AddResult
+from knowledge.answering.timeline import Timeline, TimelineEvent, TimelineSource
 from knowledge.models import Answer, Article, Problem, Quote
 from knowledge.service import KBStatus, ReloadResult, ReloadStage
-from knowledge.timeline import Timeline, TimelineEvent, TimelineSource
+from knowledge.store.admin import AddResult
 
 Block = dict[str, Any]
 

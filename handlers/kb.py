@@ -52,8 +52,8 @@ from handlers.kb_common import (
     is_admin,
 )
 from handlers.kb_records import problem_fields, reload_fields
-from knowledge.admin import directory_version, not_writable_reason
 from knowledge.service import KBInvalid, ReloadInProgress
+from knowledge.store.admin import directory_version, not_writable_reason
 
 COMMAND = "/kb"
 RELOAD_TITLE = "Reloading the knowledge base…"

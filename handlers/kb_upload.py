@@ -5,7 +5,7 @@ The file is looked up with ``files.info`` (``files:read``) and downloaded from i
 only ever sent to Slack's file host (or the configured Web API host, for a fake
 Slack in tests) and never across a redirect. Metadata comes from the message text
 (``title=… publisher=… date=YYYY-MM-DD author=… url=…``); what is left out is
-derived from the text. ``knowledge.admin.add_article`` validates, writes and reloads,
+derived from the text. ``knowledge.store.admin.add_article`` validates, writes and reloads,
 all or nothing; progress is one message, posted and then updated.
 """
 
@@ -45,9 +45,9 @@ from handlers.kb_common import (
     is_admin,
 )
 from handlers.kb_records import problem_fields, reload_fields
-from knowledge.admin import AddRefused, ArticleFields, add_article, doc_id_for, parse_fields
-from knowledge.loader import MAX_ARTICLE_BYTES
+from knowledge.ingest.loader import MAX_ARTICLE_BYTES
 from knowledge.models import Problem
+from knowledge.store.admin import AddRefused, ArticleFields, add_article, doc_id_for, parse_fields
 
 DOWNLOAD_TIMEOUT_S = 30.0
 _SLACK_FILE_DOMAIN = ".slack.com"

@@ -57,7 +57,7 @@ from handlers.interaction import (
     post_publicly,
     tell,
 )
-from knowledge.timeline import Timeline
+from knowledge.answering.timeline import Timeline
 
 COMMAND = "/timeline"
 SURFACE = "timeline"

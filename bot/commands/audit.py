@@ -13,7 +13,7 @@ from bot.audit_replay import ReplayError, find_record, replay_record
 from bot.audit_show import parse_since, select, write_csv, write_json, write_text
 from bot.audit_verify import read_records, trail_files, verify_trail
 from bot.settings import load_settings
-from knowledge.snapshots import SnapshotStore
+from knowledge.store.saved import SnapshotStore
 
 
 def register(sub: Any) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.commands.common import add_kb_option, open_kb, settings_for
-from knowledge.evalset import (
+from knowledge.evaluation.evalset import (
     DEFAULT_K,
     EvalSetError,
     check_question_set,

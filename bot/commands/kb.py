@@ -18,8 +18,8 @@ from bot.reload_signal import (
     request_reload,
 )
 from bot.render import format_date
-from knowledge.admin import directory_version
 from knowledge.service import KBInvalid, bundled_kb_dir, check_kb_dir, load_snapshot
+from knowledge.store.admin import directory_version
 
 
 def register(sub: Any) -> None:

@@ -12,7 +12,7 @@ from bot.audit import AuditUnavailable, cli_context, new_request_id, open_trail,
 from bot.audit_records import UNAVAILABLE_MESSAGE, audit_delivered, audit_served
 from bot.commands.common import add_kb_option, open_kb, settings_for
 from bot.render import attribution
-from knowledge.timeline import Timeline, TimelineEvent, TimelineSource
+from knowledge.answering.timeline import Timeline, TimelineEvent, TimelineSource
 
 SURFACE = "cli_timeline"
 

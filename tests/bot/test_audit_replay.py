@@ -14,7 +14,7 @@ from bot.audit import AuditTrail, audit_answer
 from bot.audit_replay import ReplayError, find_record, replay_record
 from bot.cli import main
 from knowledge.service import KnowledgeBase, bundled_kb_dir
-from knowledge.snapshots import SnapshotStore
+from knowledge.store.saved import SnapshotStore
 
 QUESTION = "Which US companies is Huawei talking to about licensing its 5G technology?"
 

@@ -17,9 +17,9 @@ from fake_slack import Call
 
 from bot.audit_replay import replay_record
 from handlers.deps import AuditUnavailable
+from knowledge.answering.timeline import Timeline
 from knowledge.service import KnowledgeBase, bundled_kb_dir
-from knowledge.snapshots import SnapshotStore
-from knowledge.timeline import Timeline
+from knowledge.store.saved import SnapshotStore
 
 MORE = "timeline_show_more"
 POST = "timeline_post_to_channel"

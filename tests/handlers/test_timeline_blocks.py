@@ -34,9 +34,9 @@ from handlers.blocks import (
     timeline_sources_line,
     timeline_usage_message,
 )
-from knowledge.dates import Precision, ResolvedDate
+from knowledge.answering.dates import Precision, ResolvedDate
+from knowledge.answering.timeline import DateAlternative, Timeline, TimelineEvent, TimelineSource
 from knowledge.service import KnowledgeBase
-from knowledge.timeline import DateAlternative, Timeline, TimelineEvent, TimelineSource
 
 KB_VERSION = "0123456789abcdef"
 SENTENCE = "Huawei offered to license its 5G technology to a US company."
