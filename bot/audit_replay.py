@@ -11,7 +11,7 @@ from typing import Any
 from bot.audit_records import ANSWER_SERVED, quote_fields
 from bot.audit_verify import read_records
 from knowledge.service import KBInvalid, KnowledgeBase
-from knowledge.store.saved import SnapshotStore
+from knowledge.store.saved import SavedVersions
 
 # Scores are compared loosely: a different BLAS or NumPy may move the last bits.
 _SCORE_REL_TOL = 1e-9
@@ -80,7 +80,7 @@ def compare_quotes(
 
 def replay_record(
     record: Mapping[str, Any],
-    store: SnapshotStore,
+    store: SavedVersions,
     *,
     load: Callable[[Path], KnowledgeBase] = _load,
     default_top: int = 3,

@@ -23,7 +23,7 @@ from knowledge.retrieval.index import Bm25Index, Bm25Params
 from knowledge.retrieval.index_store import load_or_build
 from knowledge.retrieval.tokenizer import WEAK_WORDS, Analyzer, default_analyzer
 from knowledge.store.loaded import SentenceTerms, Snapshot
-from knowledge.store.saved import SnapshotError, SnapshotStore
+from knowledge.store.saved import SavedVersionError, SavedVersions
 
 log = structlog.get_logger("licensebot.knowledge")
 
@@ -192,8 +192,8 @@ def load_snapshot(
     if data_dir is not None:
         # An answer must never come from a version that cannot be replayed later.
         try:
-            SnapshotStore(data_dir).save(kb_dir, loaded.kb_version, files=loaded.files)
-        except SnapshotError as exc:
+            SavedVersions(data_dir).save(kb_dir, loaded.kb_version, files=loaded.files)
+        except SavedVersionError as exc:
             raise KBInvalid([Problem(file=str(kb_dir), reason=str(exc))]) from exc
     return build_snapshot(loaded, kb_dir, loaded_by=loaded_by, data_dir=data_dir)
 
@@ -296,8 +296,8 @@ class KnowledgeBase:
         if self.data_dir is None:
             return []
         try:
-            SnapshotStore(self.data_dir).save(self.kb_dir, loaded.kb_version, files=loaded.files)
-        except SnapshotError as exc:
+            SavedVersions(self.data_dir).save(self.kb_dir, loaded.kb_version, files=loaded.files)
+        except SavedVersionError as exc:
             return [Problem(file=str(self.kb_dir), reason=str(exc))]
         return []
 

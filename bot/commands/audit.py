@@ -13,7 +13,7 @@ from bot.audit_replay import ReplayError, find_record, replay_record
 from bot.audit_show import parse_since, select, write_csv, write_json, write_text
 from bot.audit_verify import read_records, trail_files, verify_trail
 from bot.settings import load_settings
-from knowledge.store.saved import SnapshotStore
+from knowledge.store.saved import SavedVersions
 
 
 def register(sub: Any) -> None:
@@ -130,7 +130,7 @@ def run_show(args: argparse.Namespace) -> int:
 def run_replay(args: argparse.Namespace) -> int:
     settings = load_settings()
     path = args.path if args.path is not None else settings.resolved_audit_path
-    store = SnapshotStore(args.data_dir if args.data_dir is not None else settings.data_dir)
+    store = SavedVersions(args.data_dir if args.data_dir is not None else settings.data_dir)
     try:
         result = replay_record(find_record(path, args.seq), store, default_top=settings.top_k)
     except ReplayError as exc:

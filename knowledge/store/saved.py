@@ -30,19 +30,19 @@ from knowledge.ingest.loader import kb_version_of
 _VERSION_RE = re.compile(r"[0-9a-f]{8,64}")
 
 
-class SnapshotError(Exception):
+class SavedVersionError(Exception):
     """A knowledge-base version could not be stored or does not match its name."""
 
 
 def _check_version(kb_version: str) -> None:
     if not _VERSION_RE.fullmatch(kb_version):
-        raise SnapshotError(f"not a kb_version: {kb_version!r}")
+        raise SavedVersionError(f"not a kb_version: {kb_version!r}")
 
 
 def _check_name(name: str) -> None:
     pure = PurePosixPath(name)
     if pure.is_absolute() or len(pure.parts) != 1 or name in {".", ".."} or name.startswith("."):
-        raise SnapshotError(f"not a plain file name for a knowledge-base file: {name!r}")
+        raise SavedVersionError(f"not a plain file name for a knowledge-base file: {name!r}")
 
 
 def kb_files(kb_dir: Path) -> dict[str, bytes]:
@@ -71,7 +71,7 @@ def _write_durably(path: Path, data: bytes) -> None:
 
 
 @dataclass(frozen=True)
-class SnapshotStore:
+class SavedVersions:
     data_dir: Path
 
     @property
@@ -99,7 +99,7 @@ class SnapshotStore:
 
         Pass ``files`` (name → the exact bytes the version was built from) to avoid
         re-reading ``kb_dir``; otherwise ``kb_dir`` is read now. Raises
-        ``SnapshotError`` if the content does not hash to ``kb_version``.
+        ``SavedVersionError`` if the content does not hash to ``kb_version``.
         """
         _check_version(kb_version)
         existing = self.path(kb_version)
@@ -107,13 +107,13 @@ class SnapshotStore:
             return existing
         if files is None:
             if kb_dir is None:
-                raise SnapshotError("save needs kb_dir or files")
+                raise SavedVersionError("save needs kb_dir or files")
             files = kb_files(kb_dir)
         for name in files:
             _check_name(name)
         actual = kb_version_of(files.items())
         if actual != kb_version:
-            raise SnapshotError(
+            raise SavedVersionError(
                 f"knowledge base content hashes to {actual}, not {kb_version} "
                 "(did the directory change while loading?)"
             )
@@ -132,7 +132,7 @@ class SnapshotStore:
                 if self.path(kb_version) is None:
                     raise
         except OSError as exc:
-            raise SnapshotError(f"cannot store knowledge base {kb_version}: {exc}") from exc
+            raise SavedVersionError(f"cannot store knowledge base {kb_version}: {exc}") from exc
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)

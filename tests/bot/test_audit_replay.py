@@ -14,7 +14,7 @@ from bot.audit import AuditTrail, audit_answer
 from bot.audit_replay import ReplayError, find_record, replay_record
 from bot.cli import main
 from knowledge.service import KnowledgeBase, bundled_kb_dir
-from knowledge.store.saved import SnapshotStore
+from knowledge.store.saved import SavedVersions
 
 QUESTION = "Which US companies is Huawei talking to about licensing its 5G technology?"
 
@@ -25,7 +25,7 @@ def setup(tmp_path: Path) -> tuple[Path, Path, KnowledgeBase]:
     kb_dir, data_dir = tmp_path / "kb", tmp_path / "data"
     shutil.copytree(bundled_kb_dir(), kb_dir)
     kb = KnowledgeBase.load(kb_dir, data_dir=data_dir)
-    SnapshotStore(data_dir).save(kb_dir, kb.kb_version)
+    SavedVersions(data_dir).save(kb_dir, kb.kb_version)
     answer = kb.answer(QUESTION, 3)
     assert answer.answered and answer.quotes
     audit = data_dir / "audit.jsonl"
@@ -92,7 +92,7 @@ def test_replay_notices_a_record_that_does_not_match(
     audit, data_dir, _kb = setup
     record = find_record(audit, 1)
     forged = {**record, "quotes": [{**record["quotes"][0], "start": 1, "text": "made up"}]}
-    result = replay_record(forged, SnapshotStore(data_dir))
+    result = replay_record(forged, SavedVersions(data_dir))
     assert not result.same
     assert any("quote 1" in d and "start, text differ" in d for d in result.differences)
     assert any("quotes recorded" in d for d in result.differences)
@@ -138,17 +138,17 @@ def test_what_cannot_be_replayed_is_explained(
 def test_an_altered_stored_version_is_refused(setup: tuple[Path, Path, KnowledgeBase]) -> None:
     audit, data_dir, _kb = setup
     record = find_record(audit, 1)
-    stored = SnapshotStore(data_dir).path(record["kb_version"])
+    stored = SavedVersions(data_dir).path(record["kb_version"])
     assert stored is not None
     article = sorted(stored.glob("*.txt"))[-1]
     article.write_text(article.read_text() + "\nHuawei also said something else.\n")
     with pytest.raises(ReplayError, match="altered copy"):
-        replay_record(record, SnapshotStore(data_dir))
+        replay_record(record, SavedVersions(data_dir))
 
 
 def test_missing_top_falls_back_with_a_note(setup: tuple[Path, Path, KnowledgeBase]) -> None:
     audit, data_dir, _kb = setup
     record = {k: v for k, v in find_record(audit, 1).items() if k != "top"}
-    result = replay_record(record, SnapshotStore(data_dir), default_top=3)
+    result = replay_record(record, SavedVersions(data_dir), default_top=3)
     assert result.same and result.top == 3
     assert result.notes == ("top was not recorded; replayed with top=3",)

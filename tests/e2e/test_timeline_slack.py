@@ -19,7 +19,7 @@ from bot.audit_replay import replay_record
 from handlers.deps import AuditUnavailable
 from knowledge.answering.timeline import Timeline
 from knowledge.service import KnowledgeBase, bundled_kb_dir
-from knowledge.store.saved import SnapshotStore
+from knowledge.store.saved import SavedVersions
 
 MORE = "timeline_show_more"
 POST = "timeline_post_to_channel"
@@ -190,7 +190,7 @@ def test_served_pages_replay_from_the_audit_trail(
     records = bot.audit_records("answer.served")
     assert len(records) == (2 if not topic else 1)
     for record in records:
-        result = replay_record(record, SnapshotStore(data_dir))
+        result = replay_record(record, SavedVersions(data_dir))
         assert result.same, result.differences
 
 

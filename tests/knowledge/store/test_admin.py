@@ -24,7 +24,7 @@ from knowledge.store.admin import (
     not_writable_reason,
     parse_fields,
 )
-from knowledge.store.saved import SnapshotStore
+from knowledge.store.saved import SavedVersions
 
 ERICSSON = b"""Ericsson and Xiaomi sign global patent license agreement
 
@@ -390,7 +390,7 @@ def test_every_reloaded_version_is_stored_for_replay(kb_dir: Path, tmp_path: Pat
     data_dir = tmp_path / "data"
     kb = KnowledgeBase.load(kb_dir, data_dir=data_dir)
     result = add_article(kb, "ericsson.txt", ERICSSON, ArticleFields(), by="U1")
-    store = SnapshotStore(data_dir)
+    store = SavedVersions(data_dir)
     assert set(store.versions()) == {result.reload.old_version, result.reload.new_version}
     assert store.verify(result.reload.new_version) == []
     stored = store.path(result.reload.new_version)

@@ -1,4 +1,4 @@
-"""SnapshotStore: every loaded knowledge-base version kept whole, by content address."""
+"""SavedVersions: every loaded knowledge-base version kept whole, by content address."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from knowledge.ingest.loader import load_kb_dir
 from knowledge.service import KnowledgeBase, bundled_kb_dir
-from knowledge.store.saved import SnapshotError, SnapshotStore, kb_files
+from knowledge.store.saved import SavedVersionError, SavedVersions, kb_files
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def test_save_copies_the_version_and_it_loads_as_the_same_version(
     kb_dir: Path, tmp_path: Path
 ) -> None:
     version = _version(kb_dir)
-    store = SnapshotStore(tmp_path / "data")
+    store = SavedVersions(tmp_path / "data")
     saved = store.save(kb_dir, version)
     assert saved == tmp_path / "data" / "kb" / version
     assert store.path(version) == saved and store.versions() == [version]
@@ -42,7 +42,7 @@ def test_save_copies_the_version_and_it_loads_as_the_same_version(
 
 def test_save_is_idempotent(kb_dir: Path, tmp_path: Path) -> None:
     version = _version(kb_dir)
-    store = SnapshotStore(tmp_path / "data")
+    store = SavedVersions(tmp_path / "data")
     first = store.save(kb_dir, version)
     stamp = (first / "manifest.toml").stat().st_mtime_ns
     assert store.save(kb_dir, version) == first
@@ -51,7 +51,7 @@ def test_save_is_idempotent(kb_dir: Path, tmp_path: Path) -> None:
 
 def test_concurrent_saves_end_with_one_copy(kb_dir: Path, tmp_path: Path) -> None:
     version = _version(kb_dir)
-    store = SnapshotStore(tmp_path / "data")
+    store = SavedVersions(tmp_path / "data")
     results: list[Path] = []
     errors: list[BaseException] = []
 
@@ -76,7 +76,7 @@ def test_exact_bytes_can_be_passed_instead_of_rereading(kb_dir: Path, tmp_path: 
     files = kb_files(kb_dir)
     version = _version(kb_dir)
     shutil.rmtree(kb_dir)  # the directory is not needed when the bytes are given
-    saved = SnapshotStore(tmp_path / "data").save(None, version, files=files)
+    saved = SavedVersions(tmp_path / "data").save(None, version, files=files)
     assert KnowledgeBase.load(saved).kb_version == version
 
 
@@ -84,28 +84,28 @@ def test_content_that_changed_since_loading_is_refused(kb_dir: Path, tmp_path: P
     version = _version(kb_dir)
     article = sorted(kb_dir.glob("*.txt"))[0]
     article.write_text(article.read_text() + "\nAn added sentence.\n")
-    store = SnapshotStore(tmp_path / "data")
-    with pytest.raises(SnapshotError, match="hashes to"):
+    store = SavedVersions(tmp_path / "data")
+    with pytest.raises(SavedVersionError, match="hashes to"):
         store.save(kb_dir, version)
     assert store.path(version) is None
 
 
 @pytest.mark.parametrize("bad", ["../../etc", "ABC", "", "c2de55be/x"])
 def test_version_names_are_checked(kb_dir: Path, tmp_path: Path, bad: str) -> None:
-    store = SnapshotStore(tmp_path / "data")
-    with pytest.raises(SnapshotError, match="not a kb_version"):
+    store = SavedVersions(tmp_path / "data")
+    with pytest.raises(SavedVersionError, match="not a kb_version"):
         store.save(kb_dir, bad)
     assert store.path(bad) is None
 
 
 def test_file_names_are_checked(tmp_path: Path) -> None:
-    with pytest.raises(SnapshotError, match="plain file name"):
-        SnapshotStore(tmp_path).save(None, "0123456789abcdef", files={"../x.txt": b"x"})
+    with pytest.raises(SavedVersionError, match="plain file name"):
+        SavedVersions(tmp_path).save(None, "0123456789abcdef", files={"../x.txt": b"x"})
 
 
 def test_verify_names_altered_missing_and_extra_files(kb_dir: Path, tmp_path: Path) -> None:
     version = _version(kb_dir)
-    store = SnapshotStore(tmp_path / "data")
+    store = SavedVersions(tmp_path / "data")
     saved = store.save(kb_dir, version)
     articles = sorted(saved.glob("*.txt"))
     articles[0].write_text("rewritten")
