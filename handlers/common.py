@@ -1,6 +1,6 @@
 """What every Slack surface shares: request ids, question text, auditing and delivery.
 
-The audit records follow the shape documented in ``bot/audit_records.py`` (handlers
+The audit records follow the shape documented in ``bot/audit/records.py`` (handlers
 cannot import ``bot``, so the few field names are repeated here): ``answer.served``
 before an answer is shown, ``answer.delivered`` with the message ts or the error after.
 """

@@ -22,8 +22,9 @@ import threading
 import time
 from pathlib import Path
 
-from bot.audit import AuditTrail, audit_answer, audit_delivered
-from bot.audit_verify import verify_trail
+from bot.audit.records import audit_answer, audit_delivered
+from bot.audit.trail import AuditTrail
+from bot.audit.verify import verify_trail
 from knowledge.models import Answer
 from knowledge.service import KnowledgeBase
 

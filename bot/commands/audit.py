@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.audit_replay import ReplayError, find_record, replay_record
-from bot.audit_show import parse_since, select, write_csv, write_json, write_text
-from bot.audit_verify import read_records, trail_files, verify_trail
+from bot.audit.replay import ReplayError, find_record, replay_record
+from bot.audit.show import parse_since, select, write_csv, write_json, write_text
+from bot.audit.verify import read_records, trail_files, verify_trail
 from bot.settings import load_settings
 from knowledge.store.saved import SavedVersions
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.commands.common import add_kb_option, open_kb, settings_for
-from bot.reload_signal import (
+from bot.commands.render import format_date
+from bot.reloaders import (
     PID_FILE,
     ReloadRequestError,
     process_is,
@@ -17,7 +18,6 @@ from bot.reload_signal import (
     read_result,
     request_reload,
 )
-from bot.render import format_date
 from knowledge.service import KBInvalid, bundled_kb_dir, check_kb_dir, load_snapshot
 from knowledge.store.admin import directory_version
 

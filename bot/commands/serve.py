@@ -11,10 +11,10 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackClientError
 
 from bot.app import build_deps, create_app
-from bot.audit import open_trail
+from bot.audit.trail import open_trail
 from bot.commands.common import add_kb_option, open_kb, settings_for
 from bot.logging import configure_logging
-from bot.reload_signal import kb_maintenance
+from bot.reloaders import kb_maintenance
 from bot.server import (
     SocketModeUnavailable,
     build_asgi_app,

@@ -8,10 +8,18 @@ import sys
 import time
 from typing import Any
 
-from bot.audit import AuditUnavailable, cli_context, new_request_id, open_trail, served_fields
-from bot.audit_records import UNAVAILABLE_MESSAGE, audit_delivered, audit_served
+from bot.audit.records import (
+    UNAVAILABLE_MESSAGE,
+    audit_delivered,
+    audit_served,
+    cli_context,
+    new_request_id,
+    served_fields,
+)
+from bot.audit.trail import open_trail
 from bot.commands.common import add_kb_option, open_kb, settings_for
-from bot.render import attribution
+from bot.commands.render import attribution
+from handlers.deps import AuditUnavailable
 from knowledge.answering.timeline import Timeline, TimelineEvent, TimelineSource
 
 SURFACE = "cli_timeline"

@@ -15,7 +15,7 @@ import pytest
 from conftest import CHANNEL, USER, Bot, BotFactory, find_button
 from fake_slack import Call
 
-from bot.audit_replay import replay_record
+from bot.audit.replay import replay_record
 from handlers.deps import AuditUnavailable
 from knowledge.answering.timeline import Timeline
 from knowledge.service import KnowledgeBase, bundled_kb_dir
@@ -157,6 +157,8 @@ def test_show_more_answers_privately_with_the_next_page(bot: Bot) -> None:
     assert second["surface"] == "timeline" and second["page_of"] == first_rec["request_id"]
     assert (second["offset"], second["page_events"]) == (10, len(full.events) - 10)
     assert second["quotes"] == first_rec["quotes"]
+    # The page reaches Slack before its outcome is recorded; the log line comes after both.
+    bot.logs.wait_for("timeline.served", 2)
     outcomes = [(r["request_id"], r["outcome"]) for r in bot.audit_records("answer.delivered")]
     assert outcomes == [(first_rec["request_id"], "delivered"), (second["request_id"], "delivered")]
     assert bot.fake.calls("chat.postMessage") == []

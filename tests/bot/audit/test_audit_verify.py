@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit import AuditTrail
-from bot.audit_chain import canonical_json, record_hash
-from bot.audit_verify import verify_trail
+from bot.audit.chain import canonical_json, record_hash
+from bot.audit.trail import AuditTrail
+from bot.audit.verify import verify_trail
 from bot.cli import main
 
 N = 8

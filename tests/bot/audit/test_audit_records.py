@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit import (
+from bot.audit.records import (
     SURFACES,
-    AuditTrail,
     answer_fields,
     audit_answer,
     audit_delivered,
@@ -17,7 +16,8 @@ from bot.audit import (
     cli_context,
     deliver_audited,
 )
-from bot.audit_verify import read_records
+from bot.audit.trail import AuditTrail
+from bot.audit.verify import read_records
 from knowledge.models import Answer, Quote
 
 ANSWER = Answer(

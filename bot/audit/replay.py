@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.audit_records import ANSWER_SERVED, quote_fields
-from bot.audit_verify import read_records
+from bot.audit.records import ANSWER_SERVED, quote_fields
+from bot.audit.verify import read_records
 from knowledge.service import KBInvalid, KnowledgeBase
 from knowledge.store.saved import SavedVersions
 

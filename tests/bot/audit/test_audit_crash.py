@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from bot.audit import AuditTrail
-from bot.audit_verify import read_records, verify_trail
+from bot.audit.trail import AuditTrail
+from bot.audit.verify import read_records, verify_trail
 
 # A writer process that prints each acknowledged seq after record() returned. With
 # SPLIT_AT > 0 its SPLIT_AT-th line goes out in two halves, announcing "mid-write" in
@@ -22,7 +22,7 @@ from bot.audit_verify import read_records, verify_trail
 WRITER = """
 import os, sys, time
 from pathlib import Path
-from bot.audit import AuditTrail
+from bot.audit.trail import AuditTrail
 
 SPLIT_AT = int(sys.argv[2])
 

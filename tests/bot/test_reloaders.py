@@ -19,7 +19,7 @@ import pytest
 import structlog
 
 from bot.cli import main
-from bot.reload_signal import (
+from bot.reloaders import (
     PID_FILE,
     RESULT_FILE,
     ReloadRequestError,
@@ -286,7 +286,7 @@ SERVER_SCRIPT = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from bot.reload_signal import kb_maintenance
+    from bot.reloaders import kb_maintenance
     from bot.settings import load_settings
     from knowledge.service import KnowledgeBase
 

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 import structlog
 
-from bot.audit import AuditTrail, audit_answer, new_request_id, open_trail
-from bot.audit_chain import GENESIS_HASH, REDACTED, canonical_json, record_hash
-from bot.audit_file import rotated_segments
-from bot.audit_verify import read_records, verify_trail
+from bot.audit.chain import GENESIS_HASH, REDACTED, canonical_json, record_hash
+from bot.audit.files import rotated_segments
+from bot.audit.records import audit_answer, new_request_id
+from bot.audit.trail import AuditTrail, open_trail
+from bot.audit.verify import read_records, verify_trail
 from bot.settings import load_settings
 from knowledge.models import Answer, Quote
 
@@ -267,7 +268,7 @@ def test_the_writer_is_a_dedicated_structlog_logger(tmp_path: Path) -> None:
 WRITER = """
 import sys
 from pathlib import Path
-from bot.audit import AuditTrail
+from bot.audit.trail import AuditTrail
 
 with AuditTrail(Path(sys.argv[1])) as trail:
     for i in range(int(sys.argv[2])):

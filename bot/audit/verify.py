@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.audit_chain import GENESIS_HASH, canonical_json, record_hash
-from bot.audit_file import chain_segments
+from bot.audit.chain import GENESIS_HASH, canonical_json, record_hash
+from bot.audit.files import chain_segments
 
 _ROTATED_RE = re.compile(r".+\.\d+")
 

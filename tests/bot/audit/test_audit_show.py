@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit import AuditTrail
-from bot.audit_show import CSV_COLUMNS, parse_since
+from bot.audit.show import CSV_COLUMNS, parse_since
+from bot.audit.trail import AuditTrail
 from bot.cli import main
 
 

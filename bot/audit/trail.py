@@ -2,7 +2,7 @@
 
 ``AuditTrail.record(event, **fields)`` appends one JSON line through a dedicated
 structlog logger whose processors scrub secrets, stamp the UTC time, chain the record
-(``seq``, ``prev_hash``, ``hash``; see ``bot.audit_chain``) and render canonical JSON;
+(``seq``, ``prev_hash``, ``hash``; see ``bot.audit.chain``) and render canonical JSON;
 its "logger" is the active file, which writes, flushes and fsyncs each line. Only
 when that returns is the record part of the chain; otherwise ``AuditUnavailable`` is
 raised, the trail reports itself unhealthy, and callers must not answer.
@@ -10,8 +10,8 @@ raised, the trail reports itself unhealthy, and callers must not answer.
 One thread lock plus an ``flock`` on ``<audit path>.lock`` keep concurrent writers
 (Bolt's listener threads, a CLI ``ask`` next to the server) on one chain.
 
-Helpers for callers (``audit_answer``, ``deliver_audited``, …) live in
-``bot.audit_records`` and are re-exported here.
+What callers write (``audit_answer``, ``deliver_audited``, …) is in
+``bot.audit.records``.
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ from structlog import BoundLoggerBase
 from structlog.typing import EventDict
 
 from bot import __version__
-from bot.audit_chain import (
+from bot.audit.chain import (
     GENESIS_HASH,
     RESERVED_FIELDS,
     canonical_json,
     record_hash,
     scrub_fields,
 )
-from bot.audit_file import (
+from bot.audit.files import (
     InterProcessLock,
     Segment,
     chain_segments,
@@ -49,39 +49,8 @@ from bot.audit_file import (
     read_tail,
     rotate,
 )
-from bot.audit_records import (
-    SURFACES,
-    UNAVAILABLE_MESSAGE,
-    answer_fields,
-    audit_answer,
-    audit_delivered,
-    audit_error,
-    audit_served,
-    cli_context,
-    deliver_audited,
-    new_request_id,
-    served_fields,
-)
 from bot.settings import Settings
 from handlers.deps import AuditUnavailable
-
-__all__ = [
-    "SURFACES",
-    "UNAVAILABLE_MESSAGE",
-    "AuditCorrupt",
-    "AuditTrail",
-    "AuditUnavailable",
-    "answer_fields",
-    "audit_answer",
-    "audit_delivered",
-    "audit_error",
-    "audit_served",
-    "cli_context",
-    "deliver_audited",
-    "new_request_id",
-    "open_trail",
-    "served_fields",
-]
 
 _EVENT_RE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+")
 _HASH_RE = re.compile(r"[0-9a-f]{64}")

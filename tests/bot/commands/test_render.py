@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from bot.render import attribution, format_date, mark, render_answer, render_quote
+from bot.commands.render import attribution, format_date, mark, render_answer, render_quote
 from knowledge.models import Answer, Quote, SourceRef
 from knowledge.service import KnowledgeBase
 

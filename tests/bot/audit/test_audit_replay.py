@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from bot.audit import AuditTrail, audit_answer
-from bot.audit_replay import ReplayError, find_record, replay_record
+from bot.audit.records import audit_answer
+from bot.audit.replay import ReplayError, find_record, replay_record
+from bot.audit.trail import AuditTrail
 from bot.cli import main
 from knowledge.service import KnowledgeBase, bundled_kb_dir
 from knowledge.store.saved import SavedVersions

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.audit_verify import read_records, verify_trail
+from bot.audit.verify import read_records, verify_trail
 from bot.cli import main
 
 

@@ -11,8 +11,10 @@ from typing import BinaryIO
 import pytest
 from structlog.testing import capture_logs
 
-from bot.audit import AuditTrail, AuditUnavailable, deliver_audited
-from bot.audit_verify import read_records, verify_trail
+from bot.audit.records import deliver_audited
+from bot.audit.trail import AuditTrail
+from bot.audit.verify import read_records, verify_trail
+from handlers.deps import AuditUnavailable
 from knowledge.models import Answer, Quote
 
 ANSWER = Answer(
