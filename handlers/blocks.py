@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from knowledge.answering.timeline import Timeline, TimelineEvent, TimelineSource
-from knowledge.models import Answer, Article, Problem, Quote
+from knowledge.models import NOT_IN_KB, Answer, Article, Problem, Quote
 from knowledge.service import KBStatus, ReloadResult, ReloadStage
 from knowledge.store.admin import AddResult
 
@@ -49,7 +49,6 @@ _SLACK_MARGIN = 100
 _QUESTION_DISPLAY_CHARS = 500
 _FALLBACK_QUOTE_CHARS = 300
 
-NOT_IN_KB = "Not in the knowledge base"
 SOURCES_HINT = "Try `/kb sources` to see which articles I know about."
 USAGE_TEXT = (
     "Ask me about technology-licensing news and I answer with verbatim, attributed quotes "
@@ -215,16 +214,6 @@ def quote_mrkdwn(
     return _render_quote(text, spans, best), True
 
 
-def _format_date(quote_or_ref: Quote | Article) -> str | None:
-    if isinstance(quote_or_ref, Article):
-        published, estimated = quote_or_ref.meta.published, quote_or_ref.meta.date_estimated
-    else:
-        published, estimated = quote_or_ref.published, quote_or_ref.date_estimated
-    if published is None:
-        return None
-    return ("≈ " if estimated else "") + published.isoformat()
-
-
 def _source_name(title: str | None, publisher: str | None, doc_id: str) -> str:
     return publisher or title or doc_id
 
@@ -234,14 +223,14 @@ def attribution_line(quote: Quote) -> str:
     parts = [escape(quote.title) if quote.title else "untitled"]
     if quote.publisher:
         parts.append(escape(quote.publisher))
-    date = _format_date(quote)
+    date = quote.published_label
     if date:
         parts.append(date)
     others: list[str] = []
     for ref in quote.also_reported_by:
         name = _source_name(ref.title, ref.publisher, ref.doc_id)
-        if ref.published is not None:
-            name += f" ({'≈ ' if ref.date_estimated else ''}{ref.published.isoformat()})"
+        if ref.published_label is not None:
+            name += f" ({ref.published_label})"
         if name not in others:
             others.append(name)
     if others:
@@ -484,8 +473,8 @@ def answer_message(
 
 def _not_found_blocks(answer: Answer) -> list[Block]:
     reason = answer.reason or f"{NOT_IN_KB}: no article contains a matching passage."
-    if reason.startswith(NOT_IN_KB):
-        rest = reason[len(NOT_IN_KB) :].lstrip(" :—-")
+    if answer.reason is None or (answer.refusal is not None and answer.refusal.not_in_kb):
+        rest = reason.removeprefix(NOT_IN_KB).lstrip(" :—-")
         lines = [f"*{NOT_IN_KB}:* {escape(rest)}"]
     else:
         lines = [escape(reason)]
@@ -587,7 +576,7 @@ def article_view(
     meta = article.meta
     blocks: list[Block] = [_section(f"*{escape(meta.title) if meta.title else 'untitled'}*")]
     about = [escape(p) for p in (meta.publisher, meta.author) if p]
-    date = _format_date(article)
+    date = meta.published_label
     if date:
         about.append(date)
     link = _source_link(meta.url)
@@ -826,7 +815,7 @@ def kb_sources_message(
         meta = article.meta
         parts = [f"*{escape(meta.title)}*" if meta.title else "_untitled_"]
         parts.append(escape(meta.publisher) if meta.publisher else "publisher unknown")
-        parts.append(_format_date(article) or "undated")
+        parts.append(meta.published_label or "undated")
         count = passage_counts.get(article.doc_id, 0)
         parts.append(f"{count} passage{'s' if count != 1 else ''}")
         derived = sorted(meta.derived & {"title", "publisher", "published"})
@@ -915,7 +904,7 @@ def kb_added_message(result: AddResult, *, passages: int) -> Message:
     meta = result.article.meta
     about = [escape(meta.title) if meta.title else "untitled"]
     about.append(escape(meta.publisher) if meta.publisher else "publisher unknown")
-    about.append(_format_date(result.article) or "undated")
+    about.append(meta.published_label or "undated")
     lines = [
         f"*Added* `{escape(result.file_name)}` as `{escape(result.doc_id)}`: {' · '.join(about)}, "
         f"{passages} passage{'s' if passages != 1 else ''}.",
@@ -1009,12 +998,6 @@ def decode_timeline_ref(value: str) -> TimelineRef:
     )
 
 
-def _timeline_published(published: dt.date | None, estimated: bool) -> str | None:
-    if published is None:
-        return None
-    return ("≈ " if estimated else "") + published.isoformat()
-
-
 def _timeline_source_name(source: TimelineSource) -> str:
     return _source_name(source.title, source.publisher, source.doc_id)
 
@@ -1056,14 +1039,14 @@ def timeline_sources_line(event: TimelineEvent) -> str:
     parts = [escape(first.title) if first.title else "untitled"]
     if first.publisher:
         parts.append(escape(first.publisher))
-    published = _timeline_published(first.published, first.published_estimated)
+    published = first.published_label
     if published:
         parts.append(published)
     line = "— " + " · ".join(parts)
     others: list[str] = []
     for source in event.sources[1:]:
         name = _timeline_source_name(source)
-        when = _timeline_published(source.published, source.published_estimated)
+        when = source.published_label
         label = escape(f"{name} ({when})" if when else name)
         if label not in others:
             others.append(label)

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import structlog
 
 from handlers.deps import Auditor, AuditUnavailable
-from knowledge.models import Answer, Quote
+from knowledge.models import Answer
 
 ANSWER_SERVED = "answer.served"
 ANSWER_DELIVERED = "answer.delivered"
@@ -68,30 +68,6 @@ def cli_context() -> dict[str, str]:
         # No login name and no passwd entry (e.g. an arbitrary container uid).
         user = f"uid:{os.getuid()}"
     return {"user": user, "host": socket.gethostname()}
-
-
-def quote_fields(quote: Quote) -> dict[str, Any]:
-    return {
-        "passage_id": quote.passage_id,
-        "doc_id": quote.doc_id,
-        "start": quote.start,
-        "end": quote.end,
-        "score": quote.score,
-        "text": quote.text,
-    }
-
-
-def answer_fields(answer: Answer, *, top: int) -> dict[str, Any]:
-    """The audit view of an ``Answer``; ``top`` is what replay re-asks with."""
-    return served_fields(
-        question=answer.question,
-        answered=answer.answered,
-        reason=answer.reason,
-        kb_version=answer.kb_version,
-        top=top,
-        quotes=[quote_fields(q) for q in answer.quotes],
-        truncated=answer.truncated,
-    )
 
 
 def served_fields(
@@ -160,7 +136,7 @@ def audit_answer(
     """
     return audit_served(
         auditor,
-        answer_fields(answer, top=top),
+        answer.audit_fields(top=top),
         surface=surface,
         request_id=request_id,
         latency_ms=latency_ms,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.audit.records import ANSWER_SERVED, quote_fields
+from bot.audit.records import ANSWER_SERVED
 from bot.audit.verify import read_records
 from knowledge.service import KBInvalid, KnowledgeBase
 from knowledge.store.saved import SavedVersions
@@ -120,7 +120,7 @@ def replay_record(
         replayed: list[Mapping[str, Any]] = list(timeline.audit_quotes())
     else:
         answer = kb.answer(question, top)
-        answered, replayed = answer.answered, [quote_fields(q) for q in answer.quotes]
+        answered, replayed = answer.answered, [q.audit_fields() for q in answer.quotes]
     differences: list[str] = []
     if answered != record.get("answered"):
         differences.append(f"answered was {record.get('answered')}, now {answered}")

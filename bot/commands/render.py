@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
-from knowledge.models import Answer, Quote, SourceRef
+from knowledge.models import NOT_IN_KB, Answer, Attribution, Quote
 
 
-def format_date(published: dt.date | None, estimated: bool) -> str | None:
-    if published is None:
-        return None
-    return f"≈ {published.isoformat()}" if estimated else published.isoformat()
-
-
-def attribution(
-    title: str | None, publisher: str | None, published: dt.date | None, estimated: bool
-) -> str:
-    parts = [title or "untitled", publisher, format_date(published, estimated)]
+def attribution(source: Attribution) -> str:
+    """ "title · publisher · date", what is unknown left out."""
+    parts = [source.title or "untitled", source.publisher, source.published_label]
     return " · ".join(p for p in parts if p)
-
-
-def _source(ref: SourceRef) -> str:
-    return attribution(ref.title, ref.publisher, ref.published, ref.date_estimated)
 
 
 def mark(text: str, spans: tuple[tuple[int, int], ...], start: str, end: str) -> str:
@@ -41,11 +28,10 @@ def render_quote(n: int, q: Quote, *, bold: tuple[str, str]) -> str:
     quoted = body if q.text[:1] in "“\"'‘" else f"“{body}”"
     lines = [
         f"{n}. {quoted}",
-        f"   — {attribution(q.title, q.publisher, q.published, q.date_estimated)}"
-        f"  [{q.passage_id}]",
+        f"   — {attribution(q)}  [{q.passage_id}]",
     ]
     if q.also_reported_by:
-        also = "; ".join(f"{_source(r)} [{r.passage_id}]" for r in q.also_reported_by)
+        also = "; ".join(f"{attribution(r)} [{r.passage_id}]" for r in q.also_reported_by)
         lines.append(f"   also reported by: {also}")
     return "\n".join(lines)
 
@@ -56,7 +42,7 @@ def render_answer(answer: Answer, *, ansi: bool = False) -> str:
     if answer.truncated:
         out.append("(Your question was long; only its beginning was used.)")
     if not answer.answered:
-        out.append(answer.reason or "Not in the knowledge base.")
+        out.append(answer.reason or f"{NOT_IN_KB}.")
         if answer.hint:
             out.append(answer.hint.replace("`/kb sources`", "`licensebot kb sources`"))
         return "\n".join(out)

@@ -87,9 +87,7 @@ def run_timeline(args: argparse.Namespace) -> int:
 
 
 def _source_line(s: TimelineSource) -> str:
-    return (
-        f"{attribution(s.title, s.publisher, s.published, s.published_estimated)}  [{s.passage_id}]"
-    )
+    return f"{attribution(s)}  [{s.passage_id}]"
 
 
 def _date_line(e: TimelineEvent) -> str:

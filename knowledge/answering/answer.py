@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from knowledge.models import Answer, Quote, SourceRef
+from knowledge.models import NOT_IN_KB, Answer, Quote, Refusal, SourceRef
 from knowledge.retrieval.tokenizer import Token
 from knowledge.store.loaded import Snapshot
 
@@ -143,6 +143,7 @@ def _quoted(words: list[str]) -> str:
 def _refusal(
     question: str,
     snap: Snapshot,
+    kind: Refusal,
     reason: str,
     *,
     truncated: bool,
@@ -153,6 +154,7 @@ def _refusal(
         question=question,
         answered=False,
         reason=reason,
+        refusal=kind,
         kb_version=snap.kb_version,
         truncated=truncated,
         hint=hint,
@@ -174,12 +176,15 @@ def compose_answer(snap: Snapshot, question: str, top: int = 3) -> Answer:
     question, truncated = _truncate(question)
     tokens = snap.analyzer.analyze(question)
     if not tokens:
+        if question.strip():
+            kind, reason = Refusal.NO_WORDS, "The question has no words to look up."
+        else:
+            kind, reason = Refusal.EMPTY_QUESTION, "The question is empty."
         return _refusal(
             original,
             snap,
-            "The question has no words to look up."
-            if question.strip()
-            else "The question is empty.",
+            kind,
+            reason,
             truncated=truncated,
             hint=USAGE_HINT,
             unmatched=[],
@@ -188,6 +193,7 @@ def compose_answer(snap: Snapshot, question: str, top: int = 3) -> Answer:
         return _refusal(
             original,
             snap,
+            Refusal.EMPTY_KB,
             "The knowledge base is empty.",
             truncated=truncated,
             hint=NOT_FOUND_HINT,
@@ -200,8 +206,8 @@ def compose_answer(snap: Snapshot, question: str, top: int = 3) -> Answer:
         return _refusal(
             original,
             snap,
-            "Not in the knowledge base: no article mentions "
-            f"{_quoted([q.surface for q in unknown])}.",
+            Refusal.UNKNOWN_NAME,
+            f"{NOT_IN_KB}: no article mentions {_quoted([q.surface for q in unknown])}.",
             truncated=truncated,
             hint=NOT_FOUND_HINT,
             unmatched=[q.surface for q in unknown],
@@ -212,7 +218,8 @@ def compose_answer(snap: Snapshot, question: str, top: int = 3) -> Answer:
         return _refusal(
             original,
             snap,
-            f"Not in the knowledge base: no article mentions {_quoted(shown)}.",
+            Refusal.UNKNOWN_FOCUS,
+            f"{NOT_IN_KB}: no article mentions {_quoted(shown)}.",
             truncated=truncated,
             hint=NOT_FOUND_HINT,
             unmatched=[q.surface for q in unknown],
@@ -236,6 +243,7 @@ def compose_answer(snap: Snapshot, question: str, top: int = 3) -> Answer:
         return _refusal(
             original,
             snap,
+            Refusal.NOT_FOUND,
             _not_found_reason(qterms, unknown),
             truncated=truncated,
             hint=NOT_FOUND_HINT,
@@ -272,9 +280,9 @@ def compose_answer(snap: Snapshot, question: str, top: int = 3) -> Answer:
 def _not_found_reason(qterms: list[QueryTerm], unknown: list[QueryTerm]) -> str:
     if unknown:
         missing = _quoted([q.surface for q in unknown])
-        return f"Not in the knowledge base: no article mentions {missing}."
+        return f"{NOT_IN_KB}: no article mentions {missing}."
     return (
-        "Not in the knowledge base: the articles mention "
+        f"{NOT_IN_KB}: the articles mention "
         f"{_quoted([q.surface for q in qterms])}, but no passage speaks of them together."
     )
 
@@ -305,14 +313,7 @@ def _same_statement(a: frozenset[str], b: frozenset[str]) -> bool:
 def _ref(snap: Snapshot, j: int) -> SourceRef:
     p = snap.passages[j]
     meta = snap.articles[p.doc_id].meta
-    return SourceRef(
-        doc_id=p.doc_id,
-        passage_id=p.passage_id,
-        title=meta.title,
-        publisher=meta.publisher,
-        published=meta.published,
-        date_estimated=meta.date_estimated,
-    )
+    return SourceRef(doc_id=p.doc_id, passage_id=p.passage_id, **meta.attribution())
 
 
 def _quote(
@@ -323,14 +324,10 @@ def _quote(
     wanted = {q.term for q in matched}
     highlights = tuple((t.start, t.end) for t in snap.analyzer.analyze(p.text) if t.term in wanted)
     return Quote(
+        **meta.attribution(),
         text=p.text,
         doc_id=p.doc_id,
         passage_id=p.passage_id,
-        title=meta.title,
-        publisher=meta.publisher,
-        published=meta.published,
-        date_estimated=meta.date_estimated,
-        url=meta.url,
         start=p.start,
         end=p.end,
         score=round(bm25, 6),

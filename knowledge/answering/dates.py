@@ -32,7 +32,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Literal
 
@@ -349,7 +349,7 @@ def _valid_day(year: int, month: int, day: int) -> bool:
 
 
 def resolve(
-    expr: DateExpression, published: dt.date | None, *, published_estimated: bool = False
+    expr: DateExpression, published: dt.date | None, *, date_estimated: bool = False
 ) -> ResolvedDate | None:
     """The calendar range ``expr`` refers to, or None when it needs a missing anchor."""
     if expr.kind is ExpressionKind.ABSOLUTE:
@@ -360,7 +360,7 @@ def resolve(
     resolved = _relative_range(expr, published)
     if resolved is None:
         return None
-    return resolved.model_copy(update={"estimated": published_estimated})
+    return resolved.model_copy(update={"estimated": date_estimated})
 
 
 def news_window(published: dt.date) -> ResolvedDate:
@@ -447,12 +447,3 @@ def _weekday_date(weekday: int, relation: Relation | None, pub: dt.date) -> dt.d
     if relation == "next":
         return pub + dt.timedelta(days=(weekday - pub.weekday() - 1) % 7 + 1)
     return pub - dt.timedelta(days=(pub.weekday() - weekday) % 7)
-
-
-def iter_resolved(
-    text: str, published: dt.date | None, *, published_estimated: bool = False
-) -> Iterator[tuple[DateExpression, ResolvedDate | None]]:
-    """Every non-dateline expression in ``text`` with its resolution (None: undated)."""
-    for expr in find_date_expressions(text):
-        if not expr.dateline:
-            yield expr, resolve(expr, published, published_estimated=published_estimated)

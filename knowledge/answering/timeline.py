@@ -54,7 +54,7 @@ from knowledge.answering.dates import (
     news_window,
     resolve,
 )
-from knowledge.models import Article, Frozen, Passage
+from knowledge.models import Article, Attribution, Frozen, Passage
 from knowledge.retrieval.index import Bm25Index
 from knowledge.store.loaded import Snapshot
 
@@ -79,15 +79,11 @@ NO_WORDS_REASON = "The topic has no words to look up."
 TOPIC_HINT = "Give a topic in words, for example `/timeline entity list` or `/timeline Ren`."
 
 
-class TimelineSource(Frozen):
+class TimelineSource(Attribution):
     """One article's sentence reporting an event."""
 
     doc_id: str
     passage_id: str
-    title: str | None = None
-    publisher: str | None = None
-    published: dt.date | None = None
-    published_estimated: bool = False
     text: str  # the sentence, verbatim: article.text[start:end]
     start: int
     end: int
@@ -213,10 +209,6 @@ class Timeline(Frozen):
         }
 
 
-def timeline_to_json_dict(timeline: Timeline) -> dict[str, object]:
-    return timeline.to_json_dict()
-
-
 def _source_json(s: TimelineSource) -> dict[str, object]:
     return {
         "doc_id": s.doc_id,
@@ -224,7 +216,7 @@ def _source_json(s: TimelineSource) -> dict[str, object]:
         "title": s.title,
         "publisher": s.publisher,
         "published": s.published.isoformat() if s.published is not None else None,
-        "published_estimated": s.published_estimated,
+        "published_estimated": s.date_estimated,
         "text": s.text,
         "start": s.start,
         "end": s.end,
@@ -303,12 +295,9 @@ def _sentence_mentions(
 
     def mention(date: ResolvedDate | None, date_text: str, basis: Basis, pos: int) -> _Mention:
         source = TimelineSource(
+            **meta.attribution(),
             doc_id=article.doc_id,
             passage_id=passage.passage_id,
-            title=meta.title,
-            publisher=meta.publisher,
-            published=meta.published,
-            published_estimated=meta.date_estimated,
             text=text,
             start=start,
             end=end,
@@ -325,7 +314,7 @@ def _sentence_mentions(
     found: list[_Mention] = []
     seen: set[tuple[dt.date, dt.date, Precision] | None] = set()
     for expr in exprs:
-        date = resolve(expr, meta.published, published_estimated=meta.date_estimated)
+        date = resolve(expr, meta.published, date_estimated=meta.date_estimated)
         key = (date.start, date.end, date.precision) if date is not None else None
         if key in seen:
             continue  # "In May ... in May": one sentence reports one event per date

@@ -37,7 +37,7 @@ from handlers.blocks import (
     unavailable_message,
     usage_message,
 )
-from knowledge.models import Answer, Article, ArticleMeta, Quote, SourceRef
+from knowledge.models import Answer, Article, ArticleMeta, Quote, Refusal, SourceRef
 
 KB_VERSION = "0123456789abcdef"
 
@@ -195,6 +195,7 @@ def test_shared_answer_is_attributed_and_has_no_share_button() -> None:
 def test_not_answered_says_so_with_reason_and_hint() -> None:
     answer = make_answer(
         reason="Not in the knowledge base: no article mentions “banana”.",
+        refusal=Refusal.UNKNOWN_NAME,
         hint=None,
         unmatched_terms=("banana",),
     )

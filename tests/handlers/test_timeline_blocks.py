@@ -75,7 +75,7 @@ def source(
         "title": f"Title of {doc_id}",
         "publisher": f"Publisher {doc_id[-1].upper()}",
         "published": dt.date(2019, 10, 18),
-        "published_estimated": False,
+        "date_estimated": False,
         "text": text,
         "start": 120,
         "end": 120 + len(text),
@@ -188,7 +188,7 @@ def test_lead_and_undated_events_say_how_they_are_placed() -> None:
 def test_sources_line_names_the_article_then_every_other_one() -> None:
     e = event(
         source("doc_a"),
-        source("doc_b", published_estimated=True, published=dt.date(2019, 10, 21)),
+        source("doc_b", date_estimated=True, published=dt.date(2019, 10, 21)),
         source("doc_c", publisher=None, published=None),
     )
     line = timeline_sources_line(e)

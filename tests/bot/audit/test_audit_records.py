@@ -9,7 +9,6 @@ import pytest
 
 from bot.audit.records import (
     SURFACES,
-    answer_fields,
     audit_answer,
     audit_delivered,
     audit_error,
@@ -46,7 +45,7 @@ ANSWER = Answer(
 
 
 def test_answer_fields_keep_what_replay_needs() -> None:
-    fields = answer_fields(ANSWER, top=3)
+    fields = ANSWER.audit_fields(top=3)
     assert fields == {
         "question": ANSWER.question,
         "answered": True,

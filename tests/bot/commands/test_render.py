@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from bot.commands.render import attribution, format_date, mark, render_answer, render_quote
-from knowledge.models import Answer, Quote, SourceRef
+from bot.commands.render import attribution, mark, render_answer, render_quote
+from knowledge.models import Answer, Attribution, Quote, SourceRef
 from knowledge.service import KnowledgeBase
 
 TEXT = "Huawei is in early-stage talks with some US telecom companies."
@@ -41,13 +41,6 @@ def answer(*quotes: Quote, **changes: object) -> Answer:
     return Answer.model_validate(fields)
 
 
-def test_format_date() -> None:
-    assert format_date(None, False) is None
-    assert format_date(None, True) is None
-    assert format_date(dt.date(2019, 10, 22), False) == "2019-10-22"
-    assert format_date(dt.date(2019, 10, 18), True) == "≈ 2019-10-18"
-
-
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -60,7 +53,11 @@ def test_format_date() -> None:
 def test_attribution_leaves_out_what_is_unknown(
     args: tuple[str | None, str | None, dt.date | None, bool], expected: str
 ) -> None:
-    assert attribution(*args) == expected
+    title, publisher, published, estimated = args
+    source = Attribution(
+        title=title, publisher=publisher, published=published, date_estimated=estimated
+    )
+    assert attribution(source) == expected
 
 
 def test_mark_wraps_spans_in_order() -> None:
