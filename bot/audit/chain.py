@@ -22,8 +22,6 @@ from pydantic import BaseModel
 
 GENESIS_HASH = "0" * 64
 HASH_FIELD = "hash"
-PREV_HASH_FIELD = "prev_hash"
-SEQ_FIELD = "seq"
 # Set by the trail itself; a caller passing one of these is a programming error.
 RESERVED_FIELDS = frozenset({"seq", "prev_hash", "hash", "ts", "event"})
 
