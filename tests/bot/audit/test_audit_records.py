@@ -50,6 +50,8 @@ def test_answer_fields_keep_what_replay_needs() -> None:
         "question": ANSWER.question,
         "answered": True,
         "reason": None,
+        "refusal": None,
+        "unmatched_terms": [],
         "truncated": False,
         "kb_version": "c2de55befcb7490c",
         "top": 3,
