@@ -6,10 +6,12 @@ module's ``register(app, deps)``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from knowledge.evaluation.gaps import GapItem
 from knowledge.service import KnowledgeBase
 
 
@@ -29,6 +31,28 @@ class Auditor(Protocol):
 class EventDedupe(Protocol):
     def first_time(self, key: str) -> bool:
         """True the first time ``key`` is seen within the store's TTL."""
+        ...
+
+
+@dataclass(frozen=True)
+class PastQuestion:
+    """A question someone asked, as the audit trail recorded it."""
+
+    question: str
+    request_id: str
+    answered: bool
+    at: dt.datetime | None = None
+
+
+class AuditHistory(Protocol):
+    """What the audit trail can tell the Slack surfaces about the past."""
+
+    def recent_questions(self, user: str, limit: int = 5) -> list[PastQuestion]:
+        """``user``'s last distinct questions, newest first."""
+        ...
+
+    def gap_items(self, since: dt.datetime) -> list[GapItem]:
+        """Refusals for lack of an article and answers marked not helpful since ``since``."""
         ...
 
 
