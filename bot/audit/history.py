@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,80 @@ def _words(rec: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(w for w in words if isinstance(w, str))
 
 
-class AuditHistory:
+def recent_questions(
+    newest_first: Iterable[Mapping[str, Any]], user: str, limit: int = 5
+) -> list[PastQuestion]:
+    """``user``'s last distinct questions from records read newest first."""
+    found: list[PastQuestion] = []
+    seen: set[str] = set()
+    for rec in newest_first:
+        if rec.get("event") != ANSWER_SERVED or rec.get("user") != user:
+            continue
+        if rec.get("surface") not in QUESTION_SURFACES:
+            continue
+        question = rec.get("asked") or rec.get("question")
+        if not isinstance(question, str) or not question.strip():
+            continue
+        key = " ".join(question.casefold().split())
+        if key in seen:
+            continue
+        seen.add(key)
+        found.append(
+            PastQuestion(
+                question=question,
+                request_id=str(rec.get("request_id") or ""),
+                answered=rec.get("answered") is True,
+                at=_moment(rec),
+            )
+        )
+        if len(found) >= limit:
+            break
+    return found
+
+
+def gap_items(oldest_first: Iterable[Mapping[str, Any]]) -> list[GapItem]:
+    """Refusals for lack of an article, and answers marked not helpful (with the reason
+    given in the feedback form, when there was one)."""
+    items: list[GapItem] = []
+    served: dict[str, Mapping[str, Any]] = {}
+    feedback: dict[str, int] = {}  # feedback_id -> index of its item
+    for rec in oldest_first:
+        event = rec.get("event")
+        rid = rec.get("request_id")
+        if event == ANSWER_SERVED and isinstance(rid, str):
+            served[rid] = rec
+            question = rec.get("question")
+            if _refused_for_lack(rec) and isinstance(question, str) and question.strip():
+                items.append(
+                    GapItem(
+                        question=question, kind=GapKind.REFUSED, words=_words(rec), at=_moment(rec)
+                    )
+                )
+        elif event == FEEDBACK and rec.get("helpful") is False:
+            answer = served.get(rid) if isinstance(rid, str) else None
+            question = rec.get("question") or (answer or {}).get("question")
+            if not isinstance(question, str) or not question.strip():
+                continue
+            fid = rec.get("feedback_id")
+            if isinstance(fid, str):
+                feedback[fid] = len(items)
+            items.append(
+                GapItem(
+                    question=question,
+                    kind=GapKind.NOT_HELPFUL,
+                    words=_words(answer or {}),
+                    at=_moment(rec),
+                )
+            )
+        elif event == FEEDBACK_REASON:
+            n = feedback.get(str(rec.get("feedback_id")))
+            reason = rec.get("reason")
+            if n is not None and isinstance(reason, str):
+                items[n] = items[n].model_copy(update={"reason": reason})
+    return items
+
+
+class FileHistory:
     """``handlers.deps.AuditHistory`` over the audit files ending in ``path``."""
 
     def __init__(self, path: Path, *, scan_bytes: int = RECENT_SCAN_BYTES) -> None:
@@ -103,9 +176,13 @@ class AuditHistory:
         self.scan_bytes = scan_bytes
 
     def recent_questions(self, user: str, limit: int = 5) -> list[PastQuestion]:
-        """``user``'s last distinct questions, newest first."""
-        found: list[PastQuestion] = []
-        seen: set[str] = set()
+        return recent_questions(self.newest_first(), user, limit)
+
+    def gap_items(self, since: dt.datetime) -> list[GapItem]:
+        return gap_items(self.records_since(since))
+
+    def newest_first(self) -> Iterator[dict[str, Any]]:
+        """Records from the end of the trail backwards, the last ``scan_bytes`` of it."""
         budget = self.scan_bytes
         for segment in reversed(chain_segments(self.path)):
             try:
@@ -114,31 +191,11 @@ class AuditHistory:
                 continue
             for raw in _reverse_lines(segment, budget):
                 rec = _parse(raw)
-                if rec is None or rec.get("event") != ANSWER_SERVED or rec.get("user") != user:
-                    continue
-                if rec.get("surface") not in QUESTION_SURFACES:
-                    continue
-                question = rec.get("asked") or rec.get("question")
-                if not isinstance(question, str) or not question.strip():
-                    continue
-                key = " ".join(question.casefold().split())
-                if key in seen:
-                    continue
-                seen.add(key)
-                found.append(
-                    PastQuestion(
-                        question=question,
-                        request_id=str(rec.get("request_id") or ""),
-                        answered=rec.get("answered") is True,
-                        at=_moment(rec),
-                    )
-                )
-                if len(found) >= limit:
-                    return found
+                if rec is not None:
+                    yield rec
             budget -= size
             if budget <= 0:
-                break
-        return found
+                return
 
     def records_since(self, since: dt.datetime) -> Iterator[dict[str, Any]]:
         """Records written at or after ``since``, oldest first; segments last written
@@ -157,46 +214,3 @@ class AuditHistory:
                     moment = _moment(rec) if rec is not None else None
                     if rec is not None and moment is not None and moment >= since:
                         yield rec
-
-    def gap_items(self, since: dt.datetime) -> list[GapItem]:
-        """Refusals for lack of an article, and answers marked not helpful, since ``since``."""
-        items: list[GapItem] = []
-        served: dict[str, Mapping[str, Any]] = {}
-        feedback: dict[str, int] = {}  # feedback_id -> index of its item
-        for rec in self.records_since(since):
-            event = rec.get("event")
-            rid = rec.get("request_id")
-            if event == ANSWER_SERVED and isinstance(rid, str):
-                served[rid] = rec
-                question = rec.get("question")
-                if _refused_for_lack(rec) and isinstance(question, str) and question.strip():
-                    items.append(
-                        GapItem(
-                            question=question,
-                            kind=GapKind.REFUSED,
-                            words=_words(rec),
-                            at=_moment(rec),
-                        )
-                    )
-            elif event == FEEDBACK and rec.get("helpful") is False:
-                answer = served.get(rid) if isinstance(rid, str) else None
-                question = rec.get("question") or (answer or {}).get("question")
-                if not isinstance(question, str) or not question.strip():
-                    continue
-                fid = rec.get("feedback_id")
-                if isinstance(fid, str):
-                    feedback[fid] = len(items)
-                items.append(
-                    GapItem(
-                        question=question,
-                        kind=GapKind.NOT_HELPFUL,
-                        words=_words(answer or {}),
-                        at=_moment(rec),
-                    )
-                )
-            elif event == FEEDBACK_REASON:
-                n = feedback.get(str(rec.get("feedback_id")))
-                reason = rec.get("reason")
-                if n is not None and isinstance(reason, str):
-                    items[n] = items[n].model_copy(update={"reason": reason})
-        return items

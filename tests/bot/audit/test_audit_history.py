@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bot.audit.history import AuditHistory
+from bot.audit.history import FileHistory
 from bot.audit.trail import AuditTrail
 from knowledge.evaluation.gaps import GapKind
 
@@ -55,7 +55,7 @@ def test_recent_questions_are_the_users_own_newest_first_and_distinct(tmp_path: 
             ("answer.delivered", {"request_id": "r4", "surface": "mention", "user": "U1"}),
         ],
     )
-    history = AuditHistory(path)
+    history = FileHistory(path)
     got = history.recent_questions("U1", limit=5)
     assert [(q.question, q.request_id, q.answered) for q in got] == [
         ("who licenses  5G?", "r4", True),
@@ -70,7 +70,7 @@ def test_a_follow_up_is_listed_as_it_was_asked(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     record = served("r1", "and Nokia? — when was huawei added?", surface="thread")
     write(path, [("answer.served", {**record, "asked": "and Nokia?"})])
-    (past,) = AuditHistory(path).recent_questions("U1")
+    (past,) = FileHistory(path).recent_questions("U1")
     assert past.question == "and Nokia?"
 
 
@@ -80,7 +80,7 @@ def test_recent_questions_read_across_rotated_segments(tmp_path: Path) -> None:
     records = [("answer.served", served(f"r{n}", f"question {n} {filler}")) for n in range(12)]
     write(path, records, max_bytes=4096)
     assert len(list(tmp_path.glob("audit.jsonl.*"))) >= 2
-    got = AuditHistory(path).recent_questions("U1", limit=10)
+    got = FileHistory(path).recent_questions("U1", limit=10)
     assert [q.request_id for q in got] == [f"r{n}" for n in range(11, 1, -1)]
 
 
@@ -126,7 +126,7 @@ def test_gap_items_are_refusals_for_lack_and_not_helpful_answers(tmp_path: Path)
             ("answer.feedback", {"request_id": "r5", "feedback_id": "f2", "helpful": True}),
         ],
     )
-    items = AuditHistory(path).gap_items(START + dt.timedelta(minutes=30))
+    items = FileHistory(path).gap_items(START + dt.timedelta(minutes=30))
     assert [(i.question, i.kind, i.words, i.reason) for i in items] == [
         ("What did Nokia say?", GapKind.REFUSED, ("Nokia",), None),
         ("Old record", GapKind.REFUSED, (), None),
@@ -136,6 +136,6 @@ def test_gap_items_are_refusals_for_lack_and_not_helpful_answers(tmp_path: Path)
 
 
 def test_no_trail_is_no_history(tmp_path: Path) -> None:
-    history = AuditHistory(tmp_path / "missing.jsonl")
+    history = FileHistory(tmp_path / "missing.jsonl")
     assert history.recent_questions("U1") == []
     assert history.gap_items(START) == []
