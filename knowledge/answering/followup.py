@@ -40,6 +40,9 @@ MAX_COMBINED_CHARS = 600
 # At most this many quotes per answer (the engine's own cap); "more" stops there.
 MAX_QUOTES = 10
 SELF_CONTAINED_TERMS = 3
+# Turns a conversation remembers: follow-ups build on the last one, a long chain on its
+# first self-contained question, so older turns are not needed.
+MAX_TURNS = 10
 
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
@@ -101,6 +104,19 @@ class Turn(Frozen):
     shown: int = 0  # quotes shown
     # Request ids of the earlier turns this one was built on, oldest first.
     builds_on: tuple[str, ...] = ()
+
+
+class Conversation(Frozen):
+    """A thread the bot answered in: who asked, and the turns so far (oldest first)."""
+
+    asker: str
+    channel: str
+    thread_ts: str
+    turns: tuple[Turn, ...] = ()
+
+    def with_turn(self, turn: Turn) -> Conversation:
+        """This conversation with ``turn`` added, keeping the last ``MAX_TURNS``."""
+        return self.model_copy(update={"turns": (*self.turns, turn)[-MAX_TURNS:]})
 
 
 class Followup(Frozen):

@@ -7,7 +7,9 @@ import pytest
 from knowledge.answering.followup import (
     MAX_COMBINED_CHARS,
     MAX_QUOTES,
+    MAX_TURNS,
     SEPARATOR,
+    Conversation,
     FollowupKind,
     Turn,
     resolve_followup,
@@ -131,3 +133,12 @@ def test_whitespace_is_collapsed_in_what_is_answered() -> None:
     resolved = resolve_followup("  and\n Nokia? ", [turn()], ANALYZER)
     assert resolved.asked == "and Nokia?"
     assert resolved.question.startswith("and Nokia?" + SEPARATOR)
+
+
+def test_a_conversation_keeps_its_last_turns_and_round_trips_as_json() -> None:
+    conv = Conversation(asker="U1", channel="C1", thread_ts="1.1")
+    for n in range(MAX_TURNS + 3):
+        conv = conv.with_turn(turn(f"q{n}", rid=f"r{n}"))
+    assert len(conv.turns) == MAX_TURNS
+    assert conv.turns[-1].request_id == f"r{MAX_TURNS + 2}"
+    assert Conversation.model_validate_json(conv.model_dump_json()) == conv
