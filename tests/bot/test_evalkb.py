@@ -255,3 +255,20 @@ def test_broken_field_sample(
     assert f"{bad}: line 1" in err and "needs docs and quote_contains_any" in err
     assert main(["eval-kb", "--questions", str(questions), "--field", str(tmp_path / "no")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_bundled_question_set_reports_both_splits(capsys: pytest.CaptureFixture[str]) -> None:
+    bundled = Path(__file__).resolve().parents[1] / "knowledge" / "questions.toml"
+    data = _run_json(capsys, "--questions", str(bundled))
+    assert list(data["splits"]) == ["dev", "test"]
+    assert data["question_files"] == [str(bundled), str(bundled.with_name("questions_test.toml"))]
+    assert data["problems"] == []
+    dev, test = data["splits"]["dev"], data["splits"]["test"]
+    assert dev["questions"] + test["questions"] == data["questions"]
+    assert dev["must_refuse"] + test["must_refuse"] == data["must_refuse"]
+    assert set(test["refusals_by_kind"]) == {
+        "refuse_offtopic",
+        "refuse_furniture",
+        "refuse_phrase",
+        "refuse_attribute",
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from knowledge.evalset import (
     evaluate,
     hit_rank,
     load_question_set,
+    norm_space,
     parse_question_set,
     quote_hits,
 )
@@ -26,6 +28,26 @@ from knowledge.models import Answer, Quote, SourceRef
 from knowledge.service import KnowledgeBase
 
 QUESTIONS = Path(__file__).with_name("questions.toml")
+TEST_SPLIT = Path(__file__).with_name("questions_test.toml")
+REPO = Path(__file__).resolve().parents[2]
+
+ANSWERABLE_KINDS = {
+    "exact",
+    "multi",
+    "paraphrase",
+    "synonym",
+    "derived",
+    "broader",
+    "context",
+    "typo",
+    "lowercase",
+    "short",
+    "long",
+    "answer_type",
+}
+REFUSAL_KINDS = {"refuse_offtopic", "refuse_furniture", "refuse_phrase", "refuse_attribute"}
+# Wordings the articles do not use: what lexical matching alone cannot bridge.
+REWORDED_KINDS = {"paraphrase", "synonym", "derived", "broader", "context"}
 
 
 @pytest.fixture(scope="module")
@@ -39,39 +61,126 @@ def kb() -> KnowledgeBase:
 
 
 @pytest.fixture(scope="module")
+def texts(kb: KnowledgeBase) -> dict[str, str]:
+    return {doc_id: a.text for doc_id, a in kb.snapshot.articles.items()}
+
+
+@pytest.fixture(scope="module")
 def report(qset: QuestionSet, kb: KnowledgeBase) -> EvalReport:
     return evaluate(qset, lambda q: kb.answer(q, 3), k=3)
+
+
+def _field_sample() -> Path | None:
+    """The field sample where CI keeps it (../shared beside the clone) or further up."""
+    for parent in REPO.parents:
+        candidate = parent / "shared" / "eval" / "field-sample.jsonl"
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 # --- the bundled question set -----------------------------------------------------------
 
 
 def test_question_set_is_large_and_varied(qset: QuestionSet) -> None:
-    assert len(qset.questions) >= 50
-    assert len(qset.refusals) >= 15
-    kinds = {q.kind for q in qset.questions}
-    assert {"direct", "paraphrase", "numeric", "name", "date", "multi"} <= kinds
-    assert sum(q.kind == "paraphrase" for q in qset.questions) >= 10
+    assert len(qset.questions) + len(qset.refusals) >= 200
+    assert len(qset.refusals) >= 50
+    assert sum(q.kind in REWORDED_KINDS for q in qset.questions) >= 60
+    assert {q.kind for q in qset.questions} == ANSWERABLE_KINDS
+    assert {r.kind for r in qset.refusals} == REFUSAL_KINDS
+
+
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_each_split_has_every_kind(qset: QuestionSet, split: str) -> None:
+    part = qset.select(split)
+    assert {q.kind for q in part.questions} == ANSWERABLE_KINDS
+    assert {r.kind for r in part.refusals} == REFUSAL_KINDS
     # Corroborated statements: some answers are carried by three or more articles.
-    assert sum(len(q.docs) >= 3 for q in qset.questions) >= 5
+    assert sum(len(q.docs) >= 3 for q in part.questions) >= 5
+    # Roughly half of the questions each.
+    size = len(part.questions) + len(part.refusals)
+    assert 0.4 <= size / (len(qset.questions) + len(qset.refusals)) <= 0.6
 
 
-def test_question_set_agrees_with_cleaned_text(qset: QuestionSet, kb: KnowledgeBase) -> None:
-    texts = {doc_id: a.text for doc_id, a in kb.snapshot.articles.items()}
+def test_test_split_is_its_own_file_included_by_the_dev_file(qset: QuestionSet) -> None:
+    data = tomllib.loads(QUESTIONS.read_text(encoding="utf-8"))
+    assert data.pop("include") == [TEST_SPLIT.name]
+    dev = parse_question_set(data)
+    test = load_question_set(TEST_SPLIT)
+    assert dev.splits() == ("dev",) and test.splits() == ("test",)
+    assert qset.select("dev").questions == dev.questions
+    assert qset.select("test").refusals == test.refusals
+    assert qset.files == (str(QUESTIONS), str(TEST_SPLIT))
+
+
+def test_every_expected_phrase_is_verbatim_in_a_listed_article(
+    qset: QuestionSet, texts: dict[str, str]
+) -> None:
+    cleaned = {doc: norm_space(t) for doc, t in texts.items()}
+    wrong = [
+        (q.split, q.text, phrase)
+        for q in qset.questions
+        for phrase in q.must_contain
+        if not any(norm_space(phrase) in cleaned.get(doc, "") for doc in q.docs)
+    ]
+    assert wrong == []
+
+
+def test_question_set_agrees_with_cleaned_text(qset: QuestionSet, texts: dict[str, str]) -> None:
     assert check_question_set(qset, texts) == []
 
 
-def test_every_article_answers_some_question(qset: QuestionSet, kb: KnowledgeBase) -> None:
-    covered = {doc for q in qset.questions for doc in q.docs}
+def test_refusals_of_kind_4_carry_their_keys(qset: QuestionSet) -> None:
+    # The keys are what check_question_set verifies against the text.
+    for r in qset.refusals:
+        assert (r.kind == "refuse_phrase") == (r.name is not None), r.text
+        assert (r.kind == "refuse_attribute") == (r.entity is not None), r.text
+
+
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_every_article_answers_some_question(
+    qset: QuestionSet, kb: KnowledgeBase, split: str
+) -> None:
+    covered = {doc for q in qset.select(split).questions for doc in q.docs}
     assert covered == set(kb.snapshot.articles)
 
 
-def test_hit_at_3_is_at_least_0_9(report: EvalReport) -> None:
-    assert report.hit_rate(3) >= 0.9, format_report(report)
+def test_page_furniture_is_never_quoted(qset: QuestionSet, report: EvalReport) -> None:
+    furniture = [norm_space(f.text).casefold() for f in qset.furniture]
+    answers = [r.answer for r in report.questions] + [r.answer for r in report.refusals]
+    quoted = [
+        (a.question, f)
+        for a in answers
+        for q in a.quotes
+        for f in furniture
+        if f in norm_space(q.text).casefold()
+    ]
+    assert quoted == []
 
 
-def test_no_must_refuse_question_is_answered(report: EvalReport) -> None:
-    assert [r.question.text for r in report.false_answers] == [], format_report(report)
+# Floors at the dev figures measured before the engine changes of issue 15 (docs/answers.md):
+# they catch regressions; raise them as the engine improves. The test split has no floor
+# here on purpose: it is reported by eval-kb, never tuned on.
+def test_dev_split_does_not_fall_below_its_baseline(report: EvalReport) -> None:
+    dev = report.select("dev")
+    assert dev.hit_rate(3) >= 0.86, format_report(dev)
+    assert dev.hit_rate(1) >= 0.75, format_report(dev)
+    refusals = dev.refusals_by_kind()
+    for kind in ("refuse_offtopic", "refuse_furniture"):
+        total, refused = refusals[kind]
+        assert refused == total, format_report(dev)
+
+
+def test_field_sample_does_not_fall_below_its_baseline(kb: KnowledgeBase) -> None:
+    path = _field_sample()
+    if path is None:
+        pytest.skip("no shared/eval/field-sample.jsonl beside or above the repository")
+    field = load_question_set(path)
+    assert (len(field.questions), len(field.refusals)) == (30, 8)
+    report = evaluate(field, lambda q: kb.answer(q, 3), k=3)
+    assert report.hit_rate(3) >= 0.83, format_report(report)
+    assert report.hit_rate(1) >= 0.8, format_report(report)
+    assert report.false_answers == (), format_report(report)
 
 
 # --- scoring -----------------------------------------------------------------------------
