@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from bot.audit.records import audit_answer, audit_delivered
+from bot.audit.records import audit_answer
 from bot.audit.trail import AuditTrail
 from bot.audit.verify import verify_trail
 from knowledge.models import Answer
@@ -64,8 +64,7 @@ def one_answer(
         trail, answer, surface="mention", request_id=f"req-{i}", top=3, latency_ms=4.2, **ctx
     )
     t1 = time.perf_counter()
-    audit_delivered(
-        trail,
+    trail.delivered(
         surface="mention",
         request_id=f"req-{i}",
         latency_ms=90.0,

@@ -10,8 +10,7 @@ raised, the trail reports itself unhealthy, and callers must not answer.
 One thread lock plus an ``flock`` on ``<audit path>.lock`` keep concurrent writers
 (Bolt's listener threads, a CLI ``ask`` next to the server) on one chain.
 
-What callers write (``audit_answer``, ``deliver_audited``, …) is in
-``bot.audit.records``.
+What the records say (``served``, ``delivered``, …) is in ``bot.audit.records``.
 """
 
 from __future__ import annotations
@@ -49,6 +48,7 @@ from bot.audit.files import (
     read_tail,
     rotate,
 )
+from bot.audit.records import AnswerRecords
 from bot.settings import Settings
 from handlers.deps import AuditUnavailable
 
@@ -89,7 +89,7 @@ class _LineSink:
         self._append(line)
 
 
-class AuditTrail:
+class AuditTrail(AnswerRecords):
     """Append-only, hash-chained JSON-lines audit file (implements ``handlers.deps.Auditor``)."""
 
     def __init__(
