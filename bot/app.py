@@ -26,7 +26,7 @@ from bot import __version__
 from bot.dedupe_failure import dedupe_unavailable
 from bot.delivery import build_web_client
 from bot.settings import Settings, SettingsError
-from bot.stores import dedupe_store
+from bot.stores.choose import dedupe_store
 from handlers.blocks import failure_message
 from handlers.common import new_request_id, private_payload, send_response
 from handlers.deps import Auditor, Deps, StoreUnavailable
@@ -192,7 +192,7 @@ def build_deps(
     settings: Settings, *, kb: KnowledgeBase, audit: Auditor, workers: int = 1, **extras: Any
 ) -> Deps:
     """The handlers' dependencies from the settings; ``workers`` (processes serving on this
-    host) picks the event dedupe store (``bot.stores.dedupe_store``)."""
+    host) picks the event dedupe store (``bot.stores.choose.dedupe_store``)."""
     return Deps(
         kb=kb,
         audit=audit,

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.redis_url import check_redis_url
+from bot.stores.redis_url import check_redis_url
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 

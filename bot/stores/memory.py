@@ -8,19 +8,19 @@ import threading
 import time
 from collections.abc import Callable
 
-from bot.ttl_store import checked_max_entries, checked_ttl
+from bot.stores.ttl import checked_max_entries, checked_ttl
 
 # The value ``first_time`` stores: a claim only, nothing to recall but its presence.
 SEEN = "1"
 
 
 class TtlEventDedupe:
-    """In-process ``bot.ttl_store.TtlStore``: keys expire ``ttl_seconds`` after they were set.
+    """In-process ``bot.stores.ttl.TtlStore``: keys expire ``ttl_seconds`` after they were set.
 
     Bounded by ``max_entries`` (the key closest to expiry forgotten first, i.e. the
     oldest when every key has the store's TTL) so a flood of distinct ids cannot grow
     memory without limit. Thread-safe. One process only: several workers or replicas
-    need the SQLite or Redis store behind the same interface (``bot.stores``).
+    need the SQLite or Redis store behind the same interface (``bot.stores.choose``).
     """
 
     def __init__(
