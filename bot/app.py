@@ -23,7 +23,7 @@ from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from bot import __version__
-from bot.dedupe_failure import dedupe_unavailable
+from bot.dedupe import dedupe_unavailable
 from bot.delivery import build_web_client
 from bot.settings import Settings, SettingsError
 from bot.stores.choose import dedupe_store
