@@ -27,8 +27,8 @@ import datetime as dt
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
 from typing import IO, Any
@@ -43,6 +43,7 @@ from bot import __version__
 from bot.audit import check_event, link, stamp
 from bot.audit_chain import GENESIS_HASH, canonical_json, scrub_fields
 from bot.audit_verify import BadRecord, ChainChecker, VerifyResult
+from bot.settings import DATABASE_SCHEMES
 from handlers.deps import AuditUnavailable
 
 TABLE = "licensebot_audit"
@@ -97,7 +98,7 @@ class DatabaseUnreadable(OSError):
 def driver_url(url: str) -> str:
     """``url`` for SQLAlchemy with psycopg 3, whichever PostgreSQL scheme it was given in."""
     scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() not in {"postgresql", "postgres", "postgresql+psycopg"}:
+    if not sep or scheme.lower() not in DATABASE_SCHEMES:
         raise ValueError("not a PostgreSQL URL (postgresql://user@host:5432/dbname)")
     return "postgresql+psycopg://" + rest
 
@@ -130,13 +131,25 @@ def _writer_session(dbapi_connection: Any, _record: object) -> None:
     dbapi_connection.autocommit = autocommit
 
 
+# A server that vanished (host down, network cut) is noticed within seconds instead of
+# TCP's minutes: unanswered keepalives and unacknowledged writes end the connection.
+_WRITER_CONNECT_ARGS = {
+    "connect_timeout": CONNECT_TIMEOUT_S,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": WRITER_TIMEOUT_MS,
+}
+
+
 def writer_engine(url: str) -> Engine:
     engine = create_engine(
         driver_url(url),
         pool_size=2,
         max_overflow=2,
         pool_pre_ping=True,
-        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+        connect_args=_WRITER_CONNECT_ARGS,
     )
     event.listen(engine, "connect", _writer_session)
     return engine
@@ -331,10 +344,12 @@ def _snapshot(url: str) -> Iterator[Connection]:
         engine.dispose()
 
 
-def rows(url: str) -> Iterator[Row]:
+def rows(url: str) -> Generator[Row]:
     """Every row in chain order, streamed from one snapshot."""
-    with _snapshot(url) as conn:
-        result = conn.execution_options(stream_results=True, yield_per=_BATCH).execute(_ROWS)
+    with (
+        _snapshot(url) as conn,
+        conn.execution_options(stream_results=True, yield_per=_BATCH).execute(_ROWS) as result,
+    ):
         for seq, prev_hash, digest, record in result:
             yield Row(int(seq), str(prev_hash), str(digest), str(record))
 
@@ -350,9 +365,16 @@ def _columns_disagree(row: Row, rec: Mapping[str, Any]) -> bool:
 
 
 def check_rows(
-    source: Iterator[Row], checker: ChainChecker, *, each: Callable[[bytes], object] | None = None
+    source: Generator[Row], checker: ChainChecker, *, each: Callable[[bytes], object] | None = None
 ) -> VerifyResult:
     """Feed ``source`` to ``checker`` (``each`` gets every line, e.g. to export it)."""
+    with closing(source):
+        return _check_rows(source, checker, each)
+
+
+def _check_rows(
+    source: Iterator[Row], checker: ChainChecker, each: Callable[[bytes], object] | None
+) -> VerifyResult:
     for number, row in enumerate(source, start=1):
         raw = line(row)
         if each is not None:

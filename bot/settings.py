@@ -76,11 +76,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             if not value.strip():
                 return None
-            scheme = value.partition("://")[0].lower()
-            if scheme not in DATABASE_SCHEMES:
+            scheme, sep, _rest = value.partition("://")
+            if scheme.lower() not in DATABASE_SCHEMES or not sep:
+                # Only the scheme is repeated: the rest may hold a password.
                 raise ValueError(
                     "must be a PostgreSQL URL (postgresql://user@host:5432/dbname), "
-                    f"not {scheme or 'no scheme'}"
+                    f"not {scheme.lower() if sep else 'one without a scheme'}"
                 )
         return value
 
