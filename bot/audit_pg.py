@@ -305,6 +305,8 @@ class PostgresTrail:
         return (0, GENESIS_HASH) if row is None else (int(row.seq), str(row.hash))
 
     def _fail(self, exc: BaseException, event: str | None) -> None:
+        # Look for the table again next time, as a restarted process would.
+        self._table_ready = False
         self._healthy = False
         self._last_error = _describe(exc)
         _log.error(
