@@ -124,6 +124,17 @@ def _source(args: argparse.Namespace, settings: Settings | None = None) -> Trail
     return source_for(settings or load_settings(), path=path, database_url=url)
 
 
+def _existing_source(args: argparse.Namespace) -> tuple[TrailSource | None, int]:
+    """``_source``, and for a file trail that it exists; else None and the exit code."""
+    source = _source(args)
+    if source is None:
+        return None, 2
+    if not source.exists():
+        print(f"licensebot: no {source.describe()}", file=sys.stderr)
+        return None, 1
+    return source, 0
+
+
 def _unreadable(source: TrailSource, exc: OSError) -> int:
     print(f"licensebot: cannot read the {source.describe()}: {exc}", file=sys.stderr)
     return 2
@@ -163,12 +174,9 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    source = _source(args)
+    source, code = _existing_source(args)
     if source is None:
-        return 2
-    if not source.exists():
-        print(f"licensebot: no {source.describe()}", file=sys.stderr)
-        return 1
+        return code
     try:
         if args.output is None:
             result = source.export(sys.stdout.buffer)
@@ -197,12 +205,9 @@ def _report_export(result: VerifyResult, source: TrailSource, output: Path | Non
 
 
 def run_show(args: argparse.Namespace) -> int:
-    source = _source(args)
+    source, code = _existing_source(args)
     if source is None:
-        return 2
-    if not source.exists():
-        print(f"licensebot: no {source.describe()}", file=sys.stderr)
-        return 1
+        return code
     try:
         since = parse_since(args.since) if args.since else None
     except ValueError as exc:
