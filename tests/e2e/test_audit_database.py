@@ -4,15 +4,20 @@ and no answer at all while the database is away."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CHANNEL, Bot, BotFactory, app_mention
-from fake_slack import BOT_USER_ID
+from conftest import CHANNEL, Bot, BotFactory, app_mention, event_callback, http, sign
+from fake_slack import BOT_USER_ID, FakeSlack
 from tcp_proxy import TcpProxy
+from test_serve import free_port, run, serve_env, wait_healthy
 
 from bot.audit_pg import PostgresTrail, rows
 from bot.cli import main
@@ -119,3 +124,72 @@ def test_no_database_no_answer_then_answers_again(
     served = [r["thread_ts"] for r in records(pg_schema_url, "answer.served")]
     assert withheld["ts"] not in served
     assert again["ts"] in served and len(served) == 2
+
+
+@pytest.mark.slow
+def test_two_serve_replicas_one_killed_share_one_chain(
+    pg_schema_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two `licensebot serve` processes (replicas with data directories of their own)
+    audit into one table; one is SIGKILLed while it answers; what it had not answered is
+    delivered again to the other (as Slack retries); the chain stays whole."""
+    with FakeSlack() as fake:
+        replicas = []
+        for name in ("a", "b"):
+            port = free_port()
+            env = serve_env(fake, tmp_path / name, port, LICENSEBOT_DATABASE_URL=pg_schema_url)
+            replicas.append((f"http://127.0.0.1:{port}", run(["serve"], env, tmp_path)))
+        (url_a, _), (url_b, serve_b) = replicas
+        try:
+            for url, process in replicas:
+                wait_healthy(url, process)
+                assert http("GET", url + "/readyz").status == 200
+            events = [app_mention(f"<@{BOT_USER_ID}> {QUESTIONS[i % 4]}") for i in range(30)]
+            to_a, to_b = events[0::2], events[1::2]
+
+            def deliver(url: str, event: dict[str, Any], retry: bool = False) -> None:
+                body = json.dumps(event_callback(event)).encode()
+                headers = {"Content-Type": "application/json", **sign(body)}
+                if retry:
+                    headers.update({"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "timeout"})
+                with contextlib.suppress(OSError):  # the killed replica's connection
+                    http("POST", url + "/slack/events", body, headers, timeout=5)
+
+            def posted(among: list[dict[str, Any]]) -> set[str]:
+                wanted = {e["ts"] for e in among}
+                return {c.body["thread_ts"] for c in fake.calls("chat.postMessage")} & wanted
+
+            senders = [
+                threading.Thread(target=lambda u=u, es=es: [deliver(u, e) for e in es])
+                for u, es in ((url_a, to_a), (url_b, to_b))
+            ]
+            for t in senders:
+                t.start()
+            deadline = time.monotonic() + 30
+            while len(posted(to_b)) < 4 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            serve_b.kill()  # SIGKILL mid-run: no shutdown, its connections just vanish
+            serve_b.wait(timeout=10)
+            answered_by_b = posted(to_b)
+            for t in senders:
+                t.join(timeout=60)
+            fake.wait_for("chat.postMessage", count=len(posted(to_b)) + len(to_a), timeout=60)
+            for event in to_b:
+                if event["ts"] not in posted(to_b):
+                    deliver(url_a, event, retry=True)
+            fake.wait_for("chat.postMessage", count=len(events), timeout=60)
+            fake.quiet()
+            posts = fake.calls("chat.postMessage")
+        finally:
+            for _url, process in replicas:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+                process.communicate(timeout=20)
+
+    assert len(answered_by_b) >= 4
+    assert {p.body["thread_ts"] for p in posts} == {e["ts"] for e in events}
+    verify_cli(pg_schema_url, capsys)
+    served = {r["thread_ts"] for r in records(pg_schema_url, "answer.served")}
+    assert {p.body["thread_ts"] for p in posts} <= served  # every posted answer was recorded
+    for name in ("a", "b"):
+        assert not (tmp_path / name / "var" / "audit.jsonl").exists()  # no file trail
