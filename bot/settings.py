@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.stores.redis_url import check_redis_url
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+# psycopg 3 is the driver whichever of these is given.
+DATABASE_SCHEMES = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
 
 
 class SettingsError(Exception):
@@ -43,6 +45,9 @@ class Settings(BaseSettings):
     audit_max_bytes: int = Field(
         50 * 1024 * 1024, ge=4096, validation_alias="LICENSEBOT_AUDIT_MAX_BYTES"
     )
+    # The audit trail as one PostgreSQL table shared by every replica (bot.audit.postgres);
+    # unset: the file trail above.
+    database_url: SecretStr | None = Field(None, validation_alias="LICENSEBOT_DATABASE_URL")
     # How often a replica checks the shared knowledge-base directory; 0 turns polling off.
     kb_poll_seconds: float = Field(30.0, ge=0, validation_alias="LICENSEBOT_KB_POLL_SECONDS")
     top_k: int = Field(3, ge=1, le=10, validation_alias="LICENSEBOT_TOP_K")
@@ -72,6 +77,23 @@ class Settings(BaseSettings):
                 if not uid.isalnum() or not uid[0].isalpha():
                     raise ValueError(f"not a Slack user id: {uid!r}")
             return frozenset(ids)
+        return value
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            scheme, sep, _rest = value.partition("://")
+            if scheme.lower() not in DATABASE_SCHEMES or not sep:
+                # Only the scheme is repeated: the rest may hold a password.
+                raise ValueError(
+                    "must be a PostgreSQL URL (postgresql://user@host:5432/dbname), "
+                    f"not {scheme.lower() if sep else 'one without a scheme'}"
+                )
         return value
 
     @field_validator("log_level", mode="before")
