@@ -20,17 +20,64 @@ class AuditUnavailable(RuntimeError):
 
 
 class Auditor(Protocol):
-    def record(self, event: str, **fields: Any) -> Mapping[str, Any]:
-        """Append one record, flushed and fsynced before returning.
+    """The audit trail. Every method returns the record as written, flushed and
+    fsynced, or raises ``AuditUnavailable`` when it could not be made durable.
+    ``bot.audit.records.AnswerRecords`` implements all but ``record``."""
 
-        Raises ``AuditUnavailable`` when the record could not be made durable.
-        """
+    def record(self, event: str, **fields: Any) -> Mapping[str, Any]:
+        """Append one record."""
         ...
+
+    def served(
+        self,
+        content: Mapping[str, Any],
+        *,
+        surface: str,
+        request_id: str,
+        latency_ms: float,
+        **context: Any,
+    ) -> Mapping[str, Any]:
+        """``answer.served``: what is about to be shown, before any of it is; when this
+        raises, show nothing of it."""
+        ...
+
+    def delivered(
+        self,
+        *,
+        surface: str,
+        request_id: str,
+        latency_ms: float,
+        message_ts: str | None = None,
+        error: str | None = None,
+        **context: Any,
+    ) -> Mapping[str, Any]:
+        """``answer.delivered``: how showing it went (the Slack ts, or the error)."""
+        ...
+
+    def error_reported(
+        self,
+        *,
+        ref: str,
+        error: str,
+        surface: str | None = None,
+        request_id: str | None = None,
+        **context: Any,
+    ) -> Mapping[str, Any]:
+        """``error.reported``: an error a user was shown with reference ``ref``."""
+        ...
+
+
+class StoreUnavailable(RuntimeError):
+    """A shared store (dedupe, later the thread registry) cannot be reached right now."""
 
 
 class EventDedupe(Protocol):
     def first_time(self, key: str) -> bool:
-        """True the first time ``key`` is seen within the store's TTL."""
+        """True the first time ``key`` is seen within the store's TTL.
+
+        Raises ``StoreUnavailable`` when the store cannot say: the caller must then
+        neither act on the key nor treat it as seen.
+        """
         ...
 
 
