@@ -1,8 +1,9 @@
 """Reading the audit trail back for the Slack surfaces: a user's last questions and the
 gaps digest's items (refusals and not-helpful answers of a period).
 
-Both read the files the trail writes (``bot.audit.files``), never the writer's state,
-so every process — the server, a CLI next to it — sees the same history.
+The rules (``recent_questions``, ``gap_items``) work on records however they are read;
+``FileHistory`` reads the audit files, ``DatabaseHistory`` the PostgreSQL table — never
+the writer's state, so every process and replica sees the same history.
 """
 
 from __future__ import annotations
@@ -214,3 +215,27 @@ class FileHistory:
                     moment = _moment(rec) if rec is not None else None
                     if rec is not None and moment is not None and moment >= since:
                         yield rec
+
+
+# The newest records a user's history is looked for in, on a database trail.
+RECENT_SCAN_RECORDS = 5000
+
+
+class DatabaseHistory:
+    """``handlers.deps.AuditHistory`` over the PostgreSQL trail at ``url``."""
+
+    def __init__(self, url: str, *, scan_records: int = RECENT_SCAN_RECORDS) -> None:
+        self.url = url
+        self.scan_records = scan_records
+
+    def recent_questions(self, user: str, limit: int = 5) -> list[PastQuestion]:
+        from bot.audit.postgres import newest_records  # noqa: PLC0415  (see bot.audit.backend)
+
+        return recent_questions(
+            newest_records(self.url, ANSWER_SERVED, self.scan_records), user, limit
+        )
+
+    def gap_items(self, since: dt.datetime) -> list[GapItem]:
+        from bot.audit.postgres import records_since  # noqa: PLC0415
+
+        return gap_items(records_since(self.url, since))

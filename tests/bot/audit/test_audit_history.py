@@ -7,8 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bot.audit.history import FileHistory
+import pytest
+
+from bot.audit.history import DatabaseHistory, FileHistory
 from bot.audit.trail import AuditTrail
+from handlers.deps import AuditHistory
 from knowledge.evaluation.gaps import GapKind
 
 START = dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.UTC)
@@ -42,10 +45,32 @@ def write(path: Path, records: list[tuple[str, dict[str, Any]]], **trail: Any) -
             audit.record(event, **fields)
 
 
-def test_recent_questions_are_the_users_own_newest_first_and_distinct(tmp_path: Path) -> None:
-    path = tmp_path / "audit.jsonl"
-    write(
-        path,
+Records = list[tuple[str, dict[str, Any]]]
+
+
+@pytest.fixture(params=["file", pytest.param("database", marks=pytest.mark.needs_postgres)])
+def history_of(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A function: records -> the history of a trail holding them (file or table)."""
+
+    def file_history(records: Records) -> AuditHistory:
+        write(tmp_path / "audit.jsonl", records)
+        return FileHistory(tmp_path / "audit.jsonl")
+
+    def database_history(records: Records) -> AuditHistory:
+        from bot.audit.postgres import PostgresTrail
+
+        url = request.getfixturevalue("pg_schema_url")
+        ticks = _clock()
+        with PostgresTrail(url, clock=lambda: next(ticks)) as audit:
+            for event, fields in records:
+                audit.record(event, **fields)
+        return DatabaseHistory(url)
+
+    return file_history if request.param == "file" else database_history
+
+
+def test_recent_questions_are_the_users_own_newest_first_and_distinct(history_of: Any) -> None:
+    history = history_of(
         [
             ("answer.served", served("r1", "Who licenses 5G?")),
             ("answer.served", served("r2", "What did Ren say?", user="U2")),
@@ -55,7 +80,6 @@ def test_recent_questions_are_the_users_own_newest_first_and_distinct(tmp_path: 
             ("answer.delivered", {"request_id": "r4", "surface": "mention", "user": "U1"}),
         ],
     )
-    history = FileHistory(path)
     got = history.recent_questions("U1", limit=5)
     assert [(q.question, q.request_id, q.answered) for q in got] == [
         ("who licenses  5G?", "r4", True),
@@ -66,11 +90,11 @@ def test_recent_questions_are_the_users_own_newest_first_and_distinct(tmp_path: 
     assert history.recent_questions("U9") == []
 
 
-def test_a_follow_up_is_listed_as_it_was_asked(tmp_path: Path) -> None:
-    path = tmp_path / "audit.jsonl"
+def test_a_follow_up_is_listed_as_it_was_asked(history_of: Any) -> None:
     record = served("r1", "and Nokia? — when was huawei added?", surface="thread")
-    write(path, [("answer.served", {**record, "asked": "and Nokia?"})])
-    (past,) = FileHistory(path).recent_questions("U1")
+    (past,) = history_of([("answer.served", {**record, "asked": "and Nokia?"})]).recent_questions(
+        "U1"
+    )
     assert past.question == "and Nokia?"
 
 
@@ -84,10 +108,8 @@ def test_recent_questions_read_across_rotated_segments(tmp_path: Path) -> None:
     assert [q.request_id for q in got] == [f"r{n}" for n in range(11, 1, -1)]
 
 
-def test_gap_items_are_refusals_for_lack_and_not_helpful_answers(tmp_path: Path) -> None:
-    path = tmp_path / "audit.jsonl"
-    write(
-        path,
+def test_gap_items_are_refusals_for_lack_and_not_helpful_answers(history_of: Any) -> None:
+    history = history_of(
         [
             (
                 "answer.served",
@@ -126,7 +148,7 @@ def test_gap_items_are_refusals_for_lack_and_not_helpful_answers(tmp_path: Path)
             ("answer.feedback", {"request_id": "r5", "feedback_id": "f2", "helpful": True}),
         ],
     )
-    items = FileHistory(path).gap_items(START + dt.timedelta(minutes=30))
+    items = history.gap_items(START + dt.timedelta(minutes=30))
     assert [(i.question, i.kind, i.words, i.reason) for i in items] == [
         ("What did Nokia say?", GapKind.REFUSED, ("Nokia",), None),
         ("Old record", GapKind.REFUSED, (), None),
