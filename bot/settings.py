@@ -61,6 +61,13 @@ class Settings(BaseSettings):
         pattern=r"^[!-~]+$",  # printable ASCII, no spaces
         validation_alias="LICENSEBOT_REDIS_KEY_PREFIX",
     )
+    # How long the bot remembers a thread it answered in (for follow-ups without a mention).
+    thread_ttl_days: float = Field(
+        30.0, gt=0, le=3650, validation_alias="LICENSEBOT_THREAD_TTL_DAYS"
+    )
+    # The app was created from manifest-agent.yml (Slack's agent messaging experience):
+    # direct messages are answered in threads, with a "thinking" status and suggested prompts.
+    agent_view: bool = Field(False, validation_alias="LICENSEBOT_AGENT_VIEW")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias="LICENSEBOT_LOG_LEVEL"
     )
