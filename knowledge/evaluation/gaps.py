@@ -24,6 +24,8 @@ from knowledge.models import Frozen
 from knowledge.retrieval.tokenizer import Analyzer
 
 MAX_GAPS = 10
+DEFAULT_DAYS = 7
+MAX_DAYS = 365
 
 
 class GapKind(StrEnum):
@@ -49,6 +51,18 @@ class Gap(Frozen):
     example: str
     last_at: dt.datetime | None = None
     reasons: tuple[str, ...] = ()  # the feedback reasons given, most frequent first
+
+    def to_json_dict(self) -> dict[str, object]:
+        """The ``kb gaps --json`` shape of one group (a contract: keep keys stable)."""
+        return {
+            "words": list(self.words),
+            "count": self.count,
+            "refused": self.refused,
+            "not_helpful": self.not_helpful,
+            "example": self.example,
+            "last_at": self.last_at.isoformat() if self.last_at is not None else None,
+            "reasons": list(self.reasons),
+        }
 
 
 _EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
