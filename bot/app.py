@@ -23,10 +23,11 @@ from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from bot import __version__
+from bot.audit.backend import open_history
 from bot.dedupe import dedupe_unavailable
 from bot.delivery import build_web_client
 from bot.settings import Settings, SettingsError
-from bot.stores.choose import dedupe_store
+from bot.stores.choose import conversation_store, dedupe_store
 from handlers.blocks import failure_message
 from handlers.common import new_request_id, private_payload, send_response
 from handlers.deps import Auditor, Deps, StoreUnavailable
@@ -36,10 +37,16 @@ from knowledge.service import KnowledgeBase
 HANDLER_MODULES: tuple[str, ...] = (
     "handlers.ask",
     "handlers.timeline",
-    # Before handlers.mention: its DM listener takes every message, kb's only file shares.
+    # Before handlers.mention, whose DM listener takes every message: Bolt runs the first
+    # listener that matches, and kb's takes only file shares, followup's thread replies.
     "handlers.kb",
+    "handlers.followup",
     "handlers.mention",
     "handlers.actions",
+    "handlers.feedback_form",
+    "handlers.home",
+    "handlers.agent",
+    "handlers.claims",
 )
 
 # Listener threads: commands hold one until they ack, so keep plenty free.
@@ -192,7 +199,8 @@ def build_deps(
     settings: Settings, *, kb: KnowledgeBase, audit: Auditor, workers: int = 1, **extras: Any
 ) -> Deps:
     """The handlers' dependencies from the settings; ``workers`` (processes serving on this
-    host) picks the event dedupe store (``bot.stores.choose.dedupe_store``)."""
+    host) picks the event dedupe store (``bot.stores.choose.dedupe_store``). Threads the
+    bot answered in are kept in ``conversation_store`` (SQLite or Redis, never memory)."""
     return Deps(
         kb=kb,
         audit=audit,
@@ -200,6 +208,9 @@ def build_deps(
         admins=settings.admins,
         top_k=settings.top_k,
         bot_version=__version__,
+        conversations=conversation_store(settings),
+        history=open_history(settings),
+        agent_view=settings.agent_view,
         extras={"kb_poll_seconds": settings.kb_poll_seconds, **extras},
     )
 

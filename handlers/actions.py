@@ -1,4 +1,5 @@
-"""The answer message's buttons: Post to channel, Full article, Helpful / Not helpful."""
+"""The answer message's buttons: Post to channel, Full article, Helpful (Not helpful opens
+the form of ``handlers.feedback_form``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from handlers.blocks import (
     ACTION_FEEDBACK_HELPFUL,
-    ACTION_FEEDBACK_NOT_HELPFUL,
     ACTION_FULL_ARTICLE,
     ACTION_POST_TO_CHANNEL,
+    FeedbackRef,
     answer_message,
     article_view,
     decode_article,
@@ -24,6 +25,7 @@ from handlers.blocks import (
 )
 from handlers.common import (
     AnswerFlow,
+    AskRequest,
     api_error,
     apologize,
     tell_privately,
@@ -39,7 +41,47 @@ _SHARE = Button(
     "post_to_channel", "post_to_channel", decode_share, _STALE_BUTTON, lambda ref: ref.question
 )
 _ARTICLE = Button("full_article", "full_article", decode_article, _STALE_BUTTON)
-_FEEDBACK = Button("feedback", "feedback", decode_feedback, _STALE_BUTTON)
+FEEDBACK = Button("feedback", "feedback", decode_feedback, _STALE_BUTTON)
+
+
+def record_feedback(
+    flow: AnswerFlow,
+    client: WebClient,
+    ref: FeedbackRef,
+    req: AskRequest,
+    response_url: str | None,
+    *,
+    helpful: bool,
+) -> bool:
+    """Audit ``answer.feedback`` for the answer ``ref`` names; False (the user told) when
+    it could not be recorded."""
+    try:
+        flow.deps.audit.record(
+            "answer.feedback",
+            request_id=ref.request_id,
+            feedback_id=req.request_id,
+            helpful=helpful,
+            **req.context_fields(),
+            kb_version=ref.kb_version,
+            answered=ref.answered,
+            passage_ids=list(ref.passage_ids),
+            question=ref.question,
+        )
+    except AuditUnavailable as exc:
+        flow.refused(req, exc)
+        message = f"I couldn't record your feedback right now (ref {req.request_id})."
+        tell(client, req, response_url, notice_message(message))
+        return False
+    log.info(
+        "feedback.recorded",
+        request_id=ref.request_id,
+        feedback_id=req.request_id,
+        user=req.user,
+        channel=req.channel,
+        helpful=helpful,
+        passage_ids=list(ref.passage_ids),
+    )
+    return True
 
 
 def register(app: App, deps: Deps) -> None:
@@ -169,63 +211,22 @@ def register(app: App, deps: Deps) -> None:
         if error is not None:
             apologize(client, req, response_url=response_url, what="open the article")
 
-    def feedback(helpful: bool) -> Any:
-        def on_feedback(
-            ack: Ack,
-            body: dict[str, Any],
-            action: dict[str, Any],
-            context: BoltContext,
-            client: WebClient,
-        ) -> None:
-            ack()
-            clicked = _FEEDBACK.read(body, action, context, client)
-            if clicked is None:
-                return
-            ref, req, response_url = clicked
-            try:
-                deps.audit.record(
-                    "answer.feedback",
-                    request_id=ref.request_id,
-                    feedback_id=req.request_id,
-                    helpful=helpful,
-                    **req.context_fields(),
-                    kb_version=ref.kb_version,
-                    answered=ref.answered,
-                    passage_ids=list(ref.passage_ids),
-                    question=ref.question,
-                )
-            except AuditUnavailable as exc:
-                flow.refused(req, exc)
-                tell(
-                    client,
-                    req,
-                    response_url,
-                    notice_message(
-                        f"I couldn't record your feedback right now (ref {req.request_id})."
-                    ),
-                )
-                return
-            log.info(
-                "feedback.recorded",
-                request_id=ref.request_id,
-                feedback_id=req.request_id,
-                user=req.user,
-                channel=req.channel,
-                helpful=helpful,
-                passage_ids=list(ref.passage_ids),
-            )
-            verdict = "helpful" if helpful else "not helpful"
-            tell(
-                client,
-                req,
-                response_url,
-                notice_message(f"Thanks — I noted that this answer was {verdict}."),
-            )
-
-        on_feedback.__name__ = "on_feedback_helpful" if helpful else "on_feedback_not_helpful"
-        return on_feedback
+    def on_helpful(
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: BoltContext,
+        client: WebClient,
+    ) -> None:
+        ack()
+        clicked = FEEDBACK.read(body, action, context, client)
+        if clicked is None:
+            return
+        ref, req, response_url = clicked
+        if record_feedback(flow, client, ref, req, response_url, helpful=True):
+            thanks = notice_message("Thanks — I noted that this answer was helpful.")
+            tell(client, req, response_url, thanks)
 
     app.action(ACTION_POST_TO_CHANNEL)(on_post_to_channel)
     app.action(ACTION_FULL_ARTICLE)(on_full_article)
-    app.action(ACTION_FEEDBACK_HELPFUL)(feedback(True))
-    app.action(ACTION_FEEDBACK_NOT_HELPFUL)(feedback(False))
+    app.action(ACTION_FEEDBACK_HELPFUL)(on_helpful)

@@ -441,13 +441,23 @@ def answer_message(
     shareable: bool = False,
     asked_by: str | None = None,
     note: str | None = None,
+    asked: str | None = None,
+    answering: str | None = None,
 ) -> Message:
     """The answer as a chat message.
 
     ``shareable`` adds the "Post to channel" button (for private /ask answers);
-    ``asked_by`` attributes a shared answer to the user who asked.
+    ``asked_by`` attributes a shared answer to the user who asked. A follow-up answered
+    as another question shows what was ``asked`` and, beneath, "Answering: …".
     """
-    blocks: list[Block] = [_section(_question_line(answer.question), block_id="question")]
+    blocks: list[Block] = [
+        _section(
+            _question_line(asked if asked is not None else answer.question), block_id="question"
+        )
+    ]
+    if answering is not None:
+        line = escape(_shorten(" ".join(answering.split()), _QUESTION_DISPLAY_CHARS))
+        blocks.append(_context(f"Answering: {line}", block_id="answering"))
     if not answer.answered:
         blocks.extend(_not_found_blocks(answer))
     else:
@@ -629,6 +639,8 @@ KB_USAGE_TEXT = (
     "• `/kb sources`: the articles, with publisher, date and passage count\n"
     "• `/kb reload` (admins): re-read the knowledge-base directory and swap it in\n"
     "• `/kb add` (admins): how to add an article by sending me a file\n"
+    "• `/kb gaps [days]` (admins): refused and not-helpful questions of the last days "
+    "(default 7), grouped by the words nothing matched\n"
     "• `/kb help`: this list"
 )
 KB_ADD_TEXT = (

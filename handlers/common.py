@@ -125,15 +125,22 @@ class AnswerFlow:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    def prepare(self, req: AskRequest, *, top: int | None = None, **extra: Any) -> Answer:
-        """The answer, durably audited. Raises ``AuditUnavailable``: then say nothing of it."""
+    def prepare(
+        self, req: AskRequest, *, top: int | None = None, skip: int = 0, **extra: Any
+    ) -> Answer:
+        """The answer, durably audited; ``skip`` leaves out its first quotes (the pages of
+        it already shown). Raises ``AuditUnavailable``: then say nothing of it."""
         top = top if top is not None else self.deps.top_k
-        answer = self.deps.kb.answer(req.question, top)
+        answer = self.deps.kb.answer(req.question, top, skip=skip)
+        if skip:
+            extra["skip"] = skip
         self.record_served(
             req,
             question=answer.question,
             answered=answer.answered,
             reason=answer.reason,
+            refusal=answer.refusal.value if answer.refusal is not None else None,
+            unmatched_terms=list(answer.unmatched_terms),
             truncated=answer.truncated,
             kb_version=answer.kb_version,
             top=top,

@@ -68,7 +68,7 @@ class Auditor(Protocol):
 
 
 class StoreUnavailable(RuntimeError):
-    """A shared store (dedupe, later the thread registry) cannot be reached right now."""
+    """A shared store (dedupe, the thread registry) cannot be reached right now."""
 
 
 class EventDedupe(Protocol):
@@ -78,6 +78,19 @@ class EventDedupe(Protocol):
         Raises ``StoreUnavailable`` when the store cannot say: the caller must then
         neither act on the key nor treat it as seen.
         """
+        ...
+
+
+class KeyValueStore(Protocol):
+    """Values kept for a while (``bot.stores.ttl.TtlStore``): the threads the bot answered
+    in. Both methods raise ``StoreUnavailable`` when the store cannot answer."""
+
+    def remember(self, key: str, value: str, ttl_seconds: float | None = None) -> None:
+        """Set ``key`` to ``value`` for ``ttl_seconds`` (the store's own TTL if None)."""
+        ...
+
+    def recall(self, key: str) -> str | None:
+        """The value of ``key``, or None when it was never set or has expired."""
         ...
 
 
@@ -111,4 +124,10 @@ class Deps:
     admins: frozenset[str] = frozenset()
     top_k: int = 3
     bot_version: str = "0"
+    # The thread registry; None: no follow-ups without a mention.
+    conversations: KeyValueStore | None = None
+    # The audit trail read back (a user's last questions, the gaps); None: not shown.
+    history: AuditHistory | None = None
+    # The app runs Slack's agent messaging experience (manifest-agent.yml).
+    agent_view: bool = False
     extras: Mapping[str, Any] = field(default_factory=dict)

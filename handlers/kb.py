@@ -1,8 +1,8 @@
-"""``/kb status|sources|reload|add|help``: knowledge-base administration from Slack.
+"""``/kb status|sources|reload|add|gaps|help``: knowledge-base administration from Slack.
 
 ``status`` and ``sources`` are open to everyone and answered in the acknowledgement.
-``reload`` and ``add`` are for the user ids in ``LICENSEBOT_ADMINS``; anyone else is
-refused politely and the attempt is audited (``admin.denied``). A reload is
+``reload``, ``add`` and ``gaps [days]`` are for the user ids in ``LICENSEBOT_ADMINS``;
+anyone else is refused politely and the attempt is audited (``admin.denied``). A reload is
 acknowledged at once with "Reloading…", which is then replaced through
 ``response_url`` as the stages finish and finally by the diff (or every problem).
 
@@ -12,6 +12,7 @@ listener this module registers too (before ``handlers.mention``'s catch-all DM l
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 from typing import Any
@@ -24,15 +25,14 @@ from handlers import kb_upload
 from handlers.blocks import (
     Message,
     kb_add_instructions_message,
-    kb_busy_message,
     kb_denied_message,
     kb_progress_message,
-    kb_refused_message,
-    kb_reload_message,
     kb_sources_message,
     kb_status_message,
     kb_usage_message,
+    notice_message,
 )
+from handlers.blocks_home import gaps_message
 from handlers.common import (
     Delivered,
     context_team,
@@ -47,17 +47,17 @@ from handlers.interaction import ack_with
 from handlers.kb_common import (
     KbRequest,
     ProgressMessage,
-    audit,
     denied,
     is_admin,
 )
-from handlers.kb_records import problem_fields, reload_fields
-from knowledge.service import KBInvalid, ReloadInProgress
+from handlers.kb_reload import reload_and_report
+from knowledge.evaluation.gaps import DEFAULT_DAYS, MAX_DAYS, gaps_digest
 from knowledge.store.admin import directory_version, not_writable_reason
 
 COMMAND = "/kb"
 RELOAD_TITLE = "Reloading the knowledge base…"
 _HELP_WORDS = frozenset({"", "help", "-h", "--help", "?", "usage"})
+MAX_GAPS_IN_SLACK = 20
 
 log = structlog.get_logger("licensebot.kb")
 
@@ -112,42 +112,8 @@ def run_reload(deps: Deps, client: WebClient, req: KbRequest) -> None:
             replace_original=True,
         )
 
-    kb = deps.kb
     reporter = ProgressMessage(RELOAD_TITLE, progress, final)
-    try:
-        result = kb.reload(by=req.user, progress=reporter.on_stage)
-    except ReloadInProgress:
-        log.info("kb.reload_refused", reason="in_progress", **req.fields())
-        audit(
-            deps,
-            "kb.reload_refused",
-            reason="in_progress",
-            serving=kb.kb_version,
-            problems=[],
-            **req.fields(),
-        )
-        sent = reporter.finish(kb_busy_message(kb.kb_version))
-    except KBInvalid as exc:
-        log.warning(
-            "kb.reload_refused",
-            reason="invalid",
-            serving=kb.kb_version,
-            problems=[str(p) for p in exc.problems],
-            **req.fields(),
-        )
-        audit(
-            deps,
-            "kb.reload_refused",
-            reason="invalid",
-            serving=kb.kb_version,
-            problems=problem_fields(exc.problems),
-            **req.fields(),
-        )
-        sent = reporter.finish(kb_refused_message(exc.problems, serving=kb.kb_version))
-    else:
-        log.info("kb.reloaded", **reload_fields(result), **req.fields())
-        audit(deps, "kb.reloaded", **reload_fields(result), **req.fields())
-        sent = reporter.finish(kb_reload_message(result))
+    sent = reporter.finish(reload_and_report(deps, req, reporter.on_stage))
     if not sent.ok:
         log.error(
             "delivery.failed",
@@ -156,6 +122,25 @@ def run_reload(deps: Deps, client: WebClient, req: KbRequest) -> None:
             error=sent.error,
             via="response_url",
         )
+
+
+def gaps_reply(deps: Deps, args: list[str]) -> Message:
+    """``/kb gaps [days]``: the digest of the last ``days`` (default 7, 1 to 365)."""
+    days = DEFAULT_DAYS
+    if args:
+        if len(args) > 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= MAX_DAYS:
+            return kb_usage_message(unknown="gaps " + " ".join(args))
+        days = int(args[0])
+    if deps.history is None:
+        return notice_message("The audit trail cannot be read here, so there is no digest.")
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    try:
+        items = deps.history.gap_items(since)
+    except OSError as exc:
+        log.error("kb.gaps_unavailable", error=str(exc))
+        return notice_message("The audit trail cannot be read right now; try again later.")
+    gaps = gaps_digest(items, deps.kb.snapshot.analyzer, limit=MAX_GAPS_IN_SLACK)
+    return gaps_message(gaps, days=days, items=len(items))
 
 
 def register(app: App, deps: Deps) -> None:
@@ -177,8 +162,12 @@ def register(app: App, deps: Deps) -> None:
             ack_with(ack, status_message(deps))
         elif sub == "sources":
             ack_with(ack, sources_message(deps))
-        elif sub in ("reload", "add") and not is_admin(deps, req.user):
-            action = "reload the knowledge base" if sub == "reload" else "add articles"
+        elif sub in ("reload", "add", "gaps") and not is_admin(deps, req.user):
+            action = {
+                "reload": "reload the knowledge base",
+                "add": "add articles",
+                "gaps": "see the gaps digest",
+            }[sub]
             denied(deps, req, f"/kb {sub}")
             ack_with(ack, kb_denied_message(action))
         elif sub == "reload":
@@ -186,6 +175,8 @@ def register(app: App, deps: Deps) -> None:
             run_reload(deps, client, req)
         elif sub == "add":
             ack_with(ack, kb_add_instructions_message())
+        elif sub == "gaps":
+            ack_with(ack, gaps_reply(deps, words[1:]))
         else:
             ack_with(ack, kb_usage_message(unknown=words[0]))
 

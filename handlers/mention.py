@@ -8,17 +8,16 @@ import structlog
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from handlers.blocks import answer_message, usage_message
+from handlers.agent import viewed_channel
 from handlers.common import (
     AnswerFlow,
     AskRequest,
-    apologize,
     context_team,
-    post_message,
     received_at,
     request_id,
     slack_to_plain,
 )
+from handlers.conversation import Conversations, Reply, answer_turn
 from handlers.deps import Deps
 
 log = structlog.get_logger("licensebot.slack")
@@ -50,40 +49,49 @@ def _request(
     )
 
 
-def answer_in_conversation(flow: AnswerFlow, client: WebClient, req: AskRequest) -> None:
-    """Answer ``req`` in its channel/thread: usage, answer, or a referenced apology."""
-    if not req.question:
-        sent = post_message(client, usage_message(), channel=req.channel, thread_ts=req.thread_ts)
-        log.info("usage.shown", request_id=req.request_id, surface=req.surface, ok=sent.ok)
-        return
-    try:
-        answer = flow.prepare(req)
-    except Exception as exc:
-        post_message(client, flow.failed(req, exc), channel=req.channel, thread_ts=req.thread_ts)
-        return
-    message = answer_message(answer, request_id=req.request_id, top=flow.deps.top_k)
-    sent = post_message(client, message, channel=req.channel, thread_ts=req.thread_ts)
-    flow.finish(req, answer, ts=sent.ts, error=sent.error)
-    if not sent.ok:
-        apologize(client, req)
-
-
 def register(app: App, deps: Deps) -> None:
     flow = AnswerFlow(deps)
+    conversations = Conversations(deps.conversations)
 
     def on_app_mention(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         # A mention inside a DM is answered by the message listener below.
         if not _from_a_person(event, context) or str(event["channel"]).startswith("D"):
             return
-        thread_ts = event.get("thread_ts") or event.get("ts")
-        answer_in_conversation(flow, client, _request(event, context, "mention", thread_ts))
+        # Answered in the thread it was asked in, or in a new thread under it.
+        root = str(event.get("thread_ts") or event.get("ts"))
+        req = _request(event, context, "mention", root)
+        conversation = (
+            conversations.get(req.team, req.channel, root) if event.get("thread_ts") else None
+        )
+        answer_turn(flow, conversations, client, req, conversation=conversation, reply=Reply(root))
 
     def on_message(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        # Only direct messages; channel messages reach the bot as app_mention.
+        # Only direct messages here; channel threads are handlers.followup's.
         if event.get("channel_type") != "im" or not _from_a_person(event, context):
             return
         thread_ts = event.get("thread_ts")
-        answer_in_conversation(flow, client, _request(event, context, "dm", thread_ts))
+        if deps.agent_view:
+            # The agent experience keeps each conversation in a thread of the Messages tab.
+            root = str(thread_ts or event.get("ts"))
+            req = _request(event, context, "agent", root)
+            viewing = viewed_channel(deps.conversations, req.team, req.user)
+            extra = {"context_channel": viewing} if viewing else {}
+            reply = Reply(root, status=True)
+        else:
+            req = _request(event, context, "dm", thread_ts)
+            extra, reply = {}, Reply(req.thread_ts)
+        conversation = (
+            conversations.get(req.team, req.channel, str(thread_ts)) if thread_ts else None
+        )
+        answer_turn(
+            flow,
+            conversations,
+            client,
+            req,
+            conversation=conversation,
+            reply=reply,
+            audit_fields=extra,
+        )
 
     app.event("app_mention")(on_app_mention)
     app.event("message")(on_message)

@@ -43,6 +43,12 @@ SURFACES: frozenset[str] = frozenset(
         "full_article",
         "cli_ask",
         "cli_timeline",
+        # Conversations (issue 17): a follow-up in a channel thread, the agent messaging
+        # surface's DM threads, "Ask again" on the Home tab, the check_claim shortcut.
+        "thread",
+        "agent",
+        "home",
+        "check_claim",
     }
 )
 

@@ -1,0 +1,87 @@
+"""Replies in channel threads where the bot answered: the asker needs no @mention.
+
+Slack sends every message of the channels the bot is in (``message.channels``,
+``message.groups``). This listener takes only replies in a thread (``thread_ts`` set,
+not the thread's root), written by a person, without a mention of the bot (those come
+as ``app_mention`` too and are answered there, once). Of those it answers the ones in
+a thread the bot answered in, written by the person who asked there; every other
+message is dropped without a word.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+
+from handlers.common import (
+    AnswerFlow,
+    AskRequest,
+    context_team,
+    received_at,
+    request_id,
+    slack_to_plain,
+)
+from handlers.conversation import Conversations, Reply, answer_turn
+from handlers.deps import Deps
+
+log = structlog.get_logger("licensebot.slack")
+
+CHANNEL_TYPES = frozenset({"channel", "group"})
+
+
+def is_thread_reply(event: dict[str, Any], context: BoltContext) -> bool:
+    """A person's plain reply in a channel thread, not mentioning the bot."""
+    if event.get("channel_type") not in CHANNEL_TYPES:
+        return False
+    if event.get("subtype") is not None or event.get("bot_id") or "edited" in event:
+        return False
+    thread_ts, ts = event.get("thread_ts"), event.get("ts")
+    if not isinstance(thread_ts, str) or not thread_ts or thread_ts == ts:
+        return False
+    user, text = event.get("user"), event.get("text")
+    if not isinstance(user, str) or not user or user == context.bot_user_id:
+        return False
+    if not isinstance(text, str) or not isinstance(event.get("channel"), str):
+        return False
+    return not (context.bot_user_id and f"<@{context.bot_user_id}" in text)
+
+
+def register(app: App, deps: Deps) -> None:
+    flow = AnswerFlow(deps)
+    conversations = Conversations(deps.conversations)
+
+    def thread_reply(event: dict[str, Any], context: BoltContext) -> bool:
+        return is_thread_reply(event, context)
+
+    def on_thread_reply(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        team = context_team(context)
+        channel, thread_ts, user = str(event["channel"]), str(event["thread_ts"]), event["user"]
+        conversation = conversations.get(team, channel, thread_ts)
+        if conversation is None:
+            return  # a thread the bot has not answered in
+        if conversation.asker != user:
+            log.info("followup.not_asker", channel=channel, thread_ts=thread_ts, user=user)
+            return  # anyone else mentions the bot
+        req = AskRequest(
+            request_id=request_id(context),
+            surface="thread",
+            question=slack_to_plain(event["text"], bot_user_id=context.bot_user_id),
+            user=user,
+            channel=channel,
+            team=team,
+            thread_ts=thread_ts,
+            started=received_at(context),
+        )
+        answer_turn(
+            flow,
+            conversations,
+            client,
+            req,
+            conversation=conversation,
+            reply=Reply(thread_ts=thread_ts),
+        )
+
+    app.event("message", matchers=[thread_reply])(on_thread_reply)
