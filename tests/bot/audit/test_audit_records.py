@@ -176,6 +176,10 @@ def test_surfaces_are_the_documented_ones(tmp_path: Path) -> None:
         "full_article",
         "cli_ask",
         "cli_timeline",
+        "thread",
+        "agent",
+        "home",
+        "check_claim",
     } == SURFACES
     with AuditTrail(tmp_path / "a.jsonl") as trail, pytest.raises(ValueError, match="surface"):
         audit_answer(trail, ANSWER, surface="email", request_id="r", top=3, latency_ms=0)
