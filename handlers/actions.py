@@ -31,8 +31,10 @@ from handlers.common import (
     tell_privately,
     valid_user_id,
 )
+from handlers.conversation import Conversations, Root
 from handlers.deps import AuditUnavailable, Deps
 from handlers.interaction import Button, confirm_posted, post_publicly, tell
+from knowledge.answering.followup import Turn
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -86,6 +88,7 @@ def record_feedback(
 
 def register(app: App, deps: Deps) -> None:
     flow = AnswerFlow(deps)
+    conversations = Conversations(deps.conversations)
 
     def on_post_to_channel(
         ack: Ack,
@@ -121,6 +124,19 @@ def register(app: App, deps: Deps) -> None:
             note=note,
         )
         sent, via = post_publicly(client, message, req, response_url)
+        root_ts = req.thread_ts or sent.ts
+        if sent.ok and root_ts is not None:
+            # The posted answer starts a thread the asker can follow up in.
+            turn = Turn(
+                request_id=req.request_id,
+                question=answer.question,
+                answered=answer.answered,
+                top=ref.top,
+                shown=len(answer.quotes),
+            )
+            root = Root(channel=req.channel, thread_ts=root_ts, asker=req.user)
+            existing = conversations.get(req.team, req.channel, root_ts)
+            conversations.record(req.team, existing, root=root, turn=turn)
         flow.finish(req, answer, ts=sent.ts, error=sent.error, via=via)
         if sent.ok:
             confirm_posted(client, response_url)

@@ -194,3 +194,21 @@ def test_dm_threads_follow_up_too(bot: Bot) -> None:
     record = bot.audit_records("answer.served")[-1]
     assert record["surface"] == "dm" and record["followup"] == "combined"
     assert record["user"] == USER
+
+
+def test_an_answer_posted_to_the_channel_can_be_followed_up(bot: Bot) -> None:
+    from conftest import find_button
+
+    reply = bot.command(LICENSING).json()
+    share = find_button(reply["blocks"], "post_to_channel")
+    assert bot.click(share, response_key="share").status == 200
+    (public,) = bot.fake.wait_for("chat.postMessage")
+    bot.logs.wait_for("answer.served", 2)  # the /ask's and the posted one's
+    answer_ts = bot.audit_records("answer.delivered")[-1]["message_ts"]
+    assert answer_ts and not public.body.get("thread_ts")
+    bot.event(thread_reply("more", thread_ts=answer_ts))
+    more = bot.fake.wait_for("chat.postMessage", 2)[1]
+    bot.logs.wait_for("answer.served", 3)
+    assert more.body["thread_ts"] == answer_ts
+    record = bot.audit_records("answer.served")[-1]
+    assert record["followup"] == "more" and record["skip"] == 3
