@@ -31,9 +31,9 @@ from handlers.common import (
     tell_privately,
     valid_user_id,
 )
-from handlers.conversation import Conversations, Root
 from handlers.deps import AuditUnavailable, Deps
 from handlers.interaction import Button, confirm_posted, post_publicly, tell
+from handlers.threads import Conversations, Root
 from knowledge.answering.followup import Turn
 
 log = structlog.get_logger("licensebot.slack")

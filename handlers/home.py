@@ -35,10 +35,10 @@ from handlers.common import (
     received_at,
     request_id,
 )
-from handlers.conversation import Conversations, Reply, answer_turn
 from handlers.deps import Deps
 from handlers.kb_common import KbRequest, denied, is_admin
 from handlers.kb_reload import reload_and_report
+from handlers.threads import Conversations, Reply, answer_turn
 from knowledge.evaluation.gaps import DEFAULT_DAYS, gaps_digest
 
 log = structlog.get_logger("licensebot.slack")

@@ -17,8 +17,8 @@ from handlers.common import (
     request_id,
     slack_to_plain,
 )
-from handlers.conversation import Conversations, Reply, answer_turn
 from handlers.deps import Deps
+from handlers.threads import Conversations, Reply, answer_turn
 
 log = structlog.get_logger("licensebot.slack")
 
