@@ -122,7 +122,7 @@ def _ask_blocks(examples: Sequence[Prompt]) -> list[Block]:
     ]
     if examples:
         elements = [
-            _button(_shorten(p.title, 75), ACTION_HOME_ASK, encode_ask(p.message))
+            _button(escape(_shorten(p.title, 70)), ACTION_HOME_ASK, encode_ask(p.message))
             for p in examples[:5]
         ]
         blocks.append(_context("Questions the knowledge base answers — try one:"))
