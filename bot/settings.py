@@ -80,6 +80,16 @@ class Settings(BaseSettings):
         return self.audit_path if self.audit_path is not None else self.data_dir / "audit.jsonl"
 
     @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Every configured secret's value (each ``SecretStr`` setting), for log redaction."""
+        values = (getattr(self, name) for name in type(self).model_fields)
+        return tuple(
+            value.get_secret_value()
+            for value in values
+            if isinstance(value, SecretStr) and value.get_secret_value()
+        )
+
+    @property
     def has_slack_http_credentials(self) -> bool:
         return self.slack_bot_token is not None and self.slack_signing_secret is not None
 
