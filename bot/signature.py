@@ -47,18 +47,14 @@ class RequestSigner:
         """Why the request is refused (a short fixed phrase), or None when it is Slack's."""
         if self._verifier is None:
             return "no signing secret configured"
-        timestamp, problem = _one(headers, TIMESTAMP_HEADER, "timestamp")
+        timestamp, problem = _header(headers, TIMESTAMP_HEADER, "timestamp", _TIMESTAMP)
         if problem is not None:
             return problem
-        if not _TIMESTAMP.fullmatch(timestamp):
-            return "malformed timestamp"
         if abs(self._clock.now() - int(timestamp)) > MAX_AGE_S:
             return "stale timestamp"
-        signature, problem = _one(headers, SIGNATURE_HEADER, "signature")
+        signature, problem = _header(headers, SIGNATURE_HEADER, "signature", _SIGNATURE)
         if problem is not None:
             return problem
-        if not _SIGNATURE.fullmatch(signature):
-            return "malformed signature"
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -69,12 +65,17 @@ class RequestSigner:
         return None
 
 
-def _one(headers: HeaderLists, name: str, what: str) -> tuple[str, str | None]:
+def _header(
+    headers: HeaderLists, name: str, what: str, form: re.Pattern[str]
+) -> tuple[str, str | None]:
+    """The header's one value, or why it is refused (missing, repeated, malformed)."""
     values = headers.getlist(name)
     if not values:
         return "", f"missing {what}"
     if len(values) > 1:
         return "", f"repeated {what}"
+    if not form.fullmatch(values[0]):
+        return "", f"malformed {what}"
     return values[0], None
 
 
