@@ -54,8 +54,8 @@ def serve_and_log(fake: FakeSlack, tmp_path: Path, fmt: str) -> str:
     try:
         wait_healthy(f"http://127.0.0.1:{port}", process)
         form = {"Content-Type": "application/x-www-form-urlencoded"}
-        # Unsigned: refused, and only its size is logged.
-        unsigned = urlencode({"payload": HOSTILE + " ".join(SECRETS)}).encode()
+        # Unsigned, otherwise well formed: refused, and only its size is logged.
+        unsigned = urlencode({"command": "/ask", "text": f"{HOSTILE} {' '.join(SECRETS)}"}).encode()
         assert http("POST", url, unsigned, form).status == 401
         # Signed, for an action nobody listens to: Bolt logs a suggestion quoting its id.
         action = {"action_id": f"{HOSTILE} {' '.join(SECRETS)}", "value": "v"}
