@@ -180,7 +180,11 @@ def test_bolts_dump_of_a_refused_body_is_dropped(stream: Stream) -> None:
 def test_settings_list_every_configured_secret() -> None:
     from bot.settings import load_settings
 
+    database = "postgresql://bot:s3cr%2Ft-password@127.0.0.1:5432/test"
     settings = load_settings(
-        slack_bot_token="xoxb-1", slack_signing_secret=SIGNING, slack_app_token=None
+        slack_bot_token="xoxb-1",
+        slack_signing_secret=SIGNING,
+        slack_app_token=None,
+        database_url=database,
     )
-    assert set(settings.secret_values) == {"xoxb-1", SIGNING}
+    assert set(settings.secret_values) == {"xoxb-1", SIGNING, database, "s3cr/t-password"}
