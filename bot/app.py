@@ -26,6 +26,7 @@ from bot import __version__
 from bot.dedupe import dedupe_unavailable
 from bot.delivery import build_web_client
 from bot.settings import Settings, SettingsError
+from bot.signature import was_verified
 from bot.stores.choose import dedupe_store
 from handlers.blocks import failure_message
 from handlers.common import new_request_id, private_payload, send_response
@@ -98,6 +99,8 @@ class LicenseBotApp(App):
 
     def __init__(self, **kwargs: Any) -> None:
         self.registrations = Registrations()
+        # The HTTP server verifies requests with it before Bolt sees them.
+        self.signing_secret: str = kwargs.get("signing_secret") or ""
         super().__init__(**kwargs)
 
     command = _recorded(App.command, "commands", "command")
@@ -155,9 +158,16 @@ def _is_command(body: dict[str, Any]) -> bool:
 def _on_unhandled_error(
     error: Exception, request: BoltRequest, response: BoltResponse | None
 ) -> BoltResponse | None:
-    """Last resort: log with the reference, tell the user briefly, never leak a traceback."""
+    """Last resort: log with the reference, tell the user briefly, never leak a traceback.
+
+    Only a verified request is answered: an unverified body's ``response_url`` and fields
+    are the sender's choice, so such a request is refused without reading them.
+    """
     ref = request.context.get("request_id")
     ref = ref if isinstance(ref, str) else new_request_id()
+    if not was_verified(request):
+        log.error("request.unverified_error", request_id=ref, error=type(error).__name__)
+        return BoltResponse(status=401, body="")
     body = request.body if isinstance(request.body, dict) else {}
     log.error(
         "listener.error",

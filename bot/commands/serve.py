@@ -77,7 +77,7 @@ def run_from_settings(settings: Settings, *, socket_mode: bool = False) -> int:
         raise SettingsError(
             f"missing {names}: " + CONNECT_SLACK.format(vars=" and ".join(missing_all(socket_mode)))
         )
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, secrets=settings.secret_values)
     kb = open_kb(settings)
     if kb is None:
         return 1
