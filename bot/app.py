@@ -25,8 +25,8 @@ from slack_sdk import WebClient
 from bot import __version__
 from bot.dedupe import dedupe_unavailable
 from bot.delivery import build_web_client
+from bot.http.signature import was_verified
 from bot.settings import Settings, SettingsError
-from bot.signature import was_verified
 from bot.stores.choose import dedupe_store
 from handlers.blocks import failure_message
 from handlers.common import new_request_id, private_payload, send_response

@@ -31,9 +31,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.app import LicenseBotApp
-from bot.http_protocol import deadline_protocol
-from bot.payload_shape import shape_problem
-from bot.signature import VERIFIED, RequestSigner
+from bot.http.payloads import shape_problem
+from bot.http.protocol import deadline_protocol
+from bot.http.signature import VERIFIED, RequestSigner
 from handlers.common import new_request_id
 from handlers.deps import Deps
 

@@ -10,7 +10,7 @@ from slack_bolt import BoltRequest
 from slack_sdk.signature import Clock, SignatureVerifier
 from starlette.datastructures import Headers
 
-from bot.signature import MAX_AGE_S, VERIFIED, RequestSigner, was_verified
+from bot.http.signature import MAX_AGE_S, VERIFIED, RequestSigner, was_verified
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 NOW = 1_700_000_000
