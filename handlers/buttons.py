@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import structlog
-from slack_bolt import BoltContext
+from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
 from handlers.blocks.kit import Message
@@ -20,13 +20,7 @@ from handlers.replies import (
     send_response,
     tell_privately,
 )
-from handlers.requests import (
-    AskRequest,
-    context_team,
-    received_at,
-    request_id,
-    response_url_of,
-)
+from handlers.requests import AskRequest, request_in, response_url_of
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -36,22 +30,29 @@ _NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
 Ref = TypeVar("Ref")
 
 
+@dataclass(frozen=True)
+class Click:
+    """One click on a button: the request it makes, and how to answer the one who clicked."""
+
+    req: AskRequest
+    response_url: str | None
+    client: WebClient
+    body: dict[str, Any]
+
+
 def click(
     body: dict[str, Any], context: BoltContext, surface: str, question: str = ""
 ) -> tuple[AskRequest, str | None]:
     """The request a button click makes, and the ``response_url`` to reply through."""
     container = body.get("container") or {}
     channel = (body.get("channel") or {}).get("id") or container.get("channel_id") or ""
-    thread_ts = container.get("thread_ts")
-    req = AskRequest(
-        request_id=request_id(context),
+    req = request_in(
+        context,
         surface=surface,
         question=question,
         user=str((body.get("user") or {}).get("id") or ""),
         channel=str(channel),
-        team=context_team(context),
-        thread_ts=thread_ts if isinstance(thread_ts, str) else None,
-        started=received_at(context),
+        thread_ts=container.get("thread_ts"),
     )
     return req, response_url_of(body)
 
@@ -91,6 +92,26 @@ class Button(Generic[Ref]):
             return None
         req, response_url = click(body, context, self.surface, self.question(ref))
         return ref, req, response_url
+
+    def listener(self, on_click: Callable[[Ref, Click], None]) -> Callable[..., None]:
+        """The Bolt listener for this button: ack, decode the value (telling the user when
+        it does not), then ``on_click(value, click)``."""
+
+        def listen(
+            ack: Ack,
+            body: dict[str, Any],
+            action: dict[str, Any],
+            context: BoltContext,
+            client: WebClient,
+        ) -> None:
+            ack()
+            clicked = self.read(body, action, context, client)
+            if clicked is not None:
+                ref, req, response_url = clicked
+                on_click(ref, Click(req, response_url, client, body))
+
+        listen.__name__ = getattr(on_click, "__name__", self.name)
+        return listen
 
 
 def tell(

@@ -24,13 +24,7 @@ from handlers.blocks.kit import Message
 from handlers.blocks.notices import notice_message
 from handlers.flow import AnswerFlow
 from handlers.replies import apologize, private_payload, send_response
-from handlers.requests import (
-    AskRequest,
-    context_team,
-    received_at,
-    request_id,
-    response_url_of,
-)
+from handlers.requests import AskRequest, request_in, response_url_of
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -57,14 +51,12 @@ def command_request(
     command: dict[str, Any], context: BoltContext, *, surface: str, question: str
 ) -> AskRequest:
     """The request a slash command makes: its reference, who asked where, and when."""
-    return AskRequest(
-        request_id=request_id(context),
+    return request_in(
+        context,
         surface=surface,
         question=question,
         user=str(command.get("user_id") or ""),
         channel=str(command.get("channel_id") or ""),
-        team=context_team(context),
-        started=received_at(context),
     )
 
 

@@ -13,7 +13,7 @@ from handlers.blocks.notices import usage_message
 from handlers.deps import Deps
 from handlers.flow import AnswerFlow
 from handlers.replies import apologize, post_message
-from handlers.requests import AskRequest, context_team, received_at, request_id, slack_to_plain
+from handlers.requests import AskRequest, request_in, slack_to_plain
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -32,15 +32,13 @@ def _request(
     event: dict[str, Any], context: BoltContext, surface: str, thread_ts: object
 ) -> AskRequest:
     """The question a person's message asks, answered in ``thread_ts`` (if a str)."""
-    return AskRequest(
-        request_id=request_id(context),
+    return request_in(
+        context,
         surface=surface,
         question=slack_to_plain(event["text"], bot_user_id=context.bot_user_id),
         user=event["user"],
         channel=event["channel"],
-        team=context_team(context),
-        thread_ts=thread_ts if isinstance(thread_ts, str) else None,
-        started=received_at(context),
+        thread_ts=thread_ts,
     )
 
 
