@@ -285,7 +285,8 @@ def api_error(exc: SlackApiError) -> str:
 def post_message(
     client: WebClient, message: Message, *, channel: str, thread_ts: str | None = None
 ) -> Delivered:
-    """chat.postMessage (the client retries 429/5xx); a content error gets one plain-text retry."""
+    """chat.postMessage (the client retries what cannot post twice, see bot.delivery); a
+    content error gets one plain-text retry."""
     payload = message.as_payload()
     for attempt in range(2):
         try:
