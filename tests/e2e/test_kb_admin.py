@@ -135,7 +135,7 @@ def test_status_shows_the_served_version_counts_and_directory_state(
     admin_bot: Bot, kb_dir: Path
 ) -> None:
     kb = admin_bot.kb
-    text = text_of(kb_command(admin_bot, "status"))
+    text = text_of(kb_command(admin_bot, "status", user=ADMIN))
     assert kb.kb_version in text
     assert "5 articles" in text and f"{len(kb.snapshot.passages)} passages" in text
     assert "by startup" in text and "in sync" in text
@@ -143,7 +143,7 @@ def test_status_shows_the_served_version_counts_and_directory_state(
     assert "Adding articles: enabled" in text
 
     (kb_dir / "new.txt").write_bytes(ERICSSON)
-    text = text_of(kb_command(admin_bot, "status"))
+    text = text_of(kb_command(admin_bot, "status"))  # anyone may ask
     assert "not yet served" in text and "/kb reload" in text
 
 
@@ -286,7 +286,7 @@ def test_a_broken_directory_is_refused_with_the_reason_and_old_answers_stay(
     assert any(p["file"] == name and reason in p["reason"] for p in record["problems"])
     if case == "manifest":
         assert any(p["line"] is not None for p in record["problems"])
-    status = text_of(kb_command(bot, "status"))
+    status = text_of(kb_command(bot, "status", user=ADMIN))
     assert "*refused*" in status and name in status
 
 
