@@ -19,16 +19,18 @@ from re import Pattern
 from typing import Any, TypeVar, cast
 
 import structlog
-from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from bot import __version__
+from bot.ack_receipt import Receipt, pending_receipt
+from bot.background import DeliveryPool
 from bot.dedupe import TtlEventDedupe
 from bot.delivery import build_web_client
 from bot.settings import Settings, SettingsError
 from handlers.blocks import failure_message
 from handlers.common import new_request_id, private_payload, send_response
-from handlers.deps import Auditor, Deps
+from handlers.deps import ACK_RECEIPT, Auditor, Background, Deps
 from knowledge.service import KnowledgeBase
 
 # One line per feature module; each exposes register(app: App, deps: Deps) -> None.
@@ -41,7 +43,8 @@ HANDLER_MODULES: tuple[str, ...] = (
     "handlers.actions",
 )
 
-# Listener threads: commands hold one until they ack, so keep plenty free.
+# Listener threads: commands hold one until they ack, so keep plenty free. Listeners only
+# decide and ack; their slow Web API work runs in deps.background (bot.background).
 LISTENER_WORKERS = 32
 
 log = structlog.get_logger("licensebot.app")
@@ -111,6 +114,24 @@ class LicenseBotApp(App):
     view_submission = _recorded(App.view_submission, "views", "callback_id")
     view_closed = _recorded(App.view_closed, "views", "callback_id")
 
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        """Bolt's dispatch, telling the request's ``AckReceipt`` whether the response is
+        the listener's ack (see ``bot.ack_receipt``)."""
+        receipt = pending_receipt()
+        over_http = receipt is not None
+        if receipt is None:
+            at = req.context.get("received_at")
+            receipt = Receipt(at if isinstance(at, float) else None)
+        req.context[ACK_RECEIPT] = receipt
+        response = super().dispatch(req)
+        ack = req.context.get("ack")
+        acked = isinstance(ack, Ack) and ack.response is not None and response is ack.response
+        receipt.dispatched(carries_ack=acked)
+        if not over_http:
+            # Socket Mode sends the response as soon as this returns.
+            receipt.sent(response.status)
+        return response
+
 
 # --------------------------------------------------------------------------- middleware
 
@@ -136,10 +157,30 @@ def _dedupe_middleware(deps: Deps) -> Callable[..., BoltResponse | None]:
             log.info("event.duplicate", event_id=event_id, retry_num=retry, retry_reason=reason)
             # Not 404 (no next() call): Slack would count that as a failure and retry.
             return BoltResponse(status=200, body="")
+        if not is_event and _is_replay(deps, body):
+            # An empty 200 shows nothing: the replay does nothing visible either.
+            return BoltResponse(status=200, body="")
         next()
         return None
 
     return dedupe_events
+
+
+def _is_replay(deps: Deps, body: dict[str, Any]) -> bool:
+    """A command, button click or other interaction seen before, by its ``trigger_id``.
+
+    Slack makes a new trigger id for each one and never re-sends them, so a second
+    request with the same id is a captured request played again (its signature stays
+    valid for 300 s). This runs after Bolt's signature check: only signed requests count.
+    """
+    trigger_id = body.get("trigger_id")
+    if not isinstance(trigger_id, str) or not trigger_id:
+        return False
+    if deps.dedupe.first_time(f"trigger:{trigger_id}"):
+        return False
+    kind = body.get("command") or body.get("type")
+    log.warning("request.replayed", trigger_id=trigger_id, kind=kind)
+    return True
 
 
 def _is_command(body: dict[str, Any]) -> bool:
@@ -182,12 +223,21 @@ def _on_unhandled_error(
 # --------------------------------------------------------------------------- factory
 
 
-def build_deps(settings: Settings, *, kb: KnowledgeBase, audit: Auditor, **extras: Any) -> Deps:
-    """The handlers' dependencies from the settings, with the in-process event dedupe."""
+def build_deps(
+    settings: Settings,
+    *,
+    kb: KnowledgeBase,
+    audit: Auditor,
+    background: Background | None = None,
+    **extras: Any,
+) -> Deps:
+    """The handlers' dependencies from the settings, with the in-process event dedupe
+    and (unless given) a ``DeliveryPool`` of its own."""
     return Deps(
         kb=kb,
         audit=audit,
         dedupe=TtlEventDedupe(settings.dedupe_ttl_seconds),
+        background=background if background is not None else DeliveryPool(),
         admins=settings.admins,
         top_k=settings.top_k,
         bot_version=__version__,

@@ -25,10 +25,12 @@ from slack_bolt.adapter.starlette.handler import (
 from slack_sdk.errors import SlackApiError, SlackClientError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.ack_receipt import AckReceiptMiddleware
 from handlers.common import new_request_id
 from handlers.deps import Deps
 
@@ -176,7 +178,8 @@ def build_asgi_app(bolt_app: App | None, readiness: Readiness) -> Starlette:
             return await handler.handle(request)
 
         routes.append(Route(EVENTS_PATH, events, methods=["POST"]))
-    return Starlette(routes=routes)
+    # Tells a command's listener whether its ack was sent in time (bot.ack_receipt).
+    return Starlette(routes=routes, middleware=[Middleware(AckReceiptMiddleware)])
 
 
 def uvicorn_config(asgi_app: Starlette, *, host: str, port: int) -> uvicorn.Config:
