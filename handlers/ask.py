@@ -32,13 +32,7 @@ from handlers.common import (
     slack_to_plain,
 )
 from handlers.deps import Deps
-from handlers.interaction import (
-    QUEUE_FULL,
-    ack_in_time,
-    ack_outcome,
-    ack_with,
-    resend_after_late_ack,
-)
+from handlers.interaction import QUEUE_FULL, ack_in_time, ack_with, answer_in_ack
 from knowledge.models import Answer
 
 COMMAND = "/ask"
@@ -108,19 +102,16 @@ def register(app: App, deps: Deps) -> None:
         )
         if answer is None:
             return
-        message = answer_message(answer, request_id=req.request_id, top=deps.top_k, shareable=True)
-        ack_with(ack, message)
-        error = ack_outcome(context)
-        flow.finish(req, answer, error=error, via="ack")
-        if error is not None:
-            resend_after_late_ack(
-                deps,
-                client,
-                req,
-                message,
-                response_url=response_url,
-                finish=lambda error, via: flow.finish(req, answer, error=error, via=via),
-                what="answer your question",
-            )
+        answer_in_ack(
+            ack,
+            context,
+            client,
+            req,
+            answer_message(answer, request_id=req.request_id, top=deps.top_k, shareable=True),
+            deps=deps,
+            response_url=response_url,
+            finish=lambda error, via: flow.finish(req, answer, error=error, via=via),
+            what="answer your question",
+        )
 
     app.command(COMMAND)(on_ask)

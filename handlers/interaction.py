@@ -125,20 +125,26 @@ def ack_in_time(
         return None
 
 
-def resend_after_late_ack(
-    deps: Deps,
+def answer_in_ack(
+    ack: Ack,
+    context: BoltContext,
     client: WebClient,
     req: AskRequest,
     message: Message,
     *,
+    deps: Deps,
     response_url: str | None,
     finish: Callable[[str | None, str], None],
     what: str,
 ) -> None:
-    """An answer whose ack Slack never got (the user saw "operation_timeout"): send it
-    again through ``response_url``, good for 30 minutes; ``finish(error, via)`` records
-    how that went."""
-    if response_url is None:
+    """Acknowledge with the answer ``message``; ``finish(error, via)`` records whether the
+    ack got to Slack in time. If it did not (the user saw "operation_timeout"), the
+    answer goes again through ``response_url``, good for 30 minutes, and ``finish``
+    records that delivery too."""
+    ack_with(ack, message)
+    error = ack_outcome(context)
+    finish(error, "ack")
+    if error is None or response_url is None:
         return
     url = response_url
 

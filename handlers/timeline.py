@@ -55,12 +55,11 @@ from handlers.interaction import (
     QUEUE_FULL,
     Button,
     ack_in_time,
-    ack_outcome,
     ack_with,
     acked_then,
+    answer_in_ack,
     confirm_posted,
     post_publicly,
-    resend_after_late_ack,
     tell,
 )
 from knowledge.timeline import Timeline
@@ -265,20 +264,17 @@ def register(app: App, deps: Deps) -> None:
         )
         if page is None:
             return
-        message = page.message(req, shareable=True)
-        ack_with(ack, message)
-        error = ack_outcome(context)
-        flow.finish(req, page, error=error, via="ack")
-        if error is not None:
-            resend_after_late_ack(
-                deps,
-                client,
-                req,
-                message,
-                response_url=response_url,
-                finish=lambda error, via: flow.finish(req, page, error=error, via=via),
-                what="show the timeline",
-            )
+        answer_in_ack(
+            ack,
+            context,
+            client,
+            req,
+            page.message(req, shareable=True),
+            deps=deps,
+            response_url=response_url,
+            finish=lambda error, via: flow.finish(req, page, error=error, via=via),
+            what="show the timeline",
+        )
 
     def on_show_more(
         body: dict[str, Any],

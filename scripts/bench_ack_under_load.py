@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -29,15 +27,8 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
-from bench_slack import SECRET, event_body, signed_post  # noqa: E402
-from fake_slack import BOT_TOKEN, TEAM_ID, FakeSlack  # noqa: E402
-
-from bot.app import build_deps, create_app  # noqa: E402
-from bot.audit import AuditTrail  # noqa: E402
-from bot.logging import configure_logging  # noqa: E402
-from bot.server import BackgroundServer, build_asgi_app, deps_readiness  # noqa: E402
-from bot.settings import load_settings  # noqa: E402
-from knowledge.service import KnowledgeBase  # noqa: E402
+from bench_slack import event_body, running_bot, signed_post  # noqa: E402
+from fake_slack import TEAM_ID  # noqa: E402
 
 COMMANDS = (("/ask", "Which US companies is Huawei talking to?"), ("/timeline", "entity list"))
 FORM = "application/x-www-form-urlencoded"
@@ -99,53 +90,35 @@ def run(rounds: int, mentions: int, delay: float, failures: int) -> dict[str, An
     results: dict[str, dict[str, list[Any]]] = {
         c: {"seconds": [], "status": [], "outcome": []} for c, _ in COMMANDS
     }
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        FakeSlack(BOT_TOKEN) as fake,
-        open(os.devnull, "w") as devnull,
-    ):
-        configure_logging("INFO", "json", stream=devnull)
-        settings = load_settings(
-            slack_bot_token=BOT_TOKEN,
-            slack_signing_secret=SECRET,
-            slack_api_url=fake.api_url,
-            data_dir=Path(tmp),
-        )
-        audit_path = Path(tmp) / "audit.jsonl"
-        audit = AuditTrail(audit_path)
-        deps = build_deps(settings, kb=KnowledgeBase.load(), audit=audit)
-        app = create_app(settings, deps, verify_token=True)
-        seen: set[str] = set()
-        answered: list[int] = []
-        n = 0
-        with BackgroundServer(build_asgi_app(app, deps_readiness(deps))) as server:
-            url = server.url + "/slack/events"
-            for command, text in COMMANDS * rounds:
-                fake.reset()
-                fake.slow("chat.postMessage", delay)
-                for _ in range(mentions):
-                    n += 1
-                    assert signed_post(url, event_body(n), "application/json")[0] == 200
-                # Let the deliveries reach the (slow) Web API before timing the command.
-                fake.wait_for("chat.postMessage", min(mentions, 16), timeout=10)
-                n += 1
-                body = command_form(command, text, n, fake.response_url(f"r{n}"))
-                status, took = signed_post(url, body, FORM)
-                results[command]["seconds"].append(took)
-                results[command]["status"].append(status)
-                fake.release()
-                fake.quiet(1.0)  # every mention accepted has been answered by now
-                answered.append(len(fake.calls("chat.postMessage")))
-                results[command]["outcome"].append(outcome_of(audit_path, command.strip("/"), seen))
+    seen: set[str] = set()
+    answered: list[int] = []
+    n = 0
+    with running_bot() as (url, fake, audit_path):
+        for command, text in COMMANDS * rounds:
             fake.reset()
-            fake.fail("chat.postMessage", status=500, times=None)
-            for _ in range(failures):
+            fake.slow("chat.postMessage", delay)
+            for _ in range(mentions):
                 n += 1
-                signed_post(url, event_body(n), "application/json")
-            fake.wait_for("chat.postEphemeral", failures, timeout=60)
-            fake.quiet(1.0)
-            posts_on_500 = len(fake.calls("chat.postMessage"))
-        audit.close()
+                assert signed_post(url, event_body(n), "application/json")[0] == 200
+            # Let the deliveries reach the (slow) Web API before timing the command.
+            fake.wait_for("chat.postMessage", min(mentions, 16), timeout=10)
+            n += 1
+            body = command_form(command, text, n, fake.response_url(f"r{n}"))
+            status, took = signed_post(url, body, FORM)
+            results[command]["seconds"].append(took)
+            results[command]["status"].append(status)
+            fake.release()
+            fake.quiet(1.0)  # every mention accepted has been answered by now
+            answered.append(len(fake.calls("chat.postMessage")))
+            results[command]["outcome"].append(outcome_of(audit_path, command.strip("/"), seen))
+        fake.reset()
+        fake.fail("chat.postMessage", status=500, times=None)
+        for _ in range(failures):
+            n += 1
+            signed_post(url, event_body(n), "application/json")
+        fake.wait_for("chat.postEphemeral", failures, timeout=60)
+        fake.quiet(1.0)
+        posts_on_500 = len(fake.calls("chat.postMessage"))
     return {
         "rounds": rounds,
         "mentions_in_flight": mentions,

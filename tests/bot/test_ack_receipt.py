@@ -41,8 +41,21 @@ def test_an_ack_written_after_the_deadline_is_late() -> None:
     assert receipt.wait(0) == ACK_TIMEOUT
 
 
-def run_asgi(app: Any, *, fail_send: bool = False) -> list[dict[str, Any]]:
-    sent: list[dict[str, Any]] = []
+def respond_through_middleware(*, fail_send: bool = False) -> tuple[Receipt, list[str]]:
+    """An ASGI app acking through ``AckReceiptMiddleware``: its receipt, and the messages
+    sent. The receipt is still open between the response's start and its body."""
+    seen: list[Receipt] = []
+    sent: list[str] = []
+    open_before_body: list[bool] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        receipt = pending_receipt()
+        assert receipt is not None
+        seen.append(receipt)
+        receipt.dispatched(carries_ack=True)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        open_before_body.append(receipt.wait(0) == ACK_UNCONFIRMED)
+        await send({"type": "http.response.body", "body": b"{}", "more_body": False})
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -50,41 +63,22 @@ def run_asgi(app: Any, *, fail_send: bool = False) -> list[dict[str, Any]]:
     async def send(message: dict[str, Any]) -> None:
         if fail_send and message["type"] == "http.response.body":
             raise OSError("connection reset")
-        sent.append(message)
+        sent.append(message["type"])
 
     scope = {"type": "http", "method": "POST", "path": "/slack/events", "headers": []}
     with contextlib.suppress(OSError):  # the connection's failure reaches the server
         asyncio.run(AckReceiptMiddleware(app)(scope, receive, send))
-    return sent
+    assert open_before_body == [True]
+    return seen[0], sent
 
 
 def test_the_middleware_settles_the_receipt_once_the_body_is_written() -> None:
-    seen: list[Receipt] = []
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        receipt = pending_receipt()
-        assert receipt is not None
-        seen.append(receipt)
-        receipt.dispatched(carries_ack=True)
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        assert receipt.wait(0) == ACK_UNCONFIRMED
-        await send({"type": "http.response.body", "body": b"{}", "more_body": False})
-
-    assert [m["type"] for m in run_asgi(app)] == ["http.response.start", "http.response.body"]
-    assert seen[0].wait(0) is None
+    receipt, sent = respond_through_middleware()
+    assert sent == ["http.response.start", "http.response.body"]
+    assert receipt.wait(0) is None
     assert pending_receipt() is None
 
 
 def test_a_response_that_could_not_be_written_is_not_sent() -> None:
-    seen: list[Receipt] = []
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        receipt = pending_receipt()
-        assert receipt is not None
-        seen.append(receipt)
-        receipt.dispatched(carries_ack=True)
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"{}", "more_body": False})
-
-    run_asgi(app, fail_send=True)
-    assert seen[0].wait(0) == ACK_NOT_SENT
+    receipt, _ = respond_through_middleware(fail_send=True)
+    assert receipt.wait(0) == ACK_NOT_SENT

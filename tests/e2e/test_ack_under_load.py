@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from conftest import Bot, BotFactory, app_mention
 from fake_slack import BOT_USER_ID
+from test_ask import SlowKnowledgeBase
 
-from knowledge.models import Answer
 from knowledge.service import KnowledgeBase
 
 QUESTION = "Which US companies is Huawei talking to about licensing its 5G technology?"
@@ -86,14 +86,10 @@ def test_commands_ack_in_time_while_mentions_wait_on_a_slow_web_api(
     assert [r["outcome"] for r in records] == ["delivered"] * (MENTIONS + 1)
 
 
-class LateKnowledgeBase(KnowledgeBase):
+class LateKnowledgeBase(SlowKnowledgeBase):
     """Answers after Bolt's 3 s: the ack that carries the answer can no longer reach Slack."""
 
     delay = 3.4
-
-    def answer(self, question: str, top: int = 3) -> Answer:
-        time.sleep(self.delay)
-        return super().answer(question, top)
 
 
 def test_an_answer_acked_too_late_is_recorded_failed_and_sent_again(

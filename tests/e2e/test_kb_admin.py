@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -363,3 +365,15 @@ def test_replicas_on_one_directory_converge_and_status_says_which_version(
     assert f"serving kb_version `{version}`" in text_of(kb_command(replica_b, "status"))
     assert "by poll" in text_of(kb_command(replica_b, "status"))
     assert ADDED in quoted_docs(ask(replica_b, Q_ADDED))
+
+
+def test_status_names_host_pid_and_path_to_admins_only(admin_bot: Bot, kb_dir: Path) -> None:
+    replica = f"{socket.gethostname()}:{os.getpid()}"
+    anyone = text_of(kb_command(admin_bot, "status"))
+    assert admin_bot.kb.kb_version in anyone and "5 articles" in anyone  # still useful
+    assert "in sync" in anyone
+    assert replica not in anyone and str(kb_dir) not in anyone
+
+    admin = text_of(kb_command(admin_bot, "status", user=ADMIN, key="admin"))
+    assert f"on replica `{replica}`" in admin
+    assert str(kb_dir) in admin
