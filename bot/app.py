@@ -25,12 +25,13 @@ from slack_sdk import WebClient
 from bot import __version__
 from bot.ack_receipt import Receipt, pending_receipt
 from bot.background import DeliveryPool
-from bot.dedupe import TtlEventDedupe
+from bot.dedupe_failure import dedupe_unavailable
 from bot.delivery import build_web_client
 from bot.settings import Settings, SettingsError
+from bot.stores import dedupe_store
 from handlers.blocks import failure_message
 from handlers.common import new_request_id, private_payload, send_response
-from handlers.deps import ACK_RECEIPT, Auditor, Background, Deps
+from handlers.deps import ACK_RECEIPT, Auditor, Background, Deps, StoreUnavailable
 from knowledge.service import KnowledgeBase
 
 # One line per feature module; each exposes register(app: App, deps: Deps) -> None.
@@ -151,12 +152,17 @@ def _dedupe_middleware(deps: Deps) -> Callable[..., BoltResponse | None]:
     ) -> BoltResponse | None:
         event_id = body.get("event_id")
         is_event = body.get("type") == "event_callback" and isinstance(event_id, str)
-        if is_event and event_id and not deps.dedupe.first_time(f"event:{event_id}"):
+        if is_event and event_id:
             retry = request.headers.get("x-slack-retry-num", [None])[0]
-            reason = request.headers.get("x-slack-retry-reason", [None])[0]
-            log.info("event.duplicate", event_id=event_id, retry_num=retry, retry_reason=reason)
-            # Not 404 (no next() call): Slack would count that as a failure and retry.
-            return BoltResponse(status=200, body="")
+            try:
+                first = deps.dedupe.first_time(f"event:{event_id}")
+            except StoreUnavailable as exc:
+                return dedupe_unavailable(event_id, retry, exc)
+            if not first:
+                reason = request.headers.get("x-slack-retry-reason", [None])[0]
+                log.info("event.duplicate", event_id=event_id, retry_num=retry, retry_reason=reason)
+                # Not 404 (no next() call): Slack would count that as a failure and retry.
+                return BoltResponse(status=200, body="")
         if not is_event and _is_replay(deps, body):
             # An empty 200 shows nothing: the replay does nothing visible either.
             return BoltResponse(status=200, body="")
@@ -172,13 +178,22 @@ def _is_replay(deps: Deps, body: dict[str, Any]) -> bool:
     Slack makes a new trigger id for each one and never re-sends them, so a second
     request with the same id is a captured request played again (its signature stays
     valid for 300 s). This runs after Bolt's signature check: only signed requests count.
+
+    When the dedupe store cannot be reached the request is taken as new (and that logged):
+    unlike an event, Slack never re-sends a refused command or click, so refusing would
+    fail every one of them for the outage, against a replay that needs a captured request.
     """
     trigger_id = body.get("trigger_id")
     if not isinstance(trigger_id, str) or not trigger_id:
         return False
-    if deps.dedupe.first_time(f"trigger:{trigger_id}"):
-        return False
     kind = body.get("command") or body.get("type")
+    try:
+        first = deps.dedupe.first_time(f"trigger:{trigger_id}")
+    except StoreUnavailable as exc:
+        log.error("request.dedupe_unavailable", trigger_id=trigger_id, kind=kind, error=str(exc))
+        return False
+    if first:
+        return False
     log.warning("request.replayed", trigger_id=trigger_id, kind=kind)
     return True
 
@@ -228,15 +243,17 @@ def build_deps(
     *,
     kb: KnowledgeBase,
     audit: Auditor,
+    workers: int = 1,
     background: Background | None = None,
     **extras: Any,
 ) -> Deps:
-    """The handlers' dependencies from the settings, with the in-process event dedupe
-    and (unless given) a ``DeliveryPool`` of its own."""
+    """The handlers' dependencies from the settings; ``workers`` (processes serving on this
+    host) picks the event dedupe store (``bot.stores.dedupe_store``); a ``DeliveryPool``
+    of its own unless ``background`` is given."""
     return Deps(
         kb=kb,
         audit=audit,
-        dedupe=TtlEventDedupe(settings.dedupe_ttl_seconds),
+        dedupe=dedupe_store(settings, workers),
         background=background if background is not None else DeliveryPool(),
         admins=settings.admins,
         top_k=settings.top_k,

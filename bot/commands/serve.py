@@ -11,7 +11,7 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackClientError
 
 from bot.app import build_deps, create_app
-from bot.audit import open_trail
+from bot.audit_store import open_audit_trail, trail_location
 from bot.background import DeliveryPool
 from bot.commands.common import add_kb_option, open_kb, settings_for
 from bot.logging import configure_logging
@@ -86,11 +86,11 @@ def run_from_settings(settings: Settings, *, socket_mode: bool = False) -> int:
     kb = open_kb(settings)
     if kb is None:
         return 1
-    audit = open_trail(settings)
+    audit = open_audit_trail(settings)
     if not audit.healthy:
         log.error(
             "audit.unavailable",
-            path=str(settings.resolved_audit_path),
+            trail=trail_location(settings),
             error=audit.last_error,
             effect="answers are withheld until it can be written",
         )
