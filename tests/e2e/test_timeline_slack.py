@@ -160,7 +160,7 @@ def test_show_more_answers_privately_with_the_next_page(bot: Bot) -> None:
     assert (second["offset"], second["page_events"]) == (10, len(full.events) - 10)
     assert second["quotes"] == first_rec["quotes"]
     bot.logs.wait_for("timeline.served", 2)
-    outcomes = [(r["request_id"], r["outcome"]) for r in bot.audit_records("answer.delivered")]
+    outcomes = [(r["request_id"], r["outcome"]) for r in bot.wait_audit("answer.delivered", 2)]
     assert outcomes == [(first_rec["request_id"], "delivered"), (second["request_id"], "delivered")]
     assert bot.fake.calls("chat.postMessage") == []
 
