@@ -26,10 +26,12 @@ from slack_bolt.adapter.starlette.handler import (
 from slack_sdk.errors import SlackApiError, SlackClientError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.ack_receipt import AckReceiptMiddleware
 from bot.app import LicenseBotApp
 from bot.http.payloads import shape_problem
 from bot.http.protocol import deadline_protocol
@@ -222,7 +224,8 @@ def build_asgi_app(bolt_app: LicenseBotApp | None, readiness: Readiness) -> Star
             return await handler.handle(request)
 
         routes.append(Route(EVENTS_PATH, events, methods=["POST"]))
-    return Starlette(routes=routes)
+    # Tells a command's listener whether its ack was sent in time (bot.ack_receipt).
+    return Starlette(routes=routes, middleware=[Middleware(AckReceiptMiddleware)])
 
 
 def uvicorn_config(

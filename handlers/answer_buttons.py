@@ -200,7 +200,9 @@ class AnswerButtons:
 
 def register(app: App, deps: Deps) -> None:
     buttons = AnswerButtons(deps)
-    app.action(ACTION_POST_TO_CHANNEL)(_SHARE.listener(buttons.on_post_to_channel))
-    app.action(ACTION_FULL_ARTICLE)(_ARTICLE.listener(buttons.on_full_article))
-    app.action(ACTION_FEEDBACK_HELPFUL)(_FEEDBACK.listener(buttons.on_feedback_helpful))
-    app.action(ACTION_FEEDBACK_NOT_HELPFUL)(_FEEDBACK.listener(buttons.on_feedback_not_helpful))
+    app.action(ACTION_POST_TO_CHANNEL)(_SHARE.listener(deps, buttons.on_post_to_channel))
+    app.action(ACTION_FULL_ARTICLE)(_ARTICLE.listener(deps, buttons.on_full_article))
+    app.action(ACTION_FEEDBACK_HELPFUL)(_FEEDBACK.listener(deps, buttons.on_feedback_helpful))
+    app.action(ACTION_FEEDBACK_NOT_HELPFUL)(
+        _FEEDBACK.listener(deps, buttons.on_feedback_not_helpful)
+    )

@@ -1,5 +1,6 @@
-"""What the button listeners share: the request a click makes, decoding its value,
-telling the one who clicked privately, and posting publicly."""
+"""What the button listeners share: acking a click at once and doing its work in the
+delivery pool, the request a click makes, decoding its value, telling the one who
+clicked privately, and posting publicly."""
 
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ from slack_sdk import WebClient
 
 from handlers.blocks.kit import Message
 from handlers.blocks.notices import notice_message
+from handlers.deps import Deps
 from handlers.replies import (
     Delivered,
+    in_background,
     post_message,
     private_payload,
+    report_crash,
     send_response,
     tell_privately,
 )
-from handlers.requests import AskRequest, request_in, response_url_of
+from handlers.requests import AskRequest, request_id, request_in, response_url_of
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -93,9 +97,10 @@ class Button(Generic[Ref]):
         req, response_url = click(body, context, self.surface, self.question(ref))
         return ref, req, response_url
 
-    def listener(self, on_click: Callable[[Ref, Click], None]) -> Callable[..., None]:
-        """The Bolt listener for this button: ack, decode the value (telling the user when
-        it does not), then ``on_click(value, click)``."""
+    def listener(self, deps: Deps, on_click: Callable[[Ref, Click], None]) -> Callable[..., None]:
+        """The Bolt listener for this button: ack the click at once, then in the delivery
+        pool (off the threads that ack) decode the value, telling the user when it does
+        not, and ``on_click(value, click)``."""
 
         def listen(
             ack: Ack,
@@ -105,12 +110,21 @@ class Button(Generic[Ref]):
             client: WebClient,
         ) -> None:
             ack()
-            clicked = self.read(body, action, context, client)
-            if clicked is not None:
-                ref, req, response_url = clicked
-                on_click(ref, Click(req, response_url, client, body))
+            ref = request_id(context)
 
-        listen.__name__ = getattr(on_click, "__name__", self.name)
+            def run() -> None:
+                try:
+                    clicked = self.read(body, action, context, client)
+                    if clicked is not None:
+                        value, req, response_url = clicked
+                        on_click(value, Click(req, response_url, client, body))
+                except Exception as exc:
+                    # Off Bolt's threads its error handler is not called: do what it does.
+                    report_crash(client, body, ref, exc)
+
+            in_background(deps, run, request_id=ref, surface=self.surface)
+
+        listen.__name__ = listen.__qualname__ = getattr(on_click, "__name__", self.name)
         return listen
 
 

@@ -1,10 +1,12 @@
 """``/timeline [topic]``: the reported events, privately, with "Show more" and "Post to channel".
 
 The first page rides on the acknowledgement when it is ready within the ack budget,
-as for ``/ask``; otherwise a placeholder is acknowledged and replaced through
-``response_url``. "Show more" answers privately with the next page (a new ephemeral
-message: replacing a page posted in the channel would rewrite a public message);
-"Post to channel" posts the page the user was looking at, attributed to them.
+as for ``/ask`` (and, as there, counts as delivered only if the ack went out in time);
+otherwise a placeholder is acknowledged and replaced through ``response_url``.
+"Show more" answers privately with the next page (a new ephemeral message: replacing
+a page posted in the channel would rewrite a public message); "Post to channel" posts
+the page the user was looking at, attributed to them. Both buttons are acked at once
+and answered from the delivery pool.
 
 Every page is audited before it is shown (``answer.served``, surface ``timeline`` or
 ``post_to_channel``) and its delivery after (``answer.delivered``). The served record
@@ -279,5 +281,5 @@ def register(app: App, deps: Deps) -> None:
     pages = TimelinePages(deps)
     buttons = TimelineButtons(pages)
     app.command(COMMAND)(TimelineCommand(pages).on_command)
-    app.action(ACTION_TIMELINE_MORE)(_MORE.listener(buttons.on_show_more))
-    app.action(ACTION_TIMELINE_POST)(_SHARE.listener(buttons.on_post_to_channel))
+    app.action(ACTION_TIMELINE_MORE)(_MORE.listener(deps, buttons.on_show_more))
+    app.action(ACTION_TIMELINE_POST)(_SHARE.listener(deps, buttons.on_post_to_channel))

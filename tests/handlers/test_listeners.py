@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from handlers.ask import AskCommand
 from handlers.blocks.refs import ArticleRef, decode_article, encode_article
 from handlers.buttons import Button, Click
 from handlers.commands import HELP_WORDS, command_request, is_help
-from handlers.deps import Deps
+from handlers.deps import ACK_RECEIPT, Deps
 from handlers.requests import response_url_of
 from knowledge.service import KnowledgeBase
 
@@ -49,6 +49,19 @@ class NoDedupe:
         return True
 
 
+class Inline:
+    """The delivery pool, run at once on the caller's thread."""
+
+    def submit(self, work: Callable[[], None]) -> bool:
+        work()
+        return True
+
+
+class AckedInTime:
+    def wait(self, timeout: float) -> str | None:
+        return None
+
+
 class Ack:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
@@ -63,7 +76,13 @@ def kb() -> KnowledgeBase:
 
 
 def context(request_id: str = "req1") -> BoltContext:
-    return BoltContext({"request_id": request_id, "received_at": time.monotonic()})
+    return BoltContext(
+        {"request_id": request_id, "received_at": time.monotonic(), ACK_RECEIPT: AckedInTime()}
+    )
+
+
+def deps(kb: KnowledgeBase, audit: MemoryAuditor) -> Deps:
+    return Deps(kb=kb, audit=audit, dedupe=NoDedupe(), background=Inline())
 
 
 def command(text: str) -> dict[str, Any]:
@@ -92,7 +111,7 @@ def test_the_request_a_command_makes() -> None:
 
 def test_ask_answers_in_the_ack_and_audits_before_and_after(kb: KnowledgeBase) -> None:
     audit = MemoryAuditor()
-    ask = AskCommand(Deps(kb=kb, audit=audit, dedupe=NoDedupe()))
+    ask = AskCommand(deps(kb, audit))
     ack = Ack()
     ask.on_command(ack, command("Which US companies is Huawei talking to?"), context(), None)
     (reply,) = ack.calls
@@ -114,21 +133,21 @@ def test_ask_answers_in_the_ack_and_audits_before_and_after(kb: KnowledgeBase) -
 
 def test_ask_with_a_help_word_shows_the_usage_and_audits_nothing(kb: KnowledgeBase) -> None:
     audit = MemoryAuditor()
-    ask = AskCommand(Deps(kb=kb, audit=audit, dedupe=NoDedupe()))
+    ask = AskCommand(deps(kb, audit))
     ack = Ack()
     ask.on_command(ack, command("help"), context(), None)
     (reply,) = ack.calls
     assert "/ask" in reply["text"] and audit.records == []
 
 
-def test_a_button_listener_acks_decodes_and_hands_on_a_named_click() -> None:
+def test_a_button_listener_acks_decodes_and_hands_on_a_named_click(kb: KnowledgeBase) -> None:
     seen: list[tuple[ArticleRef, Click]] = []
     button = Button("full_article", "full_article", decode_article, "stale")
 
     def on_click(ref: ArticleRef, click: Click) -> None:
         seen.append((ref, click))
 
-    listen = button.listener(on_click)
+    listen = button.listener(deps(kb, MemoryAuditor()), on_click)
     ack = Ack()
     ref = ArticleRef(doc_id="d1", start=0, end=5, kb_version="v1")
     body = {
