@@ -19,37 +19,43 @@ from re import Pattern
 from typing import Any, TypeVar, cast
 
 import structlog
-from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from bot import __version__
+from bot.ack_receipt import Receipt, pending_receipt
 from bot.audit.backend import open_history
+from bot.background import DeliveryPool
 from bot.dedupe import dedupe_unavailable
 from bot.delivery import build_web_client
+from bot.http.signature import was_verified
 from bot.settings import Settings, SettingsError
 from bot.stores.choose import conversation_store, dedupe_store
-from handlers.blocks import failure_message
-from handlers.common import new_request_id, private_payload, send_response
-from handlers.deps import Auditor, Deps, StoreUnavailable
+from handlers.blocks.notices import failure_message
+from handlers.deps import ACK_RECEIPT, Auditor, Background, Deps, StoreUnavailable
+from handlers.replies import private_payload, report_crash
+from handlers.requests import new_request_id
 from knowledge.service import KnowledgeBase
 
 # One line per feature module; each exposes register(app: App, deps: Deps) -> None.
 HANDLER_MODULES: tuple[str, ...] = (
     "handlers.ask",
     "handlers.timeline",
-    # Before handlers.mention, whose DM listener takes every message: Bolt runs the first
-    # listener that matches, and kb's takes only file shares, followup's thread replies.
-    "handlers.kb",
+    "handlers.kb.command",
+    # Before handlers.conversation, whose DM listener takes every message: Bolt runs the
+    # first listener that matches, and these take only file shares and thread replies.
+    "handlers.kb.upload",
     "handlers.followup",
-    "handlers.mention",
-    "handlers.actions",
+    "handlers.conversation",
+    "handlers.answer_buttons",
     "handlers.feedback_form",
     "handlers.home",
     "handlers.agent",
     "handlers.claims",
 )
 
-# Listener threads: commands hold one until they ack, so keep plenty free.
+# Listener threads: commands hold one until they ack, so keep plenty free. Listeners only
+# decide and ack; their slow Web API work runs in deps.background (bot.background).
 LISTENER_WORKERS = 32
 
 log = structlog.get_logger("licensebot.app")
@@ -105,6 +111,8 @@ class LicenseBotApp(App):
 
     def __init__(self, **kwargs: Any) -> None:
         self.registrations = Registrations()
+        # The HTTP server verifies requests with it before Bolt sees them.
+        self.signing_secret: str = kwargs.get("signing_secret") or ""
         super().__init__(**kwargs)
 
     command = _recorded(App.command, "commands", "command")
@@ -118,6 +126,24 @@ class LicenseBotApp(App):
     view = _recorded(App.view, "views", "callback_id")
     view_submission = _recorded(App.view_submission, "views", "callback_id")
     view_closed = _recorded(App.view_closed, "views", "callback_id")
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        """Bolt's dispatch, telling the request's ``AckReceipt`` whether the response is
+        the listener's ack (see ``bot.ack_receipt``)."""
+        receipt = pending_receipt()
+        over_http = receipt is not None
+        if receipt is None:
+            at = req.context.get("received_at")
+            receipt = Receipt(at if isinstance(at, float) else None)
+        req.context[ACK_RECEIPT] = receipt
+        response = super().dispatch(req)
+        ack = req.context.get("ack")
+        acked = isinstance(ack, Ack) and ack.response is not None and response is ack.response
+        receipt.dispatched(carries_ack=acked)
+        if not over_http:
+            # Socket Mode sends the response as soon as this returns.
+            receipt.sent(response.status)
+        return response
 
 
 # --------------------------------------------------------------------------- middleware
@@ -149,10 +175,39 @@ def _dedupe_middleware(deps: Deps) -> Callable[..., BoltResponse | None]:
                 log.info("event.duplicate", event_id=event_id, retry_num=retry, retry_reason=reason)
                 # Not 404 (no next() call): Slack would count that as a failure and retry.
                 return BoltResponse(status=200, body="")
+        if not is_event and _is_replay(deps, body):
+            # An empty 200 shows nothing: the replay does nothing visible either.
+            return BoltResponse(status=200, body="")
         next()
         return None
 
     return dedupe_events
+
+
+def _is_replay(deps: Deps, body: dict[str, Any]) -> bool:
+    """A command, button click or other interaction seen before, by its ``trigger_id``.
+
+    Slack makes a new trigger id for each one and never re-sends them, so a second
+    request with the same id is a captured request played again (its signature stays
+    valid for 300 s). This runs after Bolt's signature check: only signed requests count.
+
+    When the dedupe store cannot be reached the request is taken as new (and that logged):
+    unlike an event, Slack never re-sends a refused command or click, so refusing would
+    fail every one of them for the outage, against a replay that needs a captured request.
+    """
+    trigger_id = body.get("trigger_id")
+    if not isinstance(trigger_id, str) or not trigger_id:
+        return False
+    kind = body.get("command") or body.get("type")
+    try:
+        first = deps.dedupe.first_time(f"trigger:{trigger_id}")
+    except StoreUnavailable as exc:
+        log.error("request.dedupe_unavailable", trigger_id=trigger_id, kind=kind, error=str(exc))
+        return False
+    if first:
+        return False
+    log.warning("request.replayed", trigger_id=trigger_id, kind=kind)
+    return True
 
 
 def _is_command(body: dict[str, Any]) -> bool:
@@ -162,30 +217,26 @@ def _is_command(body: dict[str, Any]) -> bool:
 def _on_unhandled_error(
     error: Exception, request: BoltRequest, response: BoltResponse | None
 ) -> BoltResponse | None:
-    """Last resort: log with the reference, tell the user briefly, never leak a traceback."""
+    """Last resort: log with the reference, tell the user briefly, never leak a traceback.
+
+    Only a verified request is answered: an unverified body's ``response_url`` and fields
+    are the sender's choice, so such a request is refused without reading them.
+    """
     ref = request.context.get("request_id")
     ref = ref if isinstance(ref, str) else new_request_id()
+    if not was_verified(request):
+        log.error("request.unverified_error", request_id=ref, error=type(error).__name__)
+        return BoltResponse(status=401, body="")
     body = request.body if isinstance(request.body, dict) else {}
-    log.error(
-        "listener.error",
-        request_id=ref,
-        kind=body.get("type") or body.get("command"),
-        exc_info=error,
-    )
-    message = failure_message(ref)
     not_acked = response is not None and response.status >= 500
     if _is_command(body) and not_acked:
+        log.error("listener.error", request_id=ref, kind=body.get("command"), exc_info=error)
         return BoltResponse(
             status=200,
             headers={"content-type": "application/json;charset=utf-8"},
-            body=json.dumps(private_payload(message)),
+            body=json.dumps(private_payload(failure_message(ref))),
         )
-    response_url = body.get("response_url")
-    client = request.context.client
-    if isinstance(response_url, str) and client is not None:
-        sent = send_response(client, response_url, private_payload(message))
-        if not sent.ok:
-            log.error("delivery.failed", request_id=ref, error=sent.error, via="response_url")
+    report_crash(request.context.client, body, ref, error)
     if not_acked and body.get("type") != "event_callback":
         # The user has been told; a 500 would only add Slack's own error on top.
         return BoltResponse(status=200, body="")
@@ -196,22 +247,32 @@ def _on_unhandled_error(
 
 
 def build_deps(
-    settings: Settings, *, kb: KnowledgeBase, audit: Auditor, workers: int = 1, **extras: Any
+    settings: Settings,
+    *,
+    kb: KnowledgeBase,
+    audit: Auditor,
+    workers: int = 1,
+    background: Background | None = None,
+    replica: str | None = None,
 ) -> Deps:
     """The handlers' dependencies from the settings; ``workers`` (processes serving on this
-    host) picks the event dedupe store (``bot.stores.choose.dedupe_store``). Threads the
-    bot answered in are kept in ``conversation_store`` (SQLite or Redis, never memory)."""
+    host) picks the event dedupe store (``bot.stores.choose.dedupe_store``); a
+    ``DeliveryPool`` of its own unless ``background`` is given; ``replica`` names this
+    replica in ``/kb status`` (default: host:pid). Threads the bot answered in are kept
+    in ``conversation_store`` (SQLite or Redis, never memory)."""
     return Deps(
         kb=kb,
         audit=audit,
         dedupe=dedupe_store(settings, workers),
+        background=background if background is not None else DeliveryPool(),
         admins=settings.admins,
         top_k=settings.top_k,
         bot_version=__version__,
+        kb_poll_seconds=settings.kb_poll_seconds,
+        replica=replica,
         conversations=conversation_store(settings),
         history=open_history(settings),
         agent_view=settings.agent_view,
-        extras={"kb_poll_seconds": settings.kb_poll_seconds, **extras},
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -129,6 +130,23 @@ class Settings(BaseSettings):
     @property
     def resolved_audit_path(self) -> Path:
         return self.audit_path if self.audit_path is not None else self.data_dir / "audit.jsonl"
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Every configured secret's value (each ``SecretStr`` setting), for log redaction;
+        for a URL (database, Redis), its password too, which a client may log on its own."""
+        found: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                found.append(value.get_secret_value())
+                try:
+                    password = urlsplit(found[-1]).password
+                except ValueError:
+                    password = None
+                if password:
+                    found.append(unquote(password))
+        return tuple(found)
 
     @property
     def has_slack_http_credentials(self) -> bool:

@@ -6,7 +6,7 @@ suggested prompts (``assistant.threads.setSuggestedPrompts`` without ``thread_ts
 the agent experience requires); the first time a user opens it, in either experience,
 a short greeting with example questions is posted. ``app_context_changed`` says which
 channel the user is looking at: remembered, and recorded with their next answers.
-Messages in the tab are answered by ``handlers.mention`` (in a thread, with the
+Messages in the tab are answered by ``handlers.conversation`` (in a thread, with the
 "thinking" status, when ``agent_view``).
 """
 
@@ -15,13 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from slack_bolt import App
+from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from handlers.blocks_agent import PROMPTS_TITLE, greeting_message, suggested_prompts
-from handlers.common import api_error, post_message
+from handlers.blocks.agent import PROMPTS_TITLE, greeting_message, suggested_prompts
 from handlers.deps import Deps, KeyValueStore, StoreUnavailable
+from handlers.replies import api_error, in_background, post_message
+from handlers.requests import request_id
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -60,15 +61,36 @@ def _first_visit(store: KeyValueStore | None, team: str | None, user: str) -> bo
     return True
 
 
-def register(app: App, deps: Deps) -> None:
-    def messages_tab(event: dict[str, Any]) -> bool:
+def _team(body: dict[str, Any]) -> str | None:
+    team = body.get("team_id")
+    return team if isinstance(team, str) else None
+
+
+class AgentSurface:
+    """The Messages tab: prompts and the greeting when it opens; the channel in view."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def is_messages_tab(self, event: dict[str, Any]) -> bool:
         return event.get("tab") == MESSAGES_TAB
 
-    def on_messages_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
+    def on_messages_opened(
+        self, event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient
+    ) -> None:
         user, channel = event.get("user"), event.get("channel")
         if not isinstance(user, str) or not isinstance(channel, str) or not user or not channel:
             return
-        team = body.get("team_id") if isinstance(body.get("team_id"), str) else None
+        team = _team(body)
+        in_background(
+            self.deps,
+            lambda: self.welcome(client, team, user, channel),
+            request_id=request_id(context),
+            surface="agent",
+        )
+
+    def welcome(self, client: WebClient, team: str | None, user: str, channel: str) -> None:
+        deps = self.deps
         prompts = deps.kb.example_prompts()
         if deps.agent_view and prompts:
             try:
@@ -80,12 +102,11 @@ def register(app: App, deps: Deps) -> None:
             except (SlackClientError, OSError) as exc:
                 log.warning("agent.prompts_failed", user=user, error=type(exc).__name__)
         if _first_visit(deps.conversations, team, user):
-            sent = post_message(
-                client, greeting_message(deps.kb.status(), prompts), channel=channel
-            )
+            greeting = greeting_message(deps.kb.status(), prompts)
+            sent = post_message(client, greeting, channel=channel)
             log.info("agent.greeted", user=user, channel=channel, ok=sent.ok, error=sent.error)
 
-    def on_context_changed(event: dict[str, Any], body: dict[str, Any]) -> None:
+    def on_context_changed(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         entities = ((event.get("context") or {}).get("entities")) or []
         channel = next(
             (
@@ -95,6 +116,7 @@ def register(app: App, deps: Deps) -> None:
             ),
             None,
         )
+        # The event names no user: the authorization for a person says whose view it is.
         user = event.get("user") or next(
             (
                 a.get("user_id")
@@ -103,15 +125,18 @@ def register(app: App, deps: Deps) -> None:
             ),
             None,
         )
-        if not isinstance(user, str) or not isinstance(channel, str) or deps.conversations is None:
+        store = self.deps.conversations
+        if not isinstance(user, str) or not isinstance(channel, str) or store is None:
             return
-        team = body.get("team_id") if isinstance(body.get("team_id"), str) else None
         try:
-            deps.conversations.remember(viewing_key(team, user), channel)
+            store.remember(viewing_key(_team(body), user), channel)
         except StoreUnavailable as exc:
             log.warning("agent.context_unrecorded", user=user, error=str(exc))
             return
         log.info("agent.context_changed", user=user, channel=channel)
 
-    app.event("app_home_opened", matchers=[messages_tab])(on_messages_opened)
-    app.event("app_context_changed")(on_context_changed)
+
+def register(app: App, deps: Deps) -> None:
+    agent = AgentSurface(deps)
+    app.event("app_home_opened", matchers=[agent.is_messages_tab])(agent.on_messages_opened)
+    app.event("app_context_changed")(agent.on_context_changed)

@@ -19,26 +19,20 @@ import structlog
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from handlers.blocks import notice_message
-from handlers.blocks_claims import (
-    ACTION_CLAIM_POST,
-    ClaimRef,
-    claim_check_message,
-    decode_claim,
-)
-from handlers.common import (
-    AnswerFlow,
+from handlers.blocks.claims import claim_check_message
+from handlers.blocks.notices import notice_message
+from handlers.blocks.refs import ACTION_CLAIM_POST, ClaimRef, decode_claim
+from handlers.buttons import Button, Click, confirm_posted, post_publicly, tell
+from handlers.deps import AuditUnavailable, Deps, StoreUnavailable
+from handlers.flow import AnswerFlow
+from handlers.replies import apologize, in_background, report_crash, tell_privately
+from handlers.requests import (
     AskRequest,
-    apologize,
-    context_team,
-    received_at,
-    request_id,
+    request_in,
+    response_url_of,
     slack_to_plain,
-    tell_privately,
     valid_user_id,
 )
-from handlers.deps import AuditUnavailable, Deps, StoreUnavailable
-from handlers.interaction import click, confirm_posted, post_publicly, tell
 from knowledge.answering.claims import ClaimCheck
 
 log = structlog.get_logger("licensebot.slack")
@@ -76,25 +70,35 @@ def _served_fields(check: ClaimCheck, day: dt.date | None) -> dict[str, Any]:
     }
 
 
-def register(app: App, deps: Deps) -> None:
-    flow = AnswerFlow(deps)
+_POST = Button("claim_post_in_thread", SURFACE, decode_claim, _STALE)
 
-    def keep(rid: str, text: str, day: dt.date | None) -> bool:
-        if deps.conversations is None:
+
+class ClaimChecks:
+    """The shortcut and its "Post in thread" button."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.flow = AnswerFlow(deps)
+
+    def keep(self, rid: str, text: str, day: dt.date | None) -> bool:
+        """Keep the checked text for "Post in thread"; False when it cannot be."""
+        store = self.deps.conversations
+        if store is None:
             return False
         value = json.dumps({"text": text, "said_on": day.isoformat() if day else None})
         try:
-            deps.conversations.remember(claim_key(rid), value, CLAIM_TTL_SECONDS)
+            store.remember(claim_key(rid), value, CLAIM_TTL_SECONDS)
         except StoreUnavailable as exc:
             log.error("claim.unstored", request_id=rid, error=str(exc))
             return False
         return True
 
-    def kept(rid: str) -> tuple[str, dt.date | None] | None:
-        if deps.conversations is None:
+    def kept(self, rid: str) -> tuple[str, dt.date | None] | None:
+        store = self.deps.conversations
+        if store is None:
             return None
         try:
-            raw = deps.conversations.recall(claim_key(rid))
+            raw = store.recall(claim_key(rid))
         except StoreUnavailable as exc:
             log.error("claim.unreadable", request_id=rid, error=str(exc))
             return None
@@ -110,44 +114,58 @@ def register(app: App, deps: Deps) -> None:
         except ValueError:
             return data["text"], None
 
-    def on_check(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    def on_check(
+        self, ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient
+    ) -> None:
         ack()
         message = body.get("message") or {}
-        channel = str((body.get("channel") or {}).get("id") or "")
-        response_url = body.get("response_url")
-        response_url = response_url if isinstance(response_url, str) else None
         root = str(message.get("thread_ts") or message.get("ts") or "")
-        day = said_on(message.get("ts"))
-        req = AskRequest(
-            request_id=request_id(context),
+        req = request_in(
+            context,
             surface=SURFACE,
             question=slack_to_plain(str(message.get("text") or "")),
             user=str((body.get("user") or {}).get("id") or ""),
-            channel=channel,
-            team=context_team(context),
+            channel=str((body.get("channel") or {}).get("id") or ""),
             thread_ts=root or None,
-            started=received_at(context),
         )
-        check = deps.kb.check_claims(req.question, said_on=day)
+
+        def run() -> None:
+            try:
+                self.check(client, req, message, response_url_of(body))
+            except Exception as exc:
+                # Off Bolt's threads its error handler is not called: do what it does.
+                report_crash(client, body, req.request_id, exc)
+
+        in_background(self.deps, run, request_id=req.request_id, surface=SURFACE)
+
+    def check(
+        self,
+        client: WebClient,
+        req: AskRequest,
+        message: dict[str, Any],
+        response_url: str | None,
+    ) -> None:
+        day = said_on(message.get("ts"))
+        check = self.deps.kb.check_claims(req.question, said_on=day)
         try:
-            flow.record_served(req, message_ts=message.get("ts"), **_served_fields(check, day))
+            self.flow.record_served(req, message_ts=message.get("ts"), **_served_fields(check, day))
         except AuditUnavailable as exc:
             tell_privately(
                 client,
-                flow.failed(req, exc),
-                channel=channel,
+                self.flow.failed(req, exc),
+                channel=req.channel,
                 user=req.user,
                 response_url=response_url,
             )
             return
         post = None
-        if check.statements and root and keep(req.request_id, check.text, day):
-            post = ClaimRef(req.request_id, channel, root, check.kb_version)
+        if check.statements and req.thread_ts and self.keep(req.request_id, check.text, day):
+            post = ClaimRef(req.request_id, req.channel, req.thread_ts, check.kb_version)
         result = claim_check_message(check, request_id=req.request_id, post=post)
         sent = tell_privately(
-            client, result, channel=channel, user=req.user, response_url=response_url
+            client, result, channel=req.channel, user=req.user, response_url=response_url
         )
-        flow.delivered(
+        self.flow.delivered(
             req,
             ts=sent.ts,
             error=sent.error,
@@ -157,41 +175,28 @@ def register(app: App, deps: Deps) -> None:
             kb_version=check.kb_version,
         )
 
-    def on_post(
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: BoltContext,
-        client: WebClient,
-    ) -> None:
-        ack()
-        req, response_url = click(body, context, SURFACE)
-        try:
-            ref = decode_claim(str(action.get("value")))
-        except ValueError:
-            log.warning("action.bad_value", request_id=req.request_id, action=ACTION_CLAIM_POST)
-            tell(client, req, response_url, notice_message(_STALE))
-            return
-        found = kept(ref.request_id)
+    def on_post(self, ref: ClaimRef, click: Click) -> None:
+        client, response_url = click.client, click.response_url
+        found = self.kept(ref.request_id)
         if found is None:
-            tell(client, req, response_url, notice_message(_STALE))
+            tell(client, click.req, response_url, notice_message(_STALE))
             return
         text, day = found
         req = AskRequest(
-            request_id=req.request_id,
+            request_id=click.req.request_id,
             surface=SURFACE,
             question=text,
-            user=req.user,
+            user=click.req.user,
             channel=ref.channel,
-            team=req.team,
+            team=click.req.team,
             thread_ts=ref.thread_ts,
-            started=req.started,
+            started=click.req.started,
         )
-        check = deps.kb.check_claims(text, said_on=day)
+        check = self.deps.kb.check_claims(text, said_on=day)
         try:
-            flow.record_served(req, shared_from=ref.request_id, **_served_fields(check, day))
+            self.flow.record_served(req, shared_from=ref.request_id, **_served_fields(check, day))
         except AuditUnavailable as exc:
-            tell(client, req, response_url, flow.failed(req, exc))
+            tell(client, req, response_url, self.flow.failed(req, exc))
             return
         note = None
         if check.kb_version != ref.kb_version:
@@ -200,7 +205,7 @@ def register(app: App, deps: Deps) -> None:
             check, request_id=req.request_id, checked_for=valid_user_id(req.user), note=note
         )
         sent, via = post_publicly(client, public, req, response_url)
-        flow.delivered(
+        self.flow.delivered(
             req,
             ts=sent.ts,
             error=sent.error,
@@ -214,5 +219,8 @@ def register(app: App, deps: Deps) -> None:
         else:
             apologize(client, req, response_url=response_url, what="post the check in the thread")
 
-    app.message_shortcut(CALLBACK_ID)(on_check)
-    app.action(ACTION_CLAIM_POST)(on_post)
+
+def register(app: App, deps: Deps) -> None:
+    checks = ClaimChecks(deps)
+    app.message_shortcut(CALLBACK_ID)(checks.on_check)
+    app.action(ACTION_CLAIM_POST)(_POST.listener(deps, checks.on_post))

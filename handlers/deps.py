@@ -7,8 +7,8 @@ module's ``register(app, deps)``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from knowledge.evaluation.gaps import GapItem
@@ -81,6 +81,15 @@ class EventDedupe(Protocol):
         ...
 
 
+class Background(Protocol):
+    def submit(self, work: Callable[[], None]) -> bool:
+        """Run ``work`` soon on a delivery worker, apart from the threads that ack.
+
+        False when too much is already waiting: then ``work`` never runs.
+        """
+        ...
+
+
 class KeyValueStore(Protocol):
     """Values kept for a while (``bot.stores.ttl.TtlStore``): the threads the bot answered
     in. Both methods raise ``StoreUnavailable`` when the store cannot answer."""
@@ -116,18 +125,35 @@ class AuditHistory(Protocol):
         ...
 
 
+# The BoltContext key under which the composition root leaves each request's AckReceipt.
+ACK_RECEIPT = "ack_receipt"
+
+
+class AckReceipt(Protocol):
+    def wait(self, timeout: float) -> str | None:
+        """After ``ack()``: None once the acknowledgement went out within Slack's time;
+        otherwise why it did not (``ack_timeout``)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Deps:
     kb: KnowledgeBase
     audit: Auditor
     dedupe: EventDedupe
+    # Slow Web API work (answers to mentions and DMs, button follow-ups, reloads) goes
+    # here, so the listener threads stay free to ack commands within Slack's 3 s.
+    background: Background
     admins: frozenset[str] = frozenset()
     top_k: int = 3
     bot_version: str = "0"
+    # How often replicas look for knowledge-base changes (None or 0: never), for /kb status.
+    kb_poll_seconds: float | None = None
+    # The name /kb status gives this replica; None: host:pid.
+    replica: str | None = None
     # The thread registry; None: no follow-ups without a mention.
     conversations: KeyValueStore | None = None
     # The audit trail read back (a user's last questions, the gaps); None: not shown.
     history: AuditHistory | None = None
     # The app runs Slack's agent messaging experience (manifest-agent.yml).
     agent_view: bool = False
-    extras: Mapping[str, Any] = field(default_factory=dict)

@@ -16,9 +16,8 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from handlers.actions import FEEDBACK, record_feedback
-from handlers.blocks import ACTION_FEEDBACK_NOT_HELPFUL, notice_message
-from handlers.blocks_feedback import (
+from handlers.answer_buttons import FEEDBACK, AnswerButtons
+from handlers.blocks.feedback import (
     COMMENT_BLOCK,
     REASONS,
     VIEW_FEEDBACK,
@@ -27,31 +26,28 @@ from handlers.blocks_feedback import (
     feedback_modal,
     submitted,
 )
-from handlers.common import AnswerFlow, api_error, post_ephemeral, request_id
+from handlers.blocks.notices import notice_message
+from handlers.blocks.refs import ACTION_FEEDBACK_NOT_HELPFUL, FeedbackRef
+from handlers.buttons import Click, tell
 from handlers.deps import AuditUnavailable, Deps
-from handlers.interaction import tell
+from handlers.replies import api_error, in_background, post_ephemeral
+from handlers.requests import request_id
 
 log = structlog.get_logger("licensebot.slack")
 
 NOTED = "Thanks — I noted that this answer was not helpful."
 
 
-def register(app: App, deps: Deps) -> None:
-    flow = AnswerFlow(deps)
+class FeedbackForms:
+    """The "Not helpful" button and the form it opens."""
 
-    def on_not_helpful(
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: BoltContext,
-        client: WebClient,
-    ) -> None:
-        ack()
-        clicked = FEEDBACK.read(body, action, context, client)
-        if clicked is None:
-            return
-        ref, req, response_url = clicked
-        if not record_feedback(flow, client, ref, req, response_url, helpful=False):
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.buttons = AnswerButtons(deps)
+
+    def on_feedback_not_helpful(self, ref: FeedbackRef, click: Click) -> None:
+        req, response_url, client = click.req, click.response_url, click.client
+        if not self.buttons.record_feedback(ref, click, helpful=False):
             return
         form = FeedbackForm(
             request_id=ref.request_id,
@@ -63,7 +59,8 @@ def register(app: App, deps: Deps) -> None:
         error: str | None = None
         try:
             client.views_open(
-                trigger_id=str(body.get("trigger_id")), view=feedback_modal(form, ref.question)
+                trigger_id=str(click.body.get("trigger_id")),
+                view=feedback_modal(form, ref.question),
             )
         except SlackApiError as exc:
             error = api_error(exc)
@@ -76,7 +73,9 @@ def register(app: App, deps: Deps) -> None:
             return
         log.info("feedback.form_opened", request_id=ref.request_id, feedback_id=req.request_id)
 
-    def on_submit(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    def on_submit(
+        self, ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient
+    ) -> None:
         view = body.get("view") or {}
         user = str((body.get("user") or {}).get("id") or "")
         try:
@@ -93,7 +92,7 @@ def register(app: App, deps: Deps) -> None:
             ack(response_action="errors", errors={COMMENT_BLOCK: "Say what was wrong."})
             return
         try:
-            deps.audit.record(
+            self.deps.audit.record(
                 "answer.feedback_reason",
                 request_id=form.request_id,
                 feedback_id=form.feedback_id,
@@ -117,9 +116,17 @@ def register(app: App, deps: Deps) -> None:
             reason=reason,
         )
         if form.channel:
-            sent = post_ephemeral(client, notice_message(NOTED), channel=form.channel, user=user)
-            if not sent.ok:
-                log.warning("feedback.thanks_failed", error=sent.error)
+            channel = form.channel
 
-    app.action(ACTION_FEEDBACK_NOT_HELPFUL)(on_not_helpful)
-    app.view_submission(VIEW_FEEDBACK)(on_submit)
+            def thank() -> None:
+                sent = post_ephemeral(client, notice_message(NOTED), channel=channel, user=user)
+                if not sent.ok:
+                    log.warning("feedback.thanks_failed", error=sent.error)
+
+            in_background(self.deps, thank, request_id=form.feedback_id, surface="feedback")
+
+
+def register(app: App, deps: Deps) -> None:
+    forms = FeedbackForms(deps)
+    app.action(ACTION_FEEDBACK_NOT_HELPFUL)(FEEDBACK.listener(deps, forms.on_feedback_not_helpful))
+    app.view_submission(VIEW_FEEDBACK)(forms.on_submit)

@@ -16,16 +16,11 @@ import structlog
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from handlers.common import (
-    AnswerFlow,
-    AskRequest,
-    context_team,
-    received_at,
-    request_id,
-    slack_to_plain,
-)
 from handlers.deps import Deps
-from handlers.threads import Conversations, Reply, answer_turn
+from handlers.flow import AnswerFlow
+from handlers.replies import in_background
+from handlers.requests import request_in, slack_to_plain
+from handlers.threads import Reply, ThreadRegistry, answer_turn
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -49,39 +44,49 @@ def is_thread_reply(event: dict[str, Any], context: BoltContext) -> bool:
     return not (context.bot_user_id and f"<@{context.bot_user_id}" in text)
 
 
-def register(app: App, deps: Deps) -> None:
-    flow = AnswerFlow(deps)
-    conversations = Conversations(deps.conversations)
+class ThreadReplies:
+    """Replies in channel threads: answered for the asker of a thread the bot is in."""
 
-    def thread_reply(event: dict[str, Any], context: BoltContext) -> bool:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.flow = AnswerFlow(deps)
+        self.threads = ThreadRegistry(deps.conversations)
+
+    def is_thread_reply(self, event: dict[str, Any], context: BoltContext) -> bool:
         return is_thread_reply(event, context)
 
-    def on_thread_reply(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        team = context_team(context)
-        channel, thread_ts, user = str(event["channel"]), str(event["thread_ts"]), event["user"]
-        conversation = conversations.get(team, channel, thread_ts)
-        if conversation is None:
-            return  # a thread the bot has not answered in
-        if conversation.asker != user:
-            log.info("followup.not_asker", channel=channel, thread_ts=thread_ts, user=user)
-            return  # anyone else mentions the bot
-        req = AskRequest(
-            request_id=request_id(context),
+    def on_thread_reply(
+        self, event: dict[str, Any], context: BoltContext, client: WebClient
+    ) -> None:
+        req = request_in(
+            context,
             surface="thread",
             question=slack_to_plain(event["text"], bot_user_id=context.bot_user_id),
-            user=user,
-            channel=channel,
-            team=team,
-            thread_ts=thread_ts,
-            started=received_at(context),
+            user=event["user"],
+            channel=event["channel"],
+            thread_ts=event["thread_ts"],
         )
-        answer_turn(
-            flow,
-            conversations,
-            client,
-            req,
-            conversation=conversation,
-            reply=Reply(thread_ts=thread_ts),
-        )
+        thread = str(event["thread_ts"])
 
-    app.event("message", matchers=[thread_reply])(on_thread_reply)
+        def run() -> None:
+            conversation = self.threads.get(req.team, req.channel, thread)
+            if conversation is None:
+                return  # a thread the bot has not answered in
+            if conversation.asker != req.user:
+                log.info("followup.not_asker", channel=req.channel, thread_ts=thread)
+                return  # anyone else mentions the bot
+            answer_turn(
+                self.flow,
+                self.threads,
+                client,
+                req,
+                conversation=conversation,
+                reply=Reply(thread_ts=thread),
+            )
+
+        in_background(self.deps, run, request_id=req.request_id, surface=req.surface)
+
+
+def register(app: App, deps: Deps) -> None:
+    replies = ThreadReplies(deps)
+    app.event("message", matchers=[replies.is_thread_reply])(replies.on_thread_reply)

@@ -16,29 +16,21 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from handlers.blocks_home import (
+from handlers.blocks.home import MAX_RECENT, AdminHome, HomeState, home_view
+from handlers.blocks.refs import (
     ACTION_HOME_ASK,
     ACTION_HOME_RELOAD,
     ACTION_HOME_SOURCES,
-    MAX_RECENT,
-    AdminHome,
-    HomeState,
     decode_ask,
     decode_page,
-    home_view,
-)
-from handlers.common import (
-    AnswerFlow,
-    AskRequest,
-    api_error,
-    context_team,
-    received_at,
-    request_id,
 )
 from handlers.deps import Deps
-from handlers.kb_common import KbRequest, denied, is_admin
-from handlers.kb_reload import reload_and_report
-from handlers.threads import Conversations, Reply, answer_turn
+from handlers.flow import AnswerFlow
+from handlers.kb.admin import KbRequest, denied, is_admin
+from handlers.kb.reload import reload_and_report
+from handlers.replies import api_error, in_background
+from handlers.requests import context_team, request_id, request_in
+from handlers.threads import Reply, ThreadRegistry, answer_turn
 from knowledge.evaluation.gaps import DEFAULT_DAYS, gaps_digest
 
 log = structlog.get_logger("licensebot.slack")
@@ -113,37 +105,41 @@ def publish(
     return True
 
 
-def register(app: App, deps: Deps) -> None:
-    flow = AnswerFlow(deps)
-    conversations = Conversations(deps.conversations)
+def _page(meta: dict[str, Any]) -> int:
+    page = meta.get("p")
+    return page if isinstance(page, int) and not isinstance(page, bool) and page >= 0 else 0
 
-    def home_tab(event: dict[str, Any]) -> bool:
+
+def _channel(meta: dict[str, Any]) -> str | None:
+    channel = meta.get("c")
+    return channel if isinstance(channel, str) and channel else None
+
+
+class Home:
+    """The Home tab and its buttons; every Web API call runs in the delivery pool."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.flow = AnswerFlow(deps)
+        self.threads = ThreadRegistry(deps.conversations)
+
+    def is_home_tab(self, event: dict[str, Any]) -> bool:
         return event.get("tab") == HOME_TAB
 
-    def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
-        user = event.get("user")
+    def later(self, work: Any, *, ref: str) -> None:
+        in_background(self.deps, work, request_id=ref, surface="home")
+
+    def on_home_opened(
+        self, event: dict[str, Any], context: BoltContext, client: WebClient
+    ) -> None:
+        user, channel = event.get("user"), event.get("channel")
         if not isinstance(user, str) or not user:
             return
-        channel = event.get("channel")
-        publish(deps, client, user, channel=channel if isinstance(channel, str) else None)
-
-    def clicked(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        user = str((body.get("user") or {}).get("id") or "")
-        return user, _metadata(body.get("view"))
+        dm = channel if isinstance(channel, str) else None
+        self.later(lambda: publish(self.deps, client, user, channel=dm), ref=request_id(context))
 
     def on_sources_page(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        ack()
-        user, meta = clicked(body)
-        try:
-            page = decode_page(str(action.get("value")))
-        except ValueError:
-            log.warning("action.bad_value", action=ACTION_HOME_SOURCES, user=user)
-            page = 0
-        publish(deps, client, user, channel=meta.get("c"), page=page)
-
-    def on_ask(
+        self,
         ack: Ack,
         body: dict[str, Any],
         action: dict[str, Any],
@@ -151,42 +147,75 @@ def register(app: App, deps: Deps) -> None:
         client: WebClient,
     ) -> None:
         ack()
-        user, meta = clicked(body)
+        user, meta = _clicked(body)
+        try:
+            page = decode_page(str(action.get("value")))
+        except ValueError:
+            log.warning("action.bad_value", action=ACTION_HOME_SOURCES, user=user)
+            page = 0
+        channel = _channel(meta)
+        self.later(
+            lambda: publish(self.deps, client, user, channel=channel, page=page),
+            ref=request_id(context),
+        )
+
+    def on_ask(
+        self,
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: BoltContext,
+        client: WebClient,
+    ) -> None:
+        ack()
+        user, meta = _clicked(body)
         try:
             question = decode_ask(str(action.get("value")))
         except ValueError:
             log.warning("action.bad_value", action=ACTION_HOME_ASK, user=user)
             return
         # The direct message with the bot (from app_home_opened); the user id opens it too.
-        channel = meta.get("c") if isinstance(meta.get("c"), str) else user
-        req = AskRequest(
-            request_id=request_id(context),
-            surface="home",
-            question=question,
-            user=user,
-            channel=str(channel),
-            team=context_team(context),
-            started=received_at(context),
+        req = request_in(
+            context, surface="home", question=question, user=user, channel=_channel(meta) or user
         )
-        answer_turn(flow, conversations, client, req, conversation=None, reply=Reply(None))
+        self.later(
+            lambda: answer_turn(
+                self.flow, self.threads, client, req, conversation=None, reply=Reply(None)
+            ),
+            ref=req.request_id,
+        )
 
-    def on_reload(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    def on_reload(
+        self, ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient
+    ) -> None:
         ack()
-        user, meta = clicked(body)
+        user, meta = _clicked(body)
         req = KbRequest(
             request_id=request_id(context),
             surface="home",
             user=user,
-            channel=str(meta.get("c") or ""),
+            channel=_channel(meta) or "",
             team=context_team(context),
         )
-        if not is_admin(deps, user):
-            denied(deps, req, "home reload")
-        else:
-            reload_and_report(deps, req)
-        publish(deps, client, user, channel=meta.get("c"), page=int(meta.get("p") or 0))
 
-    app.event("app_home_opened", matchers=[home_tab])(on_home_opened)
-    app.action(ACTION_HOME_SOURCES)(on_sources_page)
-    app.action(ACTION_HOME_ASK)(on_ask)
-    app.action(ACTION_HOME_RELOAD)(on_reload)
+        def run() -> None:
+            if not is_admin(self.deps, user):
+                denied(self.deps, req, "home reload")
+            else:
+                reload_and_report(self.deps, req)
+            publish(self.deps, client, user, channel=_channel(meta), page=_page(meta))
+
+        self.later(run, ref=req.request_id)
+
+
+def _clicked(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Who clicked in the Home tab, and what its published view remembers."""
+    return str((body.get("user") or {}).get("id") or ""), _metadata(body.get("view"))
+
+
+def register(app: App, deps: Deps) -> None:
+    home = Home(deps)
+    app.event("app_home_opened", matchers=[home.is_home_tab])(home.on_home_opened)
+    app.action(ACTION_HOME_SOURCES)(home.on_sources_page)
+    app.action(ACTION_HOME_ASK)(home.on_ask)
+    app.action(ACTION_HOME_RELOAD)(home.on_reload)

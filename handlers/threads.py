@@ -1,6 +1,6 @@
 """Conversations: the threads the bot answered in, and answering a message in one.
 
-``Conversations`` is the thread registry over the shared store (``Deps.conversations``):
+``ThreadRegistry`` is the thread registry over the shared store (``Deps.conversations``):
 which threads the bot answered in, who asked there, and the turns so far, so a reply
 can be combined with what came before (``knowledge.answering.followup``). A store that
 cannot be reached loses follow-ups, never answers: mentions and DMs are answered as
@@ -17,10 +17,13 @@ import structlog
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from handlers.blocks import answer_message, notice_message, usage_message
-from handlers.blocks_agent import status_arguments
-from handlers.common import AnswerFlow, AskRequest, apologize, post_message
+from handlers.blocks.agent import status_arguments
+from handlers.blocks.answer import answer_message
+from handlers.blocks.notices import notice_message, usage_message
 from handlers.deps import KeyValueStore, StoreUnavailable
+from handlers.flow import AnswerFlow
+from handlers.replies import apologize, post_message
+from handlers.requests import AskRequest
 from knowledge.answering.followup import (
     MAX_QUOTES,
     Conversation,
@@ -37,7 +40,7 @@ def thread_key(team: str | None, channel: str, thread_ts: str) -> str:
     return f"thread:{team or '-'}:{channel}:{thread_ts}"
 
 
-class Conversations:
+class ThreadRegistry:
     """The thread registry: ``get`` a conversation, ``record`` a turn of it."""
 
     def __init__(self, store: KeyValueStore | None) -> None:
@@ -115,7 +118,7 @@ def set_status(client: WebClient, channel: str, thread_ts: str, *, clear: bool =
 
 def answer_turn(
     flow: AnswerFlow,
-    conversations: Conversations,
+    threads: ThreadRegistry,
     client: WebClient,
     req: AskRequest,
     *,
@@ -185,7 +188,7 @@ def answer_turn(
             builds_on=followup.builds_on,
         )
         root = Root(channel=req.channel, thread_ts=root_ts, asker=req.user)
-        conversations.record(req.team, conversation, root=root, turn=turn)
+        threads.record(req.team, conversation, root=root, turn=turn)
     flow.finish(asked, answer, ts=sent.ts, error=sent.error)
     if not sent.ok:
         if reply.status and reply.thread_ts is not None:

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackClientError
 
 from bot.app import build_deps, create_app
 from bot.audit.backend import open_audit_trail, trail_location
+from bot.background import DeliveryPool
 from bot.commands.common import add_kb_option, open_kb, settings_for
 from bot.logging import configure_logging
 from bot.reloaders import kb_maintenance
@@ -31,6 +32,10 @@ CONNECT_SLACK = (
 )
 
 log = structlog.get_logger("licensebot.serve")
+
+# After the server stops, answers already accepted get this long to go out and be
+# audited before the trail is closed.
+DELIVERY_DRAIN_S = 10.0
 
 
 def register(sub: Any) -> None:
@@ -77,7 +82,7 @@ def run_from_settings(settings: Settings, *, socket_mode: bool = False) -> int:
         raise SettingsError(
             f"missing {names}: " + CONNECT_SLACK.format(vars=" and ".join(missing_all(socket_mode)))
         )
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, secrets=settings.secret_values)
     kb = open_kb(settings)
     if kb is None:
         return 1
@@ -89,8 +94,9 @@ def run_from_settings(settings: Settings, *, socket_mode: bool = False) -> int:
             error=audit.last_error,
             effect="answers are withheld until it can be written",
         )
+    deliveries = DeliveryPool()
     try:
-        deps = build_deps(settings, kb=kb, audit=audit)
+        deps = build_deps(settings, kb=kb, audit=audit, background=deliveries)
         try:
             app = create_app(settings, deps, verify_token=True)
         except BoltError as exc:
@@ -122,6 +128,7 @@ def run_from_settings(settings: Settings, *, socket_mode: bool = False) -> int:
                 print(f"licensebot: cannot open a Socket Mode connection ({exc})", file=sys.stderr)
                 return 1
     finally:
+        deliveries.close(DELIVERY_DRAIN_S)
         audit.close()
     return 0
 

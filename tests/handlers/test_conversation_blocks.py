@@ -10,14 +10,9 @@ from typing import Any
 
 import pytest
 
-from handlers.blocks_agent import MAX_SUGGESTED_PROMPTS, greeting_message, suggested_prompts
-from handlers.blocks_claims import (
-    ClaimRef,
-    claim_check_message,
-    decode_claim,
-    encode_claim,
-)
-from handlers.blocks_feedback import (
+from handlers.blocks.agent import MAX_SUGGESTED_PROMPTS, greeting_message, suggested_prompts
+from handlers.blocks.claims import claim_check_message
+from handlers.blocks.feedback import (
     REASONS,
     FeedbackForm,
     decode_form,
@@ -25,15 +20,14 @@ from handlers.blocks_feedback import (
     feedback_modal,
     submitted,
 )
-from handlers.blocks_home import (
-    SOURCES_PER_PAGE,
-    AdminHome,
-    HomeState,
+from handlers.blocks.home import SOURCES_PER_PAGE, AdminHome, HomeState, gaps_message, home_view
+from handlers.blocks.refs import (
+    ClaimRef,
     decode_ask,
+    decode_claim,
     decode_page,
     encode_ask,
-    gaps_message,
-    home_view,
+    encode_claim,
 )
 from handlers.deps import PastQuestion
 from knowledge.answering.claims import ClaimCheck, Difference, Evidence, StatementCheck

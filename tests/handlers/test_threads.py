@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.deps import StoreUnavailable
-from handlers.threads import Conversations, Root, thread_key
+from handlers.threads import Root, ThreadRegistry, thread_key
 from knowledge.answering.followup import Conversation, Turn
 
 
@@ -28,7 +28,7 @@ ROOT = Root(channel="C1", thread_ts="1.1", asker="U1")
 
 def test_a_turn_starts_a_conversation_and_more_turns_extend_it() -> None:
     store = DictStore()
-    threads = Conversations(store)
+    threads = ThreadRegistry(store)
     assert threads.get("T1", "C1", "1.1") is None
     threads.record("T1", None, root=ROOT, turn=Turn(request_id="r1", question="q1"))
     first = threads.get("T1", "C1", "1.1")
@@ -45,10 +45,10 @@ def test_a_turn_starts_a_conversation_and_more_turns_extend_it() -> None:
 
 def test_a_store_that_is_down_or_holds_junk_loses_follow_ups_not_answers() -> None:
     store = DictStore()
-    threads = Conversations(store)
+    threads = ThreadRegistry(store)
     store.values[thread_key("T1", "C1", "1.1")] = "{not json"
     assert threads.get("T1", "C1", "1.1") is None
     store.down = True
     assert threads.get("T1", "C1", "1.1") is None
     threads.record("T1", None, root=ROOT, turn=Turn(request_id="r1", question="q"))  # no raise
-    assert Conversations(None).get("T1", "C1", "1.1") is None
+    assert ThreadRegistry(None).get("T1", "C1", "1.1") is None
