@@ -23,11 +23,11 @@ from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from bot import __version__
-from bot.ack_receipt import Receipt, pending_receipt
 from bot.audit.backend import open_history
-from bot.background import DeliveryPool
 from bot.dedupe import dedupe_unavailable
-from bot.delivery import build_web_client
+from bot.delivery.ack_receipt import Receipt, pending_receipt
+from bot.delivery.client import build_web_client
+from bot.delivery.pool import DeliveryPool
 from bot.http.signature import was_verified
 from bot.settings import Settings, SettingsError
 from bot.stores.choose import conversation_store, dedupe_store
@@ -55,7 +55,7 @@ HANDLER_MODULES: tuple[str, ...] = (
 )
 
 # Listener threads: commands hold one until they ack, so keep plenty free. Listeners only
-# decide and ack; their slow Web API work runs in deps.background (bot.background).
+# decide and ack; their slow Web API work runs in deps.background (bot.delivery.pool).
 LISTENER_WORKERS = 32
 
 log = structlog.get_logger("licensebot.app")
@@ -129,7 +129,7 @@ class LicenseBotApp(App):
 
     def dispatch(self, req: BoltRequest) -> BoltResponse:
         """Bolt's dispatch, telling the request's ``AckReceipt`` whether the response is
-        the listener's ack (see ``bot.ack_receipt``)."""
+        the listener's ack (see ``bot.delivery.ack_receipt``)."""
         receipt = pending_receipt()
         over_http = receipt is not None
         if receipt is None:

@@ -47,7 +47,7 @@ def api_error(exc: SlackApiError) -> str:
 def post_message(
     client: WebClient, message: Message, *, channel: str, thread_ts: str | None = None
 ) -> Delivered:
-    """chat.postMessage (the client retries what cannot post twice, see bot.delivery); a
+    """chat.postMessage (the client retries what cannot post twice, see bot.delivery.client); a
     content error gets one plain-text retry."""
     payload = message.as_payload()
     for attempt in range(2):

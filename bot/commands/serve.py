@@ -12,8 +12,8 @@ from slack_sdk.errors import SlackClientError
 
 from bot.app import build_deps, create_app
 from bot.audit.backend import open_audit_trail, trail_location
-from bot.background import DeliveryPool
 from bot.commands.common import add_kb_option, open_kb, settings_for
+from bot.delivery.pool import DeliveryPool
 from bot.logging import configure_logging
 from bot.reloaders import kb_maintenance
 from bot.server import (

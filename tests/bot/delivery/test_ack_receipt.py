@@ -7,7 +7,7 @@ import contextlib
 import time
 from typing import Any
 
-from bot.ack_receipt import (
+from bot.delivery.ack_receipt import (
     ACK_DEADLINE_S,
     ACK_NOT_SENT,
     ACK_TIMEOUT,

@@ -8,7 +8,7 @@ import time
 import pytest
 from structlog.testing import capture_logs
 
-from bot.background import DeliveryPool
+from bot.delivery.pool import DeliveryPool
 
 
 def test_it_refuses_work_beyond_workers_plus_queue_and_takes_it_again_later() -> None:

@@ -11,7 +11,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from bot.delivery import (
+from bot.delivery.client import (
     CappedRateLimitRetryHandler,
     IdempotentServerErrorRetryHandler,
     SafeConnectionErrorRetryHandler,
