@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import structlog
 from slack_bolt import App
-from slack_sdk.errors import SlackApiError, SlackClientError
 
 from handlers.blocks.answer import answer_message
 from handlers.blocks.article import article_view
@@ -24,10 +23,9 @@ from handlers.blocks.refs import (
 from handlers.buttons import Button, Click, confirm_posted, post_publicly, tell
 from handlers.deps import AuditUnavailable, Deps
 from handlers.flow import AnswerFlow
-from handlers.replies import api_error, apologize, tell_privately
+from handlers.replies import apologize, open_view, tell_privately
 from handlers.requests import valid_user_id
-from handlers.threads import Root, ThreadRegistry
-from knowledge.answering.followup import Turn
+from handlers.threads import ThreadRegistry
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -74,16 +72,7 @@ class AnswerButtons:
         root_ts = req.thread_ts or sent.ts
         if sent.ok and root_ts is not None:
             # The posted answer starts a thread the asker can follow up in.
-            turn = Turn(
-                request_id=req.request_id,
-                question=answer.question,
-                answered=answer.answered,
-                top=ref.top,
-                shown=len(answer.quotes),
-            )
-            root = Root(channel=req.channel, thread_ts=root_ts, asker=req.user)
-            existing = self.threads.get(req.team, req.channel, root_ts)
-            self.threads.record(req.team, existing, root=root, turn=turn)
+            self.threads.remember_answer(req, root_ts, answer, top=ref.top)
         self.flow.finish(req, answer, ts=sent.ts, error=sent.error, via=via)
         if sent.ok:
             confirm_posted(client, response_url)
@@ -143,19 +132,11 @@ class AnswerButtons:
                 response_url=response_url,
             )
             return
-        trigger_id = body.get("trigger_id")
-        error: str | None = None
-        view_id: str | None = None
-        try:
-            opened = client.views_open(trigger_id=str(trigger_id), view=view)
-            view_id = (opened.get("view") or {}).get("id")
-        except SlackApiError as exc:
-            error = api_error(exc)
-        except (SlackClientError, OSError) as exc:
-            error = type(exc).__name__
+        opened = open_view(client, body.get("trigger_id"), view)
+        error = opened.error
         self.flow.delivered(
             req,
-            ts=view_id,
+            ts=opened.ts,
             error=error,
             via="views.open",
             log_event="article.shown",

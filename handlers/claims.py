@@ -150,13 +150,7 @@ class ClaimChecks:
         try:
             self.flow.record_served(req, message_ts=message.get("ts"), **_served_fields(check, day))
         except AuditUnavailable as exc:
-            tell_privately(
-                client,
-                self.flow.failed(req, exc),
-                channel=req.channel,
-                user=req.user,
-                response_url=response_url,
-            )
+            tell(client, req, response_url, self.flow.failed(req, exc))
             return
         post = None
         if check.statements and req.thread_ts and self.keep(req.request_id, check.text, day):

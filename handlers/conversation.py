@@ -17,11 +17,8 @@ from slack_sdk import WebClient
 
 from handlers.agent import viewed_channel
 from handlers.deps import Deps
-from handlers.flow import AnswerFlow
-from handlers.replies import in_background
 from handlers.requests import AskRequest, request_in, slack_to_plain
-from handlers.threads import Reply, ThreadRegistry, answer_turn
-from knowledge.answering.followup import Conversation
+from handlers.threads import Reply, Turns
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -56,35 +53,7 @@ class Conversations:
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.flow = AnswerFlow(deps)
-        self.threads = ThreadRegistry(deps.conversations)
-
-    def answer_later(
-        self,
-        client: WebClient,
-        req: AskRequest,
-        reply: Reply,
-        *,
-        thread: str | None,
-        audit_fields: dict[str, Any] | None = None,
-    ) -> None:
-        """Look the conversation of ``thread`` up and answer, in the delivery pool."""
-
-        def run() -> None:
-            conversation: Conversation | None = None
-            if thread is not None:
-                conversation = self.threads.get(req.team, req.channel, thread)
-            answer_turn(
-                self.flow,
-                self.threads,
-                client,
-                req,
-                conversation=conversation,
-                reply=reply,
-                audit_fields=audit_fields,
-            )
-
-        in_background(self.deps, run, request_id=req.request_id, surface=req.surface)
+        self.turns = Turns(deps)
 
     def on_app_mention(
         self, event: dict[str, Any], context: BoltContext, client: WebClient
@@ -96,7 +65,7 @@ class Conversations:
         root = str(event.get("thread_ts") or event.get("ts"))
         req = request_of(event, context, "mention", root)
         thread = root if event.get("thread_ts") else None
-        self.answer_later(client, req, Reply(root), thread=thread)
+        self.turns.answer_later(client, req, Reply(root), thread=thread)
 
     def on_message(self, event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         # Only direct messages here; replies in channel threads are handlers.followup's.
@@ -106,14 +75,19 @@ class Conversations:
         thread = str(thread_ts) if thread_ts else None
         if not self.deps.agent_view:
             req = request_of(event, context, "dm", thread_ts)
-            self.answer_later(client, req, Reply(req.thread_ts), thread=thread)
+            self.turns.answer_later(client, req, Reply(req.thread_ts), thread=thread)
             return
         # The agent experience keeps each conversation in a thread of the Messages tab.
         root = str(thread_ts or event.get("ts"))
         req = request_of(event, context, "agent", root)
         viewing = viewed_channel(self.deps.conversations, req.team, req.user)
-        fields = {"context_channel": viewing} if viewing else None
-        self.answer_later(client, req, Reply(root, status=True), thread=thread, audit_fields=fields)
+        self.turns.answer_later(
+            client,
+            req,
+            Reply(root, status=True),
+            thread=thread,
+            audit_fields={"context_channel": viewing} if viewing else None,
+        )
 
 
 def register(app: App, deps: Deps) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 import structlog
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 
 from handlers.answer_buttons import FEEDBACK, AnswerButtons
 from handlers.blocks.feedback import (
@@ -30,7 +29,7 @@ from handlers.blocks.notices import notice_message
 from handlers.blocks.refs import ACTION_FEEDBACK_NOT_HELPFUL, FeedbackRef
 from handlers.buttons import Click, tell
 from handlers.deps import AuditUnavailable, Deps
-from handlers.replies import api_error, in_background, post_ephemeral
+from handlers.replies import in_background, open_view, post_ephemeral
 from handlers.requests import request_id
 
 log = structlog.get_logger("licensebot.slack")
@@ -56,19 +55,10 @@ class FeedbackForms:
             user=req.user,
             kb_version=ref.kb_version,
         )
-        error: str | None = None
-        try:
-            client.views_open(
-                trigger_id=str(click.body.get("trigger_id")),
-                view=feedback_modal(form, ref.question),
-            )
-        except SlackApiError as exc:
-            error = api_error(exc)
-        except (SlackClientError, OSError) as exc:
-            error = type(exc).__name__
-        if error is not None:
+        opened = open_view(client, click.body.get("trigger_id"), feedback_modal(form, ref.question))
+        if not opened.ok:
             # The feedback is recorded; only the reason cannot be asked for.
-            log.warning("feedback.form_failed", feedback_id=req.request_id, error=error)
+            log.warning("feedback.form_failed", feedback_id=req.request_id, error=opened.error)
             tell(client, req, response_url, notice_message(NOTED))
             return
         log.info("feedback.form_opened", request_id=ref.request_id, feedback_id=req.request_id)

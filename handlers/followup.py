@@ -12,17 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from handlers.deps import Deps
-from handlers.flow import AnswerFlow
-from handlers.replies import in_background
 from handlers.requests import request_in, slack_to_plain
-from handlers.threads import Reply, ThreadRegistry, answer_turn
-
-log = structlog.get_logger("licensebot.slack")
+from handlers.threads import Reply, Turns
 
 CHANNEL_TYPES = frozenset({"channel", "group"})
 
@@ -48,9 +43,7 @@ class ThreadReplies:
     """Replies in channel threads: answered for the asker of a thread the bot is in."""
 
     def __init__(self, deps: Deps) -> None:
-        self.deps = deps
-        self.flow = AnswerFlow(deps)
-        self.threads = ThreadRegistry(deps.conversations)
+        self.turns = Turns(deps)
 
     def is_thread_reply(self, event: dict[str, Any], context: BoltContext) -> bool:
         return is_thread_reply(event, context)
@@ -58,33 +51,16 @@ class ThreadReplies:
     def on_thread_reply(
         self, event: dict[str, Any], context: BoltContext, client: WebClient
     ) -> None:
+        thread = str(event["thread_ts"])
         req = request_in(
             context,
             surface="thread",
             question=slack_to_plain(event["text"], bot_user_id=context.bot_user_id),
             user=event["user"],
             channel=event["channel"],
-            thread_ts=event["thread_ts"],
+            thread_ts=thread,
         )
-        thread = str(event["thread_ts"])
-
-        def run() -> None:
-            conversation = self.threads.get(req.team, req.channel, thread)
-            if conversation is None:
-                return  # a thread the bot has not answered in
-            if conversation.asker != req.user:
-                log.info("followup.not_asker", channel=req.channel, thread_ts=thread)
-                return  # anyone else mentions the bot
-            answer_turn(
-                self.flow,
-                self.threads,
-                client,
-                req,
-                conversation=conversation,
-                reply=Reply(thread_ts=thread),
-            )
-
-        in_background(self.deps, run, request_id=req.request_id, surface=req.surface)
+        self.turns.answer_later(client, req, Reply(thread), thread=thread, asker_only=True)
 
 
 def register(app: App, deps: Deps) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from typing import Any
 
 import structlog
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -24,13 +25,13 @@ from handlers.blocks.refs import (
     decode_ask,
     decode_page,
 )
+from handlers.buttons import Button, Click
 from handlers.deps import Deps
-from handlers.flow import AnswerFlow
 from handlers.kb.admin import KbRequest, denied, is_admin
 from handlers.kb.reload import reload_and_report
 from handlers.replies import api_error, in_background
-from handlers.requests import context_team, request_id, request_in
-from handlers.threads import Reply, ThreadRegistry, answer_turn
+from handlers.requests import request_id
+from handlers.threads import Reply, Turns
 from knowledge.evaluation.gaps import DEFAULT_DAYS, gaps_digest
 
 log = structlog.get_logger("licensebot.slack")
@@ -115,19 +116,26 @@ def _channel(meta: dict[str, Any]) -> str | None:
     return channel if isinstance(channel, str) and channel else None
 
 
+_STALE = "That button no longer works; open the Home tab again."
+_PAGE = Button("home_sources_page", "home", decode_page, _STALE)
+_ASK = Button("home_ask", "home", decode_ask, _STALE)
+_RELOAD = Button("home_reload", "home", str, _STALE)
+
+
+def _view_of(click: Click) -> dict[str, Any]:
+    """What the Home view clicked in remembers."""
+    return _metadata(click.body.get("view"))
+
+
 class Home:
     """The Home tab and its buttons; every Web API call runs in the delivery pool."""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.flow = AnswerFlow(deps)
-        self.threads = ThreadRegistry(deps.conversations)
+        self.turns = Turns(deps)
 
     def is_home_tab(self, event: dict[str, Any]) -> bool:
         return event.get("tab") == HOME_TAB
-
-    def later(self, work: Any, *, ref: str) -> None:
-        in_background(self.deps, work, request_id=ref, surface="home")
 
     def on_home_opened(
         self, event: dict[str, Any], context: BoltContext, client: WebClient
@@ -136,86 +144,41 @@ class Home:
         if not isinstance(user, str) or not user:
             return
         dm = channel if isinstance(channel, str) else None
-        self.later(lambda: publish(self.deps, client, user, channel=dm), ref=request_id(context))
 
-    def on_sources_page(
-        self,
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: BoltContext,
-        client: WebClient,
-    ) -> None:
-        ack()
-        user, meta = _clicked(body)
-        try:
-            page = decode_page(str(action.get("value")))
-        except ValueError:
-            log.warning("action.bad_value", action=ACTION_HOME_SOURCES, user=user)
-            page = 0
-        channel = _channel(meta)
-        self.later(
-            lambda: publish(self.deps, client, user, channel=channel, page=page),
-            ref=request_id(context),
-        )
+        def run() -> None:
+            publish(self.deps, client, user, channel=dm)
 
-    def on_ask(
-        self,
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: BoltContext,
-        client: WebClient,
-    ) -> None:
-        ack()
-        user, meta = _clicked(body)
-        try:
-            question = decode_ask(str(action.get("value")))
-        except ValueError:
-            log.warning("action.bad_value", action=ACTION_HOME_ASK, user=user)
-            return
+        in_background(self.deps, run, request_id=request_id(context), surface="home")
+
+    def on_sources_page(self, page: int, click: Click) -> None:
+        meta = _view_of(click)
+        publish(self.deps, click.client, click.req.user, channel=_channel(meta), page=page)
+
+    def on_ask(self, question: str, click: Click) -> None:
         # The direct message with the bot (from app_home_opened); the user id opens it too.
-        req = request_in(
-            context, surface="home", question=question, user=user, channel=_channel(meta) or user
-        )
-        self.later(
-            lambda: answer_turn(
-                self.flow, self.threads, client, req, conversation=None, reply=Reply(None)
-            ),
-            ref=req.request_id,
-        )
+        channel = _channel(_view_of(click)) or click.req.user
+        req = replace(click.req, question=question, channel=channel)
+        self.turns.answer(click.client, req, conversation=None, reply=Reply(None))
 
-    def on_reload(
-        self, ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient
-    ) -> None:
-        ack()
-        user, meta = _clicked(body)
+    def on_reload(self, _value: str, click: Click) -> None:
+        user, meta = click.req.user, _view_of(click)
         req = KbRequest(
-            request_id=request_id(context),
+            request_id=click.req.request_id,
             surface="home",
             user=user,
             channel=_channel(meta) or "",
-            team=context_team(context),
+            team=click.req.team,
         )
-
-        def run() -> None:
-            if not is_admin(self.deps, user):
-                denied(self.deps, req, "home reload")
-            else:
-                reload_and_report(self.deps, req)
-            publish(self.deps, client, user, channel=_channel(meta), page=_page(meta))
-
-        self.later(run, ref=req.request_id)
-
-
-def _clicked(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """Who clicked in the Home tab, and what its published view remembers."""
-    return str((body.get("user") or {}).get("id") or ""), _metadata(body.get("view"))
+        if not is_admin(self.deps, user):
+            denied(self.deps, req, "home reload")
+        else:
+            reload_and_report(self.deps, req)
+        publish(self.deps, click.client, user, channel=_channel(meta), page=_page(meta))
 
 
 def register(app: App, deps: Deps) -> None:
     home = Home(deps)
     app.event("app_home_opened", matchers=[home.is_home_tab])(home.on_home_opened)
-    app.action(ACTION_HOME_SOURCES)(home.on_sources_page)
-    app.action(ACTION_HOME_ASK)(home.on_ask)
-    app.action(ACTION_HOME_RELOAD)(home.on_reload)
+    app.action(ACTION_HOME_SOURCES)(_PAGE.listener(deps, home.on_sources_page))
+    app.action(ACTION_HOME_ASK)(_ASK.listener(deps, home.on_ask))
+    app.action(ACTION_HOME_RELOAD)(_RELOAD.listener(deps, home.on_reload))

@@ -20,9 +20,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from handlers.blocks.agent import status_arguments
 from handlers.blocks.answer import answer_message
 from handlers.blocks.notices import notice_message, usage_message
-from handlers.deps import KeyValueStore, StoreUnavailable
+from handlers.deps import Deps, KeyValueStore, StoreUnavailable
 from handlers.flow import AnswerFlow
-from handlers.replies import apologize, post_message
+from handlers.replies import apologize, in_background, post_message
 from handlers.requests import AskRequest
 from knowledge.answering.followup import (
     MAX_QUOTES,
@@ -32,6 +32,7 @@ from knowledge.answering.followup import (
     Turn,
     resolve_followup,
 )
+from knowledge.models import Answer
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -63,30 +64,45 @@ class ThreadRegistry:
             return None
 
     def record(
-        self, team: str | None, conversation: Conversation | None, *, root: Root, turn: Turn
+        self, req: AskRequest, thread_ts: str, turn: Turn, conversation: Conversation | None = None
     ) -> None:
-        """Add ``turn`` to the conversation in ``root`` (started by ``root.asker`` if new)."""
+        """Add ``turn`` to the conversation in ``thread_ts`` of ``req``'s channel; a new one
+        (none given, none stored) is ``req.user``'s."""
         if self.store is None:
             return
-        base = conversation or Conversation(
-            asker=root.asker, channel=root.channel, thread_ts=root.thread_ts
-        )
+        base = conversation or self.get(req.team, req.channel, thread_ts)
+        if base is None:
+            base = Conversation(asker=req.user, channel=req.channel, thread_ts=thread_ts)
         try:
             self.store.remember(
-                thread_key(team, root.channel, root.thread_ts),
+                thread_key(req.team, req.channel, thread_ts),
                 base.with_turn(turn).model_dump_json(),
             )
         except StoreUnavailable as exc:
             log.error("thread.registry_unavailable", op="remember", error=str(exc))
 
-
-@dataclass(frozen=True)
-class Root:
-    """The thread a conversation lives in, and who started it."""
-
-    channel: str
-    thread_ts: str
-    asker: str
+    def remember_answer(
+        self,
+        req: AskRequest,
+        thread_ts: str,
+        answer: Answer,
+        *,
+        top: int,
+        followup: Followup | None = None,
+        conversation: Conversation | None = None,
+    ) -> None:
+        """``answer`` (to ``followup``, or to ``req`` as asked) as the conversation's next turn."""
+        turn = Turn(
+            request_id=req.request_id,
+            question=followup.question if followup is not None else answer.question,
+            kind=followup.kind if followup is not None else FollowupKind.STANDALONE,
+            answered=answer.answered,
+            top=top,
+            skip=followup.skip if followup is not None else 0,
+            shown=len(answer.quotes),
+            builds_on=followup.builds_on if followup is not None else (),
+        )
+        self.record(req, thread_ts, turn, conversation)
 
 
 @dataclass(frozen=True)
@@ -116,81 +132,121 @@ def set_status(client: WebClient, channel: str, thread_ts: str, *, clear: bool =
         log.warning("agent.status_failed", channel=channel, thread_ts=thread_ts, error=str(exc))
 
 
-def answer_turn(
-    flow: AnswerFlow,
-    threads: ThreadRegistry,
-    client: WebClient,
-    req: AskRequest,
-    *,
-    conversation: Conversation | None,
-    reply: Reply,
-    audit_fields: Mapping[str, Any] | None = None,
-) -> None:
-    """Answer ``req`` as a turn of ``conversation`` (None: a new one) and remember it;
-    ``audit_fields`` go into the answer's ``answer.served`` record too."""
-    if not req.question:
-        sent = post_message(client, usage_message(), channel=req.channel, thread_ts=reply.thread_ts)
-        log.info("usage.shown", request_id=req.request_id, surface=req.surface, ok=sent.ok)
-        return
-    analyzer = flow.deps.kb.snapshot.analyzer
-    followup = resolve_followup(req.question, conversation.turns if conversation else (), analyzer)
-    if followup.kind is FollowupKind.NOTHING:
-        log.info("followup.ignored", request_id=req.request_id, surface=req.surface)
-        return
-    if _more_exhausted(followup):
-        message = notice_message(f"That's every quote I have for “{followup.question}”.")
-        post_message(client, message, channel=req.channel, thread_ts=reply.thread_ts)
-        log.info("followup.no_more", request_id=req.request_id, builds_on=followup.builds_on)
-        return
-    if reply.status and reply.thread_ts is not None:
-        set_status(client, req.channel, reply.thread_ts)
-    top = flow.deps.top_k + followup.skip if followup.kind is FollowupKind.MORE else None
-    asked = replace(req, question=followup.question)
-    extra: dict[str, Any] = dict(audit_fields or {})
-    if followup.rewritten:
-        extra |= {
-            "asked": followup.asked,
-            "followup": followup.kind.value,
-            "builds_on": list(followup.builds_on),
-        }
-    try:
-        answer = flow.prepare(
-            asked, top=min(top, MAX_QUOTES) if top else None, skip=followup.skip, **extra
+class Turns:
+    """Answering messages as turns of conversations, in the delivery pool."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.flow = AnswerFlow(deps)
+        self.threads = ThreadRegistry(deps.conversations)
+
+    def answer_later(
+        self,
+        client: WebClient,
+        req: AskRequest,
+        reply: Reply,
+        *,
+        thread: str | None = None,
+        asker_only: bool = False,
+        audit_fields: Mapping[str, Any] | None = None,
+    ) -> None:
+        """In the delivery pool: look up the conversation of ``thread`` (if any) and answer
+        ``req`` as its next turn. ``asker_only``: only in a thread the bot answered in, and
+        only for the one who asked there (a reply without a mention)."""
+
+        def run() -> None:
+            conversation = None
+            if thread is not None:
+                conversation = self.threads.get(req.team, req.channel, thread)
+            if asker_only:
+                if conversation is None:
+                    return  # a thread the bot has not answered in
+                if conversation.asker != req.user:
+                    log.info("followup.not_asker", channel=req.channel, thread_ts=thread)
+                    return  # anyone else mentions the bot
+            self.answer(
+                client, req, conversation=conversation, reply=reply, audit_fields=audit_fields
+            )
+
+        in_background(self.deps, run, request_id=req.request_id, surface=req.surface)
+
+    def answer(
+        self,
+        client: WebClient,
+        req: AskRequest,
+        *,
+        conversation: Conversation | None,
+        reply: Reply,
+        audit_fields: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Answer ``req`` as a turn of ``conversation`` (None: a new one) and remember it;
+        ``audit_fields`` go into the answer's ``answer.served`` record too."""
+        flow = self.flow
+        if not req.question:
+            sent = post_message(
+                client, usage_message(), channel=req.channel, thread_ts=reply.thread_ts
+            )
+            log.info("usage.shown", request_id=req.request_id, surface=req.surface, ok=sent.ok)
+            return
+        analyzer = flow.deps.kb.snapshot.analyzer
+        followup = resolve_followup(
+            req.question, conversation.turns if conversation else (), analyzer
         )
-    except Exception as exc:
-        post_message(client, flow.failed(req, exc), channel=req.channel, thread_ts=reply.thread_ts)
+        if followup.kind is FollowupKind.NOTHING:
+            log.info("followup.ignored", request_id=req.request_id, surface=req.surface)
+            return
+        if _more_exhausted(followup):
+            message = notice_message(f"That's every quote I have for “{followup.question}”.")
+            post_message(client, message, channel=req.channel, thread_ts=reply.thread_ts)
+            log.info("followup.no_more", request_id=req.request_id, builds_on=followup.builds_on)
+            return
         if reply.status and reply.thread_ts is not None:
-            set_status(client, req.channel, reply.thread_ts, clear=True)
-        return
-    if followup.kind is FollowupKind.MORE and not answer.quotes:
-        message = notice_message(f"That's every quote I have for “{followup.question}”.")
-    else:
-        message = answer_message(
-            answer,
-            request_id=req.request_id,
-            top=top or flow.deps.top_k,
-            answering=followup.question if followup.rewritten else None,
-            asked=followup.asked if followup.rewritten else None,
-        )
-    sent = post_message(client, message, channel=req.channel, thread_ts=reply.thread_ts)
-    root_ts = reply.thread_ts or sent.ts
-    if sent.ok and root_ts is not None:
-        # Remembered before the delivery is recorded: once that is logged, a follow-up
-        # in the thread (to any process) finds this turn.
-        turn = Turn(
-            request_id=req.request_id,
-            question=followup.question,
-            kind=followup.kind,
-            answered=answer.answered,
-            top=top or flow.deps.top_k,
-            skip=followup.skip,
-            shown=len(answer.quotes),
-            builds_on=followup.builds_on,
-        )
-        root = Root(channel=req.channel, thread_ts=root_ts, asker=req.user)
-        threads.record(req.team, conversation, root=root, turn=turn)
-    flow.finish(asked, answer, ts=sent.ts, error=sent.error)
-    if not sent.ok:
-        if reply.status and reply.thread_ts is not None:
-            set_status(client, req.channel, reply.thread_ts, clear=True)
-        apologize(client, req)
+            set_status(client, req.channel, reply.thread_ts)
+        top = flow.deps.top_k + followup.skip if followup.kind is FollowupKind.MORE else None
+        asked = replace(req, question=followup.question)
+        extra: dict[str, Any] = dict(audit_fields or {})
+        if followup.rewritten:
+            extra |= {
+                "asked": followup.asked,
+                "followup": followup.kind.value,
+                "builds_on": list(followup.builds_on),
+            }
+        try:
+            answer = flow.prepare(
+                asked, top=min(top, MAX_QUOTES) if top else None, skip=followup.skip, **extra
+            )
+        except Exception as exc:
+            post_message(
+                client, flow.failed(req, exc), channel=req.channel, thread_ts=reply.thread_ts
+            )
+            if reply.status and reply.thread_ts is not None:
+                set_status(client, req.channel, reply.thread_ts, clear=True)
+            return
+        if followup.kind is FollowupKind.MORE and not answer.quotes:
+            message = notice_message(f"That's every quote I have for “{followup.question}”.")
+        else:
+            message = answer_message(
+                answer,
+                request_id=req.request_id,
+                top=top or flow.deps.top_k,
+                answering=followup.question if followup.rewritten else None,
+                asked=followup.asked if followup.rewritten else None,
+            )
+        sent = post_message(client, message, channel=req.channel, thread_ts=reply.thread_ts)
+        root_ts = reply.thread_ts or sent.ts
+        if sent.ok and root_ts is not None:
+            # Remembered before the delivery is recorded: once that is logged, a follow-up
+            # in the thread (to any process) finds this turn.
+            self.threads.remember_answer(
+                req,
+                root_ts,
+                answer,
+                top=top or flow.deps.top_k,
+                followup=followup,
+                conversation=conversation,
+            )
+        flow.finish(asked, answer, ts=sent.ts, error=sent.error)
+        if not sent.ok:
+            if reply.status and reply.thread_ts is not None:
+                set_status(client, req.channel, reply.thread_ts, clear=True)
+            apologize(client, req)

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_slack import SECRET, signed_post, summary  # noqa: E402
+from bench_slack import SECRET, signed_post, summary, summary_line  # noqa: E402
 from fake_slack import BOT_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack  # noqa: E402
 
 from bot.app import build_deps, create_app  # noqa: E402
@@ -147,11 +147,7 @@ def main() -> int:
         print(json.dumps(result))
         return 0
     for name in ("followup_ack", "followup_answer"):
-        s = result[name]
-        print(
-            f"{name:16} n={s['n']:<4} p50={s['p50_ms']:7.2f} ms  p95={s['p95_ms']:7.2f} ms  "
-            f"p99={s['p99_ms']:7.2f} ms  max={s['max_ms']:7.2f} ms"
-        )
+        print(summary_line(name, result[name]))
     return 0
 
 

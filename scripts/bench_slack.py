@@ -119,6 +119,14 @@ def summary(samples: list[float]) -> dict[str, float]:
     }
 
 
+def summary_line(name: str, s: dict[str, float]) -> str:
+    """One line of a ``summary``, for the terminal."""
+    return (
+        f"{name:16} n={s['n']:<4} p50={s['p50_ms']:7.2f} ms  p95={s['p95_ms']:7.2f} ms  "
+        f"p99={s['p99_ms']:7.2f} ms  max={s['max_ms']:7.2f} ms"
+    )
+
+
 def concurrent_level(
     url: str, fake: FakeSlack, clients: int, requests: int, offset: int
 ) -> dict[str, Any]:
@@ -229,11 +237,7 @@ def main() -> int:
         print(json.dumps(result))
         return 0
     for name in ("ask_command_ack", "app_mention_ack"):
-        s = result[name]
-        print(
-            f"{name:16} n={s['n']:<4} p50={s['p50_ms']:7.2f} ms  p95={s['p95_ms']:7.2f} ms  "
-            f"p99={s['p99_ms']:7.2f} ms  max={s['max_ms']:7.2f} ms"
-        )
+        print(summary_line(name, result[name]))
     print(f"mentions answered: {result['mentions_answered']}")
     for level in result["concurrency"]:
         a, m = level["ask_ack"], level["mention_ack"]

@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.audit.files import chain_segments
 from bot.audit.records import ANSWER_SERVED
+from bot.audit.show import record_time
 from handlers.deps import PastQuestion
 from knowledge.evaluation.gaps import GapItem, GapKind
 from knowledge.models import NOT_IN_KB, Refusal
@@ -61,17 +62,6 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return rec if isinstance(rec, dict) else None
-
-
-def _moment(rec: Mapping[str, Any]) -> dt.datetime | None:
-    ts = rec.get("ts")
-    if not isinstance(ts, str):
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(ts)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def _refused_for_lack(rec: Mapping[str, Any]) -> bool:
@@ -119,7 +109,7 @@ def recent_questions(
                 question=question,
                 request_id=str(rec.get("request_id") or ""),
                 answered=rec.get("answered") is True,
-                at=_moment(rec),
+                at=record_time(rec),
             )
         )
         if len(found) >= limit:
@@ -142,7 +132,10 @@ def gap_items(oldest_first: Iterable[Mapping[str, Any]]) -> list[GapItem]:
             if _refused_for_lack(rec) and isinstance(question, str) and question.strip():
                 items.append(
                     GapItem(
-                        question=question, kind=GapKind.REFUSED, words=_words(rec), at=_moment(rec)
+                        question=question,
+                        kind=GapKind.REFUSED,
+                        words=_words(rec),
+                        at=record_time(rec),
                     )
                 )
         elif event == FEEDBACK and rec.get("helpful") is False:
@@ -158,7 +151,7 @@ def gap_items(oldest_first: Iterable[Mapping[str, Any]]) -> list[GapItem]:
                     question=question,
                     kind=GapKind.NOT_HELPFUL,
                     words=_words(answer or {}),
-                    at=_moment(rec),
+                    at=record_time(rec),
                 )
             )
         elif event == FEEDBACK_REASON:
@@ -212,7 +205,7 @@ class FileHistory:
             with fh:
                 for raw in fh:
                     rec = _parse(raw)
-                    moment = _moment(rec) if rec is not None else None
+                    moment = record_time(rec) if rec is not None else None
                     if rec is not None and moment is not None and moment >= since:
                         yield rec
 

@@ -20,6 +20,13 @@ SQLITE_FILE = "state.sqlite3"
 log = structlog.get_logger("licensebot.store")
 
 
+def _redis(settings: Settings, namespace: str, ttl: float) -> RedisTtlStore:
+    assert settings.redis_url is not None
+    return RedisTtlStore(
+        settings.redis_url.get_secret_value(), namespace, ttl, key_prefix=settings.redis_key_prefix
+    )
+
+
 def dedupe_store(settings: Settings, workers: int = 1) -> TtlStore:
     """Redis when ``LICENSEBOT_REDIS_URL`` is set (every worker and replica shares it);
     otherwise SQLite under the data directory when ``workers`` processes on this host
@@ -33,12 +40,7 @@ def dedupe_store(settings: Settings, workers: int = 1) -> TtlStore:
     ttl = settings.dedupe_ttl_seconds
     store: TtlStore
     if settings.redis_url is not None:
-        store = RedisTtlStore(
-            settings.redis_url.get_secret_value(),
-            DEDUPE_NAMESPACE,
-            ttl,
-            key_prefix=settings.redis_key_prefix,
-        )
+        store = _redis(settings, DEDUPE_NAMESPACE, ttl)
     elif workers > 1:
         store = SqliteTtlStore(settings.data_dir / SQLITE_FILE, DEDUPE_NAMESPACE, ttl)
     else:
@@ -55,12 +57,7 @@ def conversation_store(settings: Settings) -> TtlStore:
     ttl = settings.thread_ttl_days * DAY_SECONDS
     store: TtlStore
     if settings.redis_url is not None:
-        store = RedisTtlStore(
-            settings.redis_url.get_secret_value(),
-            CONVERSATIONS_NAMESPACE,
-            ttl,
-            key_prefix=settings.redis_key_prefix,
-        )
+        store = _redis(settings, CONVERSATIONS_NAMESPACE, ttl)
     else:
         store = SqliteTtlStore(settings.data_dir / SQLITE_FILE, CONVERSATIONS_NAMESPACE, ttl)
     log.info("conversations.store", backend=store.backend, ttl_days=settings.thread_ttl_days)

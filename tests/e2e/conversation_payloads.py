@@ -9,7 +9,7 @@ import json
 import time
 from typing import Any
 
-from conftest import CHANNEL, DM_CHANNEL, USER, message_ts, next_id
+from conftest import CHANNEL, DM_CHANNEL, USER, dm_message, message_ts, next_id
 from fake_slack import TEAM_ID
 
 OTHER_USER = "U0OTHER02"
@@ -25,38 +25,20 @@ def thread_reply(
     **extra: Any,
 ) -> dict[str, Any]:
     """A reply in a thread (``message.channels`` / ``message.groups`` / ``message.im``)."""
-    ts = message_ts()
-    event: dict[str, Any] = {
-        "type": "message",
-        "channel": channel,
-        "user": user,
-        "text": text,
-        "ts": ts,
-        "thread_ts": thread_ts,
-        "event_ts": ts,
-        "channel_type": channel_type,
-        "client_msg_id": f"cm-{ts}",
-        "team": TEAM_ID,
-        "parent_user_id": user,
-    }
-    event.update(extra)
-    return event
+    return dm_message(
+        text,
+        user=user,
+        channel=channel,
+        channel_type=channel_type,
+        thread_ts=thread_ts,
+        parent_user_id=user,
+        **extra,
+    )
 
 
 def channel_message(text: str, *, user: str = USER, channel: str = CHANNEL) -> dict[str, Any]:
     """A top-level channel message (``message.channels``), no thread."""
-    ts = message_ts()
-    return {
-        "type": "message",
-        "channel": channel,
-        "user": user,
-        "text": text,
-        "ts": ts,
-        "event_ts": ts,
-        "channel_type": "channel",
-        "client_msg_id": f"cm-{ts}",
-        "team": TEAM_ID,
-    }
+    return dm_message(text, user=user, channel=channel, channel_type="channel")
 
 
 def app_home_opened(tab: str, *, user: str = USER, channel: str = DM_CHANNEL) -> dict[str, Any]:

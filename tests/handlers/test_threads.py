@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from handlers.deps import StoreUnavailable
-from handlers.threads import Root, ThreadRegistry, thread_key
+from handlers.requests import AskRequest
+from handlers.threads import ThreadRegistry, thread_key
 from knowledge.answering.followup import Conversation, Turn
 
 
@@ -23,19 +24,23 @@ class DictStore:
         return self.values.get(key)
 
 
-ROOT = Root(channel="C1", thread_ts="1.1", asker="U1")
+ASKER = AskRequest(
+    request_id="r", surface="mention", question="q", user="U1", channel="C1", team="T1"
+)
 
 
 def test_a_turn_starts_a_conversation_and_more_turns_extend_it() -> None:
     store = DictStore()
     threads = ThreadRegistry(store)
     assert threads.get("T1", "C1", "1.1") is None
-    threads.record("T1", None, root=ROOT, turn=Turn(request_id="r1", question="q1"))
+    threads.record(ASKER, "1.1", Turn(request_id="r1", question="q1"))
     first = threads.get("T1", "C1", "1.1")
     assert first is not None
     assert first == Conversation(asker="U1", channel="C1", thread_ts="1.1", turns=first.turns)
-    other = Root(channel="C1", thread_ts="1.1", asker="U2")  # someone else, later
-    threads.record("T1", first, root=other, turn=Turn(request_id="r2", question="q2"))
+    other = AskRequest(
+        request_id="r", surface="mention", question="q", user="U2", channel="C1", team="T1"
+    )
+    threads.record(other, "1.1", Turn(request_id="r2", question="q2"))  # someone else, later
     again = threads.get("T1", "C1", "1.1")
     assert again is not None and again.asker == "U1"
     assert [t.request_id for t in again.turns] == ["r1", "r2"]
@@ -50,5 +55,5 @@ def test_a_store_that_is_down_or_holds_junk_loses_follow_ups_not_answers() -> No
     assert threads.get("T1", "C1", "1.1") is None
     store.down = True
     assert threads.get("T1", "C1", "1.1") is None
-    threads.record("T1", None, root=ROOT, turn=Turn(request_id="r1", question="q"))  # no raise
+    threads.record(ASKER, "1.1", Turn(request_id="r1", question="q"))  # no raise
     assert ThreadRegistry(None).get("T1", "C1", "1.1") is None
