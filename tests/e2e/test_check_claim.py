@@ -108,3 +108,14 @@ def test_an_unsigned_shortcut_does_nothing(bot: Bot) -> None:
     time.sleep(0.3)
     assert bot.fake.calls("response_url") == []
     assert bot.audit_records("answer.served") == []
+
+
+def test_a_replayed_shortcut_is_checked_once(bot: Bot) -> None:
+    payload = message_action(CLAIM, response_url=bot.fake.response_url("claim"))
+    assert bot.interact(payload).status == 200
+    assert bot.interact(payload).status == 200  # the same trigger_id again
+    bot.fake.wait_for("response_url")
+    time.sleep(0.3)
+    assert len(bot.fake.calls("response_url")) == 1
+    assert len([r for r in bot.audit_records("answer.served")]) == 1
+    assert bot.logs.wait_for("request.replayed")

@@ -168,3 +168,12 @@ def test_a_failed_publish_is_logged_not_raised(bot: Bot) -> None:
     bot.fake.api_error("views.publish", "not_enabled")
     assert bot.event(app_home_opened("home")).status == 200
     assert bot.logs.wait_for("home.publish_failed")[0]["error"] == "not_enabled"
+
+
+def test_a_retried_home_event_publishes_once(bot: Bot) -> None:
+    event = app_home_opened("home")
+    assert bot.event(event, event_id="EvHOME0001").status == 200
+    assert bot.event(event, event_id="EvHOME0001", retry_num=1).status == 200
+    bot.fake.wait_for("views.publish")
+    time.sleep(0.3)
+    assert len(bot.fake.calls("views.publish")) == 1
