@@ -60,6 +60,14 @@ class SourceRef(Frozen):
     date_estimated: bool = False
 
 
+class ExpandedTerm(Frozen):
+    """Another word that stood for the asker's: ``term`` as the quote writes it, for the
+    asker's ``for_term`` ("acquired" for "bought")."""
+
+    term: str
+    for_term: str
+
+
 class Quote(Frozen):
     text: str
     doc_id: str
@@ -77,6 +85,7 @@ class Quote(Frozen):
     # relative to ``text``; used to highlight without re-tokenising downstream.
     highlights: tuple[tuple[int, int], ...] = ()
     also_reported_by: tuple[SourceRef, ...] = ()
+    expanded_terms: tuple[ExpandedTerm, ...] = ()
 
 
 class Answer(Frozen):
@@ -120,6 +129,9 @@ class Answer(Frozen):
                             "publisher": s.publisher,
                         }
                         for s in q.also_reported_by
+                    ],
+                    "expanded_terms": [
+                        {"term": e.term, "for": e.for_term} for e in q.expanded_terms
                     ],
                 }
                 for q in self.quotes

@@ -17,7 +17,7 @@ from knowledge.service import KnowledgeBase
 LICENSEBOT = Path(sys.executable).with_name("licensebot")
 QUOTE_KEYS = {
     "text", "doc_id", "passage_id", "title", "publisher", "published", "date_estimated",
-    "url", "start", "end", "score", "matched_terms", "also_reported_by",
+    "url", "start", "end", "score", "matched_terms", "also_reported_by", "expanded_terms",
 }  # fmt: skip
 PANG = "What did Pang say about the long journey?"
 

@@ -1,0 +1,210 @@
+"""Other words for the asker's words, each weighted below the word itself.
+
+A question's content words are expanded from three places:
+
+- the lexicon (WordNet 3.0, knowledge/retrieval/lexicon.py): synonyms ("pact" ->
+  "agreement"), derived forms ("acquisition" -> "acquire"), attribute nouns and
+  adjectives ("Western" -> "west"), one level of broader terms ("handset" -> "phone"),
+  the class a named thing is an instance of, and, the other way round, the named things of
+  the knowledge base that are instances of a class the question names ("city" -> "Zurich");
+- the knowledge base's own synonym rules (``[synonyms]`` in ``manifest.toml``);
+- spelling: a word neither the articles nor the lexicon know, one edit away from a word
+  the articles use (knowledge/retrieval/spelling.py).
+
+Names (terms the articles write capitalised, knowledge/answering/context.py) are never
+expanded: "Pang" is not a "twinge". An expansion only counts where a passage holds it
+(several words: adjacent and in order), and then for less than the word it stands for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from knowledge.retrieval.lexicon import Lexicon, Related, Relation
+from knowledge.retrieval.synonyms import SynonymTable
+from knowledge.tokenizer import Analyzer, Token
+
+Terms = tuple[str, ...]
+
+
+class Source(StrEnum):
+    SYNONYM = "synonym"
+    DERIVED = "derived"
+    ATTRIBUTE = "attribute"
+    BROADER = "broader"
+    INSTANCE_OF = "instance_of"  # the question names a thing, the passage its class
+    INSTANCE = "instance"  # the question names a class, the passage a thing of that class
+    KB_SYNONYM = "kb_synonym"
+    SPELLING = "spelling"
+
+
+@dataclass(frozen=True)
+class ExpansionWeights:
+    """How much an expansion counts, as a share of the asker's own word.
+
+    Chosen on the dev split (docs/answers.md has the sweep).
+    """
+
+    synonym: float = 0.5
+    derived: float = 0.8
+    attribute: float = 0.5
+    broader: float = 0.3
+    instance_of: float = 0.5
+    instance: float = 0.5
+    kb_synonym: float = 1.0
+    spelling: float = 0.8
+    # Senses per part of speech taken from the lexicon (commonest first).
+    senses: int = 2
+
+    def of(self, source: Source) -> float:
+        return float(getattr(self, source.value))
+
+
+DEFAULT_WEIGHTS = ExpansionWeights()
+
+_RELATION_SOURCE = {
+    Relation.SYNONYM: Source.SYNONYM,
+    Relation.DERIVED: Source.DERIVED,
+    Relation.ATTRIBUTE: Source.ATTRIBUTE,
+    Relation.BROADER: Source.BROADER,
+    Relation.INSTANCE_OF: Source.INSTANCE_OF,
+}
+# Two question words form a phrase the lexicon may know ("wire service") when only
+# spaces or a hyphen stand between them.
+_JOINER_RE = re.compile(r"[\s-]{1,3}")
+
+
+@dataclass(frozen=True)
+class Expansion:
+    terms: Terms  # index terms; several must be adjacent, in this order
+    written: str  # as the lexicon or the rule writes it
+    for_terms: Terms  # the question's terms it stands for
+    for_surface: str  # the asker's words, as typed
+    weight: float
+    source: Source
+
+
+@dataclass(frozen=True)
+class ExpansionContext:
+    """What expansion needs to know about the knowledge base it expands for."""
+
+    analyzer: Analyzer
+    doc_freq: Callable[[str], int]
+    lexicon: Lexicon | None
+    synonyms: SynonymTable
+    # Class (lexicon term, lower case) -> the knowledge base's names that are instances.
+    instances: Mapping[str, tuple[tuple[Terms, str], ...]]
+    weights: ExpansionWeights = DEFAULT_WEIGHTS
+
+
+def expand_question(
+    question: str,
+    tokens: Sequence[Token],
+    ctx: ExpansionContext,
+    *,
+    keep: Callable[[Token], bool],
+) -> list[Expansion]:
+    """Expansions of the question's tokens for which ``keep`` holds (not names, not
+    stopword-like), best weight first; one per (target, question terms)."""
+    found: dict[tuple[Terms, Terms], Expansion] = {}
+    asked = {t.term for t in tokens}
+
+    def add(exp: Expansion) -> None:
+        if not exp.terms or exp.terms == exp.for_terms or set(exp.terms) <= asked:
+            return
+        if any(ctx.doc_freq(t) == 0 for t in exp.terms):
+            return  # no passage holds it: it cannot match
+        key = (exp.terms, exp.for_terms)
+        if key not in found or found[key].weight < exp.weight:
+            found[key] = exp
+
+    for group in _phrases(question, tokens, keep, longest=max(2, ctx.synonyms.longest)):
+        for_terms = tuple(t.term for t in group)
+        surface = question[group[0].start : group[-1].end]
+        for target_terms, written in ctx.synonyms.lookup(for_terms):
+            add(
+                Expansion(
+                    target_terms,
+                    written,
+                    for_terms,
+                    surface,
+                    ctx.weights.kb_synonym,
+                    Source.KB_SYNONYM,
+                )
+            )
+        if ctx.lexicon is not None and len(group) <= 2:
+            for exp in _lexicon_expansions(ctx, surface, for_terms):
+                add(exp)
+    return sorted(found.values(), key=lambda e: (-e.weight, e.for_terms, e.terms))
+
+
+def _phrases(
+    question: str, tokens: Sequence[Token], keep: Callable[[Token], bool], *, longest: int
+) -> Iterable[list[Token]]:
+    """Every run of 1..``longest`` kept tokens that stand next to each other."""
+    for i in range(len(tokens)):
+        if not keep(tokens[i]):
+            continue
+        run = [tokens[i]]
+        yield list(run)
+        for tok in tokens[i + 1 : i + longest]:
+            if not keep(tok) or not _JOINER_RE.fullmatch(question[run[-1].end : tok.start]):
+                break
+            run.append(tok)
+            yield list(run)
+
+
+def _lexicon_expansions(ctx: ExpansionContext, surface: str, for_terms: Terms) -> list[Expansion]:
+    assert ctx.lexicon is not None
+    lex = ctx.lexicon
+    words = surface.casefold()
+    if len(for_terms) > 1 and words not in lex and not lex.lemmas(words):
+        return []
+    senses = min(ctx.weights.senses, lex.senses_per_pos)
+    related: Sequence[Related] = lex.related(words, max_senses=senses)
+    out = [
+        Expansion(
+            tuple(ctx.analyzer.tokenize(r.term)),
+            r.term,
+            for_terms,
+            surface,
+            ctx.weights.of(_RELATION_SOURCE[r.relation]),
+            _RELATION_SOURCE[r.relation],
+        )
+        for r in related
+    ]
+    # The question names a class ("city", "wire service"): the knowledge base's named
+    # things of that class ("Zurich", a named news agency) answer for it. Noun senses only:
+    # "talks" is no "state" (a verb sense of "talk") that Australia is an instance of.
+    classes = {r.lemma for r in related if r.pos == "n"}
+    for cls in sorted(classes):
+        for terms, written in ctx.instances.get(cls, ()):
+            out.append(
+                Expansion(terms, written, for_terms, surface, ctx.weights.instance, Source.INSTANCE)
+            )
+    return out
+
+
+def instance_index(
+    lexicon: Lexicon, names: Iterable[tuple[Terms, str]]
+) -> dict[str, tuple[tuple[Terms, str], ...]]:
+    """Class -> the given names (terms, as written) the lexicon knows as instances of it.
+
+    A class's own broader class counts too ("China" is an Asian country, so a country).
+    """
+    index: dict[str, dict[Terms, str]] = {}
+    for terms, written in names:
+        classes = {r.term for r in lexicon.related(written, {Relation.INSTANCE_OF}, max_senses=1)}
+        if not classes:
+            continue
+        classes |= {
+            r.term
+            for c in sorted(classes)
+            for r in lexicon.related(c, {Relation.BROADER}, max_senses=1)
+        }
+        for cls in classes:
+            index.setdefault(cls, {}).setdefault(terms, written)
+    return {cls: tuple(found.items()) for cls, found in index.items()}
