@@ -31,6 +31,7 @@ Terms = tuple[str, ...]
 
 
 class Source(StrEnum):
+    INFLECTION = "inflection"  # the same word, inflected irregularly ("made" for "make")
     SYNONYM = "synonym"
     DERIVED = "derived"
     ATTRIBUTE = "attribute"
@@ -48,6 +49,7 @@ class ExpansionWeights:
     Chosen on the dev split (docs/answers.md has the sweep).
     """
 
+    inflection: float = 1.0
     synonym: float = 0.5
     derived: float = 0.8
     attribute: float = 0.5
@@ -98,6 +100,9 @@ class ExpansionContext:
     # Class (lexicon term, lower case) -> the knowledge base's names that are instances.
     instances: Mapping[str, tuple[tuple[Terms, str], ...]]
     weights: ExpansionWeights = DEFAULT_WEIGHTS
+    # Everyday words ("make", "time"): expanded to their own other forms only, as their
+    # synonyms and broader terms match almost anything.
+    weak_terms: frozenset[str] = frozenset()
 
 
 def expand_question(
@@ -165,17 +170,30 @@ def _lexicon_expansions(ctx: ExpansionContext, surface: str, for_terms: Terms) -
         return []
     senses = min(ctx.weights.senses, lex.senses_per_pos)
     related: Sequence[Related] = lex.related(words, max_senses=senses)
+    tokenize = ctx.analyzer.tokenize
+    # The asker's own word in its other forms: its lemma and the lemma's irregular
+    # inflections ("bought" -> "buy", "make" -> "made"), which stemming does not join.
     out = [
         Expansion(
-            tuple(ctx.analyzer.tokenize(r.term)),
-            r.term,
+            tuple(tokenize(form)),
+            form,
             for_terms,
             surface,
-            ctx.weights.of(_RELATION_SOURCE[r.relation]),
-            _RELATION_SOURCE[r.relation],
+            ctx.weights.inflection,
+            Source.INFLECTION,
         )
-        for r in related
+        for lemma in lex.lemmas(words)
+        for form in (lemma, *lex.forms(lemma))
     ]
+    if set(for_terms) <= ctx.weak_terms:
+        return out
+    for r in related:
+        source = _RELATION_SOURCE[r.relation]
+        weight = ctx.weights.of(source)
+        out.extend(
+            Expansion(tuple(tokenize(form)), form, for_terms, surface, weight, source)
+            for form in (r.term, *lex.forms(r.term))
+        )
     # The question names a class ("city", "wire service"): the knowledge base's named
     # things of that class ("Zurich", a named news agency) answer for it. Noun senses only:
     # "talks" is no "state" (a verb sense of "talk") that Australia is an instance of.
