@@ -25,6 +25,7 @@ from knowledge.answering.query import (
     query_terms,
     question_focus,
     read_query,
+    term_weight,
 )
 from knowledge.models import Answer, ExpandedTerm, Quote, SourceRef
 from knowledge.retrieval.expansion import (
@@ -51,7 +52,7 @@ __all__ = [
 MAX_QUESTION_CHARS = 1000
 # Share of the question's rarity-weighted content a passage must carry to be quoted;
 # chosen on the dev split (docs/answers.md has the sweep).
-MIN_COVERAGE = 0.25
+MIN_COVERAGE = 0.2
 CANDIDATES = 40
 # Two sentences carry "the same statement" when most of the shorter one's terms recur.
 SAME_STATEMENT_OVERLAP = 0.6
@@ -84,7 +85,7 @@ class AnswerWeights:
     # A name carried by the article's subject or by the passage before, not the passage.
     context: float = 0.5
     # Ranking bonus for a passage holding the kind of answer asked for (a date for "when").
-    type_bonus: float = 0.15
+    type_bonus: float = 0.2
     # Kinds of answer without which a question is refused ("when" and no passage holds a
     # date about it).
     type_required: frozenset[AnswerType] = frozenset({AnswerType.DATE, AnswerType.NUMBER})
@@ -169,6 +170,10 @@ class _Plan:
     kind: AnswerType | None
     weights: AnswerWeights
     term_weights: dict[str, float]  # BM25 weight per index term (own 1.0, expansions less)
+    # Only names asked ("Who is Vincent Pang?", "Pang?"): the passage introducing them wins.
+    introduce: bool = False
+    # Names that answer no "who"/"which": the question's own, and the topic's.
+    not_answers: frozenset[str] = frozenset()
 
 
 def _expansion_holds(snap: Snapshot, i: int, exp: Expansion) -> bool:
@@ -231,17 +236,32 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
         return None
     m.coverage = sum(q.weight * m.credit.get(q.term, 0.0) for q in query.terms) / plan.total
     m.bm25 = _bm25(snap, i, plan.term_weights)
-    if plan.kind is not None:
-        p = snap.passages[i]
+    if plan.introduce:
+        m.typed = _introduces(snap, i, [q.term for q in query.terms])
+    elif plan.kind is not None:
         m.typed = holds(
             plan.kind,
-            p.text,
+            snap.passages[i].text,
             present,
             names=snap.names,
-            asked=frozenset(q.term for q in query.terms),
+            asked=plan.not_answers,
             places=snap.places,
         )
     return m
+
+
+def _introduces(snap: Snapshot, i: int, names: Sequence[str]) -> bool:
+    """Passage ``i`` is where its article first names them ("Vincent Pang, senior vice
+    president …"): what "Who is …?" and a bare name ask for."""
+    if not all(t in snap.passage_terms[i] for t in names):
+        return False
+    doc = snap.passages[i].doc_id
+    j = i - 1
+    while j >= 0 and snap.passages[j].doc_id == doc:
+        if any(t in snap.passage_terms[j] for t in names):
+            return False
+        j -= 1
+    return True
 
 
 def _phrase_carried(snap: Snapshot, plan: _Plan, m: _Match, phrase: Phrase) -> bool:
@@ -401,11 +421,13 @@ def _expansion_context(snap: Snapshot, weights: AnswerWeights) -> ExpansionConte
         synonyms=snap.synonyms,
         instances=snap.instances,
         weights=weights.expansion,
+        weak_terms=snap.weak_terms,
     )
 
 
 def _expandable(snap: Snapshot, query: Query) -> Callable[[Token], bool]:
-    """Tokens the lexicon may expand: not names, not everyday words, not typos."""
+    """Tokens the lexicon may expand: not names, not typos (everyday words only to their
+    own other forms, see ExpansionContext.weak_terms)."""
     names = {t for g in query.names for t in g} | {t for p in query.phrases for t in p.terms}
     corrected = {q.term for q in query.terms if q.corrected is not None}
 
@@ -413,7 +435,6 @@ def _expandable(snap: Snapshot, query: Query) -> Callable[[Token], bool]:
         return (
             tok.term not in names
             and tok.term not in snap.names
-            and tok.term not in snap.weak_terms
             and tok.term not in corrected
             and tok.surface[:1].isalpha()
         )
@@ -449,8 +470,11 @@ def _plan(
                 term_weights[t] = max(term_weights.get(t, 0.0), exp.weight)
     kind = question_type(question)
     named = {t for g in query.names for t in g} | {t for p in query.phrases for t in p.terms}
-    if kind is AnswerType.NAME and all(q.term in named or q.df == 0 for q in query.terms):
+    only_names = bool(named) and all(q.term in named for q in query.terms)
+    if only_names and kind in (AnswerType.NAME, None):
         kind = None  # "Who is Vincent Pang?" asks what the name is, not for a name
+    n = snap.index.n_docs
+    topic = {t for t in snap.names if term_weight(n, snap.index.doc_freq(t)) <= TOPIC_WEIGHT}
     return _Plan(
         query=query,
         total=sum(q.weight for q in query.terms),
@@ -461,6 +485,8 @@ def _plan(
         kind=kind,
         weights=weights,
         term_weights=term_weights,
+        introduce=only_names and kind is None,
+        not_answers=frozenset(own | topic),
     )
 
 

@@ -46,11 +46,29 @@ _TYPE_RES: tuple[tuple[re.Pattern[str], AnswerType], ...] = (
 )
 
 
+# "Which country …", "Which executive …": a choice among named things.
+_WHICH_RE = re.compile(
+    _LEAD_IN + r"(?:in\s+|from\s+|to\s+|by\s+|with\s+)?which\s+(?P<words>(?:[\w-]+\s+){0,2}[\w-]+)",
+    re.IGNORECASE,
+)
+
+
 def question_type(question: str) -> AnswerType | None:
-    """The kind of answer the question opens by asking for, if it asks for one."""
+    """The kind of answer the question opens by asking for, if it asks for one.
+
+    "Which <noun>" asks for a name, a place when the noun is a kind of place ("Which
+    country", "which city").
+    """
     for pattern, kind in _TYPE_RES:
         if pattern.search(question):
             return kind
+    m = _WHICH_RE.search(question)
+    if m:
+        words = [w.casefold() for w in m.group("words").split()]
+        singular = {w[:-1] if w.endswith("s") else w for w in words}
+        if (set(words) | singular) & PLACE_CLASSES:
+            return AnswerType.PLACE
+        return AnswerType.NAME
     return None
 
 
