@@ -401,10 +401,17 @@ def _quote_blocks(quote: Quote, index: int, kb_version: str) -> list[Block]:
             ArticleRef(doc_id=quote.doc_id, start=quote.start, end=quote.end, kb_version=kb_version)
         ),
     )
-    return [
-        _section(body, block_id=f"quote_{index}", accessory=button),
-        _context(attribution_line(quote), block_id=f"source_{index}"),
-    ]
+    source = _context(attribution_line(quote), block_id=f"source_{index}")
+    note = expansion_line(quote)
+    if note is not None:
+        source["elements"].append(_mrkdwn(_cut_rendered(note, MAX_CONTEXT_TEXT)))
+    return [_section(body, block_id=f"quote_{index}", accessory=button), source]
+
+
+def expansion_line(quote: Quote) -> str | None:
+    """ "Matched “acquired” for “bought”": the other words that stood for the asker's."""
+    note = quote.expansion_note
+    return None if note is None else "Matched " + escape(note)
 
 
 def _actions(answer: Answer, *, request_id: str, top: int, shareable: bool) -> Block:

@@ -85,7 +85,16 @@ class Quote(Frozen):
     # relative to ``text``; used to highlight without re-tokenising downstream.
     highlights: tuple[tuple[int, int], ...] = ()
     also_reported_by: tuple[SourceRef, ...] = ()
+    # Other words that stood for the asker's in this quote (the lexicon's, the knowledge
+    # base's synonyms, a typo's correction).
     expanded_terms: tuple[ExpandedTerm, ...] = ()
+
+    @property
+    def expansion_note(self) -> str | None:
+        """“acquired” for “bought”, “firms” for “companies” — or None when none matched."""
+        if not self.expanded_terms:
+            return None
+        return ", ".join(f"“{e.term}” for “{e.for_term}”" for e in self.expanded_terms)
 
 
 class Answer(Frozen):

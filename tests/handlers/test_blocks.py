@@ -37,7 +37,7 @@ from handlers.blocks import (
     unavailable_message,
     usage_message,
 )
-from knowledge.models import Answer, Article, ArticleMeta, Quote, SourceRef
+from knowledge.models import Answer, Article, ArticleMeta, ExpandedTerm, Quote, SourceRef
 
 KB_VERSION = "0123456789abcdef"
 
@@ -184,6 +184,26 @@ def test_answer_message_layout() -> None:
     assert set(action_ids) | {ACTION_FULL_ARTICLE} == ACTION_IDS
     assert "ref123" in blocks[-1]["elements"][0]["text"]
     assert message.text.startswith("2 quotes for “Will Huawei license 5G?”")
+
+
+def test_a_quote_says_which_other_words_matched() -> None:
+    expanded = (
+        ExpandedTerm(term="acquired", for_term="bought"),
+        ExpandedTerm(term="<firms>", for_term="companies & co"),
+    )
+    answer = make_answer((make_quote(expanded_terms=expanded), make_quote(passage_id="doc_a#2")))
+    blocks = answer_message(answer, request_id="r").blocks
+    source = next(b for b in blocks if b.get("block_id") == "source_0")
+    attribution, note = source["elements"]
+    assert attribution["text"].startswith("— Huawei offers 5G")
+    assert note == {
+        "type": "mrkdwn",
+        "text": "Matched “acquired” for “bought”, “&lt;firms&gt;” for “companies &amp; co”",
+        "verbatim": True,
+    }
+    # A quote that matched only the asker's own words has no note.
+    plain = next(b for b in blocks if b.get("block_id") == "source_1")
+    assert len(plain["elements"]) == 1
 
 
 def test_shared_answer_is_attributed_and_has_no_share_button() -> None:
