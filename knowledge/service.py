@@ -215,7 +215,7 @@ class _Vocabulary:
     surfaces: dict[str, str]  # name term -> the commonest way the articles write it
     places: frozenset[str]
     instances: dict[str, tuple[tuple[tuple[str, ...], str], ...]]
-    words: dict[str, str]  # every word, lower case -> its index term
+    words: dict[str, str]  # every word (lower case) and stem -> its index term
 
     @classmethod
     def of(
@@ -243,6 +243,8 @@ class _Vocabulary:
                     written.setdefault(tok.term, Counter())[tok.surface] += 1
                 if tok.surface.isalpha():
                     words.setdefault(tok.surface.casefold(), tok.term)
+                    # Stems too: "aquire" is two edits from "acquired", one from "acquir".
+                    words.setdefault(tok.term, tok.term)
             for terms, surface in capitalised_runs(text, a):
                 runs.setdefault(terms, surface)
         surfaces = {t: c.most_common(1)[0][0] for t, c in written.items()}

@@ -107,7 +107,9 @@ def _token_terms(
         term, corrected = tok.term, None
         df = snap.index.doc_freq(term)
         if df == 0 and snap.speller is not None and not _known_word(snap, tok.surface):
-            fix = snap.speller.correct(tok.surface, snap.index.doc_freq)
+            fix = snap.speller.correct(tok.surface, snap.index.doc_freq) or (
+                snap.speller.correct(tok.term, snap.index.doc_freq)
+            )
             if fix is not None:
                 corrected, term = fix
                 df = snap.index.doc_freq(term)
