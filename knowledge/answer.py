@@ -71,6 +71,9 @@ _TYPE_WORDS = {
     AnswerType.NAME: "a name",
     AnswerType.PLACE: "a place",
 }
+# Stand-ins that are the asker's word itself: its other forms, the knowledge base's declared
+# equivalents, the article word a typo meant.
+_OWN = frozenset({Source.INFLECTION, Source.KB_SYNONYM, Source.SPELLING})
 # What an attribute question asks for must be the asker's word itself, a form of it or
 # a synonym the knowledge base declares: a thesaurus synonym of another sense ("part" for
 # "share") would answer a question the passage does not.
@@ -230,7 +233,7 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
     matched = [q for q in query.terms if m.credit.get(q.term, 0.0) > 0]
     if len(matched) < min(2, len(query.terms)) or all(q.term in snap.weak_terms for q in matched):
         return None  # one shared everyday word ("like", "time") is a coincidence
-    if w.own_word and not m.own:
+    if w.own_word and not (m.own or any(e.source in _OWN for e in m.expanded.values())):
         return None  # other words and context alone: none of the asker's own words
     if plan.focus is not None and plan.focus.attribute and not _carries_focus(m, plan.focus):
         return None
@@ -344,7 +347,14 @@ def compose_answer(
     unknown_words = [q.surface for q in unknown]
     # A multi-word name no article writes, words adjacent: "World Cup" is not "world" + "cup".
     holders = {p.terms: phrase_holders(snap, p.terms) for p in query.phrases}
-    missing_phrases = [p for p in query.phrases if not holders[p.terms]]
+    unknown_terms = {q.term for q in unknown}
+    # A name whose words no article has is refused for its words ("Philips", "Hue"); one
+    # whose words are there, never together, for the name as a whole.
+    missing_phrases = [
+        p
+        for p in query.phrases
+        if not holders[p.terms] and not set(p.terms) <= unknown_terms
+    ]
     if missing_phrases:
         in_phrase = {t for p in missing_phrases for t in p.terms}
         shown = [p.surface for p in missing_phrases] + [

@@ -21,6 +21,7 @@ from knowledge.answering.context import (
     article_subjects,
     capitalised_runs,
     name_terms,
+    ordinary_word,
 )
 from knowledge.index import Bm25Index, Bm25Params
 from knowledge.index_store import load_or_build
@@ -232,7 +233,7 @@ class _Vocabulary:
                 (text, PassageText(a, starts))
                 for text, a, starts in zip(texts, analysed, sentence_starts, strict=True)
             ),
-            lambda word: lexicon is not None and bool(lexicon.lemmas(word.casefold())),
+            lambda word: ordinary_word(lexicon, word),
         )
         written: dict[str, Counter[str]] = {}
         words: dict[str, str] = {}

@@ -53,6 +53,12 @@ _WHICH_RE = re.compile(
 )
 
 
+def _singular(word: str) -> str:
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    return word[:-1] if word.endswith("s") else word
+
+
 def question_type(question: str) -> AnswerType | None:
     """The kind of answer the question opens by asking for, if it asks for one.
 
@@ -65,7 +71,7 @@ def question_type(question: str) -> AnswerType | None:
     m = _WHICH_RE.search(question)
     if m:
         words = [w.casefold() for w in m.group("words").split()]
-        singular = {w[:-1] if w.endswith("s") else w for w in words}
+        singular = {_singular(w) for w in words}
         if (set(words) | singular) & PLACE_CLASSES:
             return AnswerType.PLACE
         return AnswerType.NAME

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from knowledge.models import Article, Passage
+from knowledge.retrieval.lexicon import Lexicon, Relation
 from knowledge.tokenizer import Analyzer, Token
 
 # A name carried by more than this share of an article's passages is its subject.
@@ -49,6 +50,21 @@ class PassageText:
 
     tokens: Sequence[Token]
     sentence_starts: Sequence[int]
+
+
+def ordinary_word(lexicon: Lexicon | None, word: str) -> bool:
+    """Whether the lexicon knows ``word`` as an ordinary word: a lemma with a sense that
+    is not a named thing ("acme" is a peak; "Reyes" is only the poet, "Dana" a deity)."""
+    if lexicon is None:
+        return False
+    key = word.casefold()
+    if not lexicon.lemmas(key):
+        return False
+    senses: dict[tuple[str, int], bool] = {}
+    for r in lexicon.related(key):
+        named = senses.get((r.pos, r.sense_rank), False)
+        senses[(r.pos, r.sense_rank)] = named or r.relation is Relation.INSTANCE_OF
+    return not senses or not all(senses.values())
 
 
 def sentence_initial(text: str, starts: Iterable[int]) -> set[int]:

@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from knowledge.answering.context import is_capitalised
+from knowledge.answering.context import is_capitalised, ordinary_word
 from knowledge.answering.phrases import phrase_holders
 from knowledge.snapshot import Snapshot
 from knowledge.tokenizer import Token
@@ -82,9 +82,8 @@ def _capital_means_name(snap: Snapshot, tok: Token, first_word_at: int, plain: b
     word = tok.surface.casefold()
     if word in _COMMAND_WORDS:
         return False
-    lexicon = snap.analyzer.lexicon
-    # The first word is capitalised anyway: a word the lexicon knows is an ordinary one.
-    return lexicon is None or not lexicon.lemmas(word) or tok.term in snap.names
+    # The first word is capitalised anyway: an ordinary word there is no name.
+    return not ordinary_word(snap.analyzer.lexicon, word) or tok.term in snap.names
 
 
 def query_terms(

@@ -115,9 +115,9 @@ def test_title_repeat_and_word_parts_are_engine_knobs() -> None:
 
 def test_the_default_preset_is_the_one_chosen_on_train() -> None:
     # Chosen on SciFact's train split (docs/retrieval.md): word parts, title twice.
-    assert DEFAULT_CONFIG == RetrievalConfig(title_repeat=2, word_parts=True)
+    assert RetrievalConfig(title_repeat=2, word_parts=True) == DEFAULT_CONFIG
     assert TUNED_CONFIG == DEFAULT_CONFIG
-    assert PLAIN_CONFIG == RetrievalConfig()
+    assert RetrievalConfig() == PLAIN_CONFIG
     assert not PLAIN_CONFIG.analyzer().word_parts
 
 

@@ -84,7 +84,7 @@ def test_manifest_rules_are_read_with_their_lines(tmp_path: Path) -> None:
     manifest, problems = read_manifest(
         write(
             tmp_path,
-            '[synonyms]\nrules = [\n  "handset, phone",\n  \'blacklist => entity list\',\n]\n',
+            "[synonyms]\nrules = [\n  \"handset, phone\",\n  'blacklist => entity list',\n]\n",
         )
     )
     assert problems == []
