@@ -351,9 +351,7 @@ def compose_answer(
     # A name whose words no article has is refused for its words ("Philips", "Hue"); one
     # whose words are there, never together, for the name as a whole.
     missing_phrases = [
-        p
-        for p in query.phrases
-        if not holders[p.terms] and not set(p.terms) <= unknown_terms
+        p for p in query.phrases if not holders[p.terms] and not set(p.terms) <= unknown_terms
     ]
     if missing_phrases:
         in_phrase = {t for p in missing_phrases for t in p.terms}
@@ -546,6 +544,10 @@ def _not_found_reason(
 
 def _corroborating(snap: Snapshot, i: int) -> list[int]:
     """Passages of *other* articles carrying a statement of passage ``i``."""
+    return snap.memo.get(("corroborating", i), lambda: _find_corroborating(snap, i))
+
+
+def _find_corroborating(snap: Snapshot, i: int) -> list[int]:
     doc = snap.passages[i].doc_id
     mine = snap.passage_sentences[i]
     found: dict[str, int] = {}
@@ -602,7 +604,7 @@ def _quote(snap: Snapshot, plan: _Plan, m: _Match, corroborating: list[int]) -> 
     meta = snap.articles[p.doc_id].meta
     own = [q for q in plan.query.terms if q.term in m.own and q.corrected is None]
     wanted = {q.term for q in own}
-    highlights = tuple((t.start, t.end) for t in snap.analyzer.analyze(p.text) if t.term in wanted)
+    highlights = tuple((t.start, t.end) for t in snap.analysed(m.i) if t.term in wanted)
     return Quote(
         text=p.text,
         doc_id=p.doc_id,

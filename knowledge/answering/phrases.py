@@ -55,7 +55,7 @@ def phrase_holders(snap: Snapshot, terms: Sequence[str]) -> set[int]:
 
 def phrase_span(snap: Snapshot, i: int, terms: Sequence[str]) -> tuple[int, int] | None:
     """Where in passage ``i``'s text ``terms`` first stand adjacent (offsets in its text)."""
-    analysed = snap.analyzer.analyze(snap.passages[i].text)
+    analysed = snap.analysed(i)
     found = phrase_at([t.term for t in analysed], terms, snap.names)
     if found is None:
         return None

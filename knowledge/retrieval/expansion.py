@@ -18,6 +18,7 @@ expanded: "Pang" is not a "twinge". An expansion only counts where a passage hol
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -162,27 +163,44 @@ def _phrases(
             yield list(run)
 
 
+@functools.lru_cache(maxsize=20_000)
+def _related(
+    lexicon: Lexicon, words: str, senses: int
+) -> tuple[tuple[str, ...], tuple[Related, ...]]:
+    """(lemmas, related terms) of a question word: the same for every knowledge base."""
+    return lexicon.lemmas(words), lexicon.related(words, max_senses=senses)
+
+
+@functools.lru_cache(maxsize=100_000)
+def _analysed(analyzer: Analyzer, text: str) -> Terms:
+    return tuple(analyzer.tokenize(text))
+
+
 def _lexicon_expansions(ctx: ExpansionContext, surface: str, for_terms: Terms) -> list[Expansion]:
     assert ctx.lexicon is not None
     lex = ctx.lexicon
     words = surface.casefold()
-    if len(for_terms) > 1 and words not in lex and not lex.lemmas(words):
-        return []
     senses = min(ctx.weights.senses, lex.senses_per_pos)
-    related: Sequence[Related] = lex.related(words, max_senses=senses)
-    tokenize = ctx.analyzer.tokenize
+    lemmas, related = _related(lex, words, senses)
+    if len(for_terms) > 1 and not lemmas:
+        return []
+    analyzer = ctx.analyzer
+
+    def tokenize(text: str) -> Terms:
+        return _analysed(analyzer, text)
+
     # The asker's own word in its other forms: its lemma and the lemma's irregular
     # inflections ("bought" -> "buy", "make" -> "made"), which stemming does not join.
     out = [
         Expansion(
-            tuple(tokenize(form)),
+            tokenize(form),
             form,
             for_terms,
             surface,
             ctx.weights.inflection,
             Source.INFLECTION,
         )
-        for lemma in lex.lemmas(words)
+        for lemma in lemmas
         for form in (lemma, *lex.forms(lemma))
     ]
     if set(for_terms) <= ctx.weak_terms:
@@ -191,7 +209,7 @@ def _lexicon_expansions(ctx: ExpansionContext, surface: str, for_terms: Terms) -
         source = _RELATION_SOURCE[r.relation]
         weight = ctx.weights.of(source)
         out.extend(
-            Expansion(tuple(tokenize(form)), form, for_terms, surface, weight, source)
+            Expansion(tokenize(form), form, for_terms, surface, weight, source)
             for form in (r.term, *lex.forms(r.term))
         )
     # The question names a class ("city", "wire service"): the knowledge base's named
