@@ -218,7 +218,7 @@ _QUANTITY_RE = re.compile(r"\bhow\s+(?:many|much)\s+(?P<focus>[^\W\d_][\w-]*)", 
 _ATTRIBUTE_RES = (
     re.compile(
         r"\b(?:what|who|which)(?:'s|\s+(?:is|was|are|were))\s+(?:the|a|an)\s+"
-        r"(?P<focus>[\w-]+(?:\s+[\w-]+)?)\s+(?:of|for|at|in)\b",
+        r"(?P<focus>[\w-]+(?:\s+[\w-]+)?)\s+(?:of|for|at|in)\b(?P<owner>[^?!.]*)",
         re.IGNORECASE,
     ),
     re.compile(
@@ -251,8 +251,20 @@ def question_focus(snap: Snapshot, question: str) -> Focus | None:
     for pattern in _ATTRIBUTE_RES:
         m = pattern.search(question)
         if m:
-            return _focus(snap, m.group("focus"), attribute=True)
+            owner = m.groupdict().get("owner")
+            attribute = owner is None or _only_names(snap, owner)
+            return _focus(snap, m.group("focus"), attribute=attribute)
     return None
+
+
+def _only_names(snap: Snapshot, text: str) -> bool:
+    """"of Ericsson", "of the Huawei Mate 30": the owner of the attribute is a name, so the
+    question asks for a property of it; "the purpose of Huawei's offer to …" asks why."""
+    tokens = snap.analyzer.analyze(text)
+    return bool(tokens) and all(
+        is_capitalised(t.surface) or t.term in snap.names or t.surface[:1].isdigit()
+        for t in tokens
+    )
 
 
 def _focus(snap: Snapshot, text: str, *, attribute: bool) -> Focus | None:

@@ -84,6 +84,9 @@ def test_names_and_phrases_of_a_question(
         ("What is Nokia's market share in Europe?", "market share", True),
         ("What is Vincent Pang's salary?", "salary", True),
         ("Who is the CEO of Ericsson?", "CEO", True),
+        ("What is the battery life of the Huawei Mate 30?", "battery life", True),
+        # The owner is no name: a why-question in other words, not a property.
+        ("What is the purpose of Huawei's offer to license 5G?", "purpose", False),
         ("How many base stations will Huawei build?", "base", False),
         ("Did Pang say how many there were?", None, False),
     ],
