@@ -359,8 +359,6 @@ def compose_answer(
             q.surface for q in unknown if q.term not in in_phrase
         ]
         return refuse(f"{NOT_IN_KB}: no article mentions {_quoted(shown)}.", shown)
-    if any(q.proper for q in unknown):
-        return refuse(f"{NOT_IN_KB}: no article mentions {_quoted(unknown_words)}.", unknown_words)
     expansions = (
         expand_question(
             question, tokens, _expansion_context(snap, weights), keep=_expandable(snap, query)
@@ -368,6 +366,11 @@ def compose_answer(
         if weights.expand
         else []
     )
+    # A name no article writes is not in the knowledge base, unless the knowledge base
+    # declares another name for it.
+    declared = {t for e in expansions if e.source is Source.KB_SYNONYM for t in e.for_terms}
+    if any(q.proper and q.term not in declared for q in unknown):
+        return refuse(f"{NOT_IN_KB}: no article mentions {_quoted(unknown_words)}.", unknown_words)
     focus = question_focus(snap, question)
     if focus is not None and not _focus_in_kb(snap, focus, expansions):
         shown = [q.surface for q in qterms if q.term in focus.terms] or [focus.surface]

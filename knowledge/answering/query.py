@@ -258,12 +258,11 @@ def question_focus(snap: Snapshot, question: str) -> Focus | None:
 
 
 def _only_names(snap: Snapshot, text: str) -> bool:
-    """"of Ericsson", "of the Huawei Mate 30": the owner of the attribute is a name, so the
+    """ "of Ericsson", "of the Huawei Mate 30": the owner of the attribute is a name, so the
     question asks for a property of it; "the purpose of Huawei's offer to …" asks why."""
     tokens = snap.analyzer.analyze(text)
     return bool(tokens) and all(
-        is_capitalised(t.surface) or t.term in snap.names or t.surface[:1].isdigit()
-        for t in tokens
+        is_capitalised(t.surface) or t.term in snap.names or t.surface[:1].isdigit() for t in tokens
     )
 
 

@@ -127,7 +127,9 @@ def expand_question(
         if key not in found or found[key].weight < exp.weight:
             found[key] = exp
 
-    for group in _phrases(question, tokens, keep, longest=max(2, ctx.synonyms.longest)):
+    # The knowledge base's own rules apply to every word, names too ("MBBF => Mobile
+    # Broadband Forum").
+    for group in _phrases(question, tokens, lambda _: True, longest=ctx.synonyms.longest):
         for_terms = tuple(t.term for t in group)
         surface = question[group[0].start : group[-1].end]
         for target_terms, written in ctx.synonyms.lookup(for_terms):
@@ -141,10 +143,19 @@ def expand_question(
                     Source.KB_SYNONYM,
                 )
             )
-        if ctx.lexicon is not None and len(group) <= 2:
-            for exp in _lexicon_expansions(ctx, surface, for_terms):
+    if ctx.lexicon is not None:
+        # Single words and two-word lemmas ("cell phone"), both: keeping a lemma's words'
+        # own expansions lost more than it saved on the dev split ("one-time" is "former"
+        # to the lexicon, "one" stays "single").
+        for group in _phrases(question, tokens, keep, longest=2):
+            for_terms = tuple(t.term for t in group)
+            for exp in _lexicon_expansions(ctx, _surface(question, group), for_terms):
                 add(exp)
     return sorted(found.values(), key=lambda e: (-e.weight, e.for_terms, e.terms))
+
+
+def _surface(question: str, group: Sequence[Token]) -> str:
+    return question[group[0].start : group[-1].end]
 
 
 def _phrases(

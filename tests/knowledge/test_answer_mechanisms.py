@@ -215,3 +215,15 @@ def test_kb_synonyms_apply_and_change_on_reload(tmp_path: Path) -> None:
     with pytest.raises(KBInvalid, match="synonym rule 'quibbet'"):
         kb.reload()
     assert ("Widgets", "quibbet") in expanded(kb.answer("quibbet from Acme"))
+
+
+def test_kb_synonyms_give_names_other_names(tmp_path: Path) -> None:
+    kb = KnowledgeBase.load(make_answer_kb(tmp_path / "kb", synonyms=["BLS => Brightline"]))
+    answer = kb.answer("When did Acme buy BLS?")
+    assert first(answer) == "alpha#1"
+    assert ("Brightline", "BLS") in expanded(answer)
+    # Without the rule, a name no article writes is refused, naming it.
+    plain = KnowledgeBase.load(make_answer_kb(tmp_path / "plain"))
+    refused = plain.answer("When did Acme buy BLS?")
+    assert refused.answered is False
+    assert refused.reason == "Not in the knowledge base: no article mentions “buy” and “BLS”."
