@@ -75,6 +75,8 @@ _RELATION_SOURCE = {
     Relation.BROADER: Source.BROADER,
     Relation.INSTANCE_OF: Source.INSTANCE_OF,
 }
+# Relations too loose to stand on an everyday word ("like", "time", "make").
+_LOOSE = frozenset({Source.BROADER, Source.INSTANCE_OF, Source.INSTANCE})
 # Two question words form a phrase the lexicon may know ("wire service") when only
 # spaces or a hyphen stand between them.
 _JOINER_RE = re.compile(r"[\s-]{1,3}")
@@ -123,6 +125,8 @@ def expand_question(
             return
         if any(ctx.doc_freq(t) == 0 for t in exp.terms):
             return  # no passage holds it: it cannot match
+        if exp.source in _LOOSE and set(exp.terms) <= ctx.weak_terms:
+            return  # "compared" -> "likeness" -> "like": a broader everyday word proves nothing
         key = (exp.terms, exp.for_terms)
         if key not in found or found[key].weight < exp.weight:
             found[key] = exp

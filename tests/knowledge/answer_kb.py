@@ -18,7 +18,7 @@ ARTICLES = {
         "Regulators welcomed the royalty rate Orbit set for its modem patents.\n"
     ),
     "gamma": (
-        "Zenith Foods licensed its bread recipes to franchisees.\n\n"
+        "Zenith Foods licensed its Loaf 9 bread recipes to franchisees.\n\n"
         "The franchise fee will be waived for bakeries that open early.\n"
     ),
 }

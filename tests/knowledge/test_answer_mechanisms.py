@@ -163,6 +163,23 @@ def test_how_much_wants_a_number(kb: KnowledgeBase) -> None:
     assert kb.answer("How much is the Orbit royalty rate?").answered is False
 
 
+def test_a_number_the_question_gives_is_no_answer_to_how_much(kb: KnowledgeBase) -> None:
+    # gamma#1 holds "Loaf 9": the 9 is part of the name asked about, not a price.
+    answer = kb.answer("How much does a Loaf 9 recipe licence cost?")
+    assert answer.answered is False
+    assert answer.reason is not None
+    assert answer.reason.endswith("gives a number.")
+
+
+def test_a_broader_term_alone_is_no_term_in_common() -> None:
+    # "headquartered" -> broader "provide" -> "providers": one name and a broader word
+    # are not the two terms a passage must share.
+    bundled = KnowledgeBase.load().snapshot
+    question = "Where is Ericsson headquartered?"
+    assert compose_answer(bundled, question, weights=AnswerWeights(shared_credit=0.0)).answered
+    assert not compose_answer(bundled, question).answered
+
+
 def test_a_bare_name_gets_the_passage_introducing_it(kb: KnowledgeBase) -> None:
     assert first(kb.answer("Reyes?")) == "alpha#2"
     assert first(kb.answer("who is dana reyes")) == "alpha#2"
