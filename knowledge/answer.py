@@ -99,8 +99,6 @@ class AnswerWeights:
     # What counts as a term the passage shares (for "two terms in common"): a share of
     # the term's weight above this (a broader term, 0.3, is no shared term).
     shared_credit: float = 0.3
-    # The two terms in common are content words, not everyday ones ("time", "open").
-    content_pair: bool = False
     # Quotes after the first carry at least this share of the first one's coverage: a
     # passage matching one word and a broader term for another does not pad an answer.
     relative_coverage: float = 0.4
@@ -238,10 +236,6 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
     matched = [q for q in query.terms if m.credit.get(q.term, 0.0) > w.shared_credit]
     if len(matched) < min(2, len(query.terms)) or all(q.term in snap.weak_terms for q in matched):
         return None  # one shared everyday word ("like", "time") is a coincidence
-    if w.content_pair:
-        content = [q for q in query.terms if q.term not in snap.weak_terms]
-        if sum(q not in snap.weak_terms and q in matched for q in content) < min(2, len(content)):
-            return None  # "time" + "open": one content word and an everyday one
     if w.own_word and not (m.own or any(e.source in _OWN for e in m.expanded.values())):
         return None  # other words and context alone: none of the asker's own words
     if plan.focus is not None and plan.focus.attribute and not _carries_focus(m, plan.focus):
