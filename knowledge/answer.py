@@ -374,10 +374,9 @@ def compose_answer(
             q.surface for q in unknown if q.term not in in_phrase
         ]
         return refuse(f"{NOT_IN_KB}: no article mentions {_quoted(shown)}.", shown)
+    keep, named = _expandable(snap, query)
     expansions = (
-        expand_question(
-            question, tokens, _expansion_context(snap, weights), keep=_expandable(snap, query)
-        )
+        expand_question(question, tokens, _expansion_context(snap, weights), keep=keep, named=named)
         if weights.expand
         else []
     )
@@ -451,21 +450,22 @@ def _expansion_context(snap: Snapshot, weights: AnswerWeights) -> ExpansionConte
     )
 
 
-def _expandable(snap: Snapshot, query: Query) -> Callable[[Token], bool]:
-    """Tokens the lexicon may expand: not names, not typos (everyday words only to their
-    own other forms, see ExpansionContext.weak_terms)."""
+def _expandable(
+    snap: Snapshot, query: Query
+) -> tuple[Callable[[Token], bool], Callable[[Token], bool]]:
+    """(words the lexicon may expand, names it may give other forms of); a typo is
+    neither (everyday words only to their own forms, see ExpansionContext.weak_terms)."""
     names = {t for g in query.names for t in g} | {t for p in query.phrases for t in p.terms}
+    names |= snap.names
     corrected = {q.term for q in query.terms if q.corrected is not None}
 
     def keep(tok: Token) -> bool:
-        return (
-            tok.term not in names
-            and tok.term not in snap.names
-            and tok.term not in corrected
-            and tok.surface[:1].isalpha()
-        )
+        return tok.term not in names and tok.term not in corrected and tok.surface[:1].isalpha()
 
-    return keep
+    def named(tok: Token) -> bool:
+        return tok.term in names and tok.term not in corrected and tok.surface[:1].isalpha()
+
+    return keep, named
 
 
 def _focus_in_kb(snap: Snapshot, focus: Focus, expansions: list[Expansion]) -> bool:

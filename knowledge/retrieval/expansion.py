@@ -75,6 +75,7 @@ _RELATION_SOURCE = {
     Relation.BROADER: Source.BROADER,
     Relation.INSTANCE_OF: Source.INSTANCE_OF,
 }
+_NAME_RELATIONS = frozenset({Relation.SYNONYM, Relation.DERIVED})
 # Relations too loose to stand on an everyday word ("like", "time", "make").
 _LOOSE = frozenset({Source.BROADER, Source.INSTANCE_OF, Source.INSTANCE})
 # Two question words form a phrase the lexicon may know ("wire service") when only
@@ -114,9 +115,11 @@ def expand_question(
     ctx: ExpansionContext,
     *,
     keep: Callable[[Token], bool],
+    named: Callable[[Token], bool] = lambda _: False,
 ) -> list[Expansion]:
     """Expansions of the question's tokens for which ``keep`` holds (not names, not
-    stopword-like), best weight first; one per (target, question terms)."""
+    typos), best weight first; one per (target, question terms). A token ``named`` (a
+    name) gets only the other forms of its named-thing senses ("Europe" -> "European")."""
     found: dict[tuple[Terms, Terms], Expansion] = {}
     asked = {t.term for t in tokens}
 
@@ -155,6 +158,10 @@ def expand_question(
             for_terms = tuple(t.term for t in group)
             for exp in _lexicon_expansions(ctx, _surface(question, group), for_terms):
                 add(exp)
+        for tok in tokens:
+            if named(tok):
+                for exp in _name_expansions(ctx, tok):
+                    add(exp)
     return sorted(found.values(), key=lambda e: (-e.weight, e.for_terms, e.terms))
 
 
@@ -236,6 +243,32 @@ def _lexicon_expansions(ctx: ExpansionContext, surface: str, for_terms: Terms) -
             out.append(
                 Expansion(terms, written, for_terms, surface, ctx.weights.instance, Source.INSTANCE)
             )
+    return out
+
+
+def _name_expansions(ctx: ExpansionContext, tok: Token) -> list[Expansion]:
+    """A name's other names and forms, from the senses where the lexicon knows it as a
+    named thing: "Europe" -> "European", "China" -> "PRC"; never from an ordinary sense
+    of the same letters ("Pang" is no "twinge", "China" no "porcelain")."""
+    assert ctx.lexicon is not None
+    senses = min(ctx.weights.senses, ctx.lexicon.senses_per_pos)
+    _, related = _related(ctx.lexicon, tok.surface.casefold(), senses)
+    named = {(r.pos, r.sense_rank) for r in related if r.relation is Relation.INSTANCE_OF}
+    out: list[Expansion] = []
+    for r in related:
+        if (r.pos, r.sense_rank) not in named or r.relation not in _NAME_RELATIONS:
+            continue
+        source = _RELATION_SOURCE[r.relation]
+        out.append(
+            Expansion(
+                _analysed(ctx.analyzer, r.term),
+                r.term,
+                (tok.term,),
+                tok.surface,
+                ctx.weights.of(source),
+                source,
+            )
+        )
     return out
 
 

@@ -19,7 +19,7 @@ ANALYZER = default_analyzer()
 VOCABULARY = set(
     ANALYZER.tokenize(
         "acquired purchase buying made phone telephone agreement treaty Zurich widget "
-        "mobile phone west licence"
+        "mobile phone west licence European porcelain twinge stab"
     )
 )
 
@@ -74,6 +74,28 @@ def test_only_terms_some_passage_holds_are_kept() -> None:
 
 def test_names_are_not_expanded() -> None:
     assert expand("Pang said", names="Pang") == []
+
+
+def named(question: str, names: str) -> list[Expansion]:
+    skip = set(ANALYZER.tokenize(names))
+    tokens = ANALYZER.analyze(question)
+    return expand_question(
+        question,
+        tokens,
+        context(),
+        keep=lambda t: t.term not in skip,
+        named=lambda t: t.term in skip,
+    )
+
+
+def test_a_name_gets_the_other_forms_of_its_named_thing_senses_only() -> None:
+    assert found(named("rivals in Europe", "Europe"))[("european", "Europe")] == (
+        Source.DERIVED,
+        DEFAULT_WEIGHTS.derived,
+    )
+    # "china" is also porcelain and "pang" a twinge: ordinary senses give a name nothing.
+    assert ("porcelain", "China") not in found(named("China", "China"))
+    assert [e for e in named("Pang said", "Pang") if e.for_surface == "Pang"] == []
 
 
 def test_a_class_word_expands_to_the_named_things_of_that_class() -> None:
