@@ -447,6 +447,7 @@ def _expansion_context(snap: Snapshot, weights: AnswerWeights) -> ExpansionConte
         instances=snap.instances,
         weights=weights.expansion,
         weak_terms=snap.weak_terms,
+        compounds=snap.speller.compounds if snap.speller is not None else None,
     )
 
 

@@ -41,6 +41,7 @@ class Source(StrEnum):
     INSTANCE = "instance"  # the question names a class, the passage a thing of that class
     KB_SYNONYM = "kb_synonym"
     SPELLING = "spelling"
+    COMPOUND = "compound"  # the article's compound ends in the asker's word
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class ExpansionWeights:
     instance: float = 0.5
     kb_synonym: float = 1.0
     spelling: float = 0.8
+    compound: float = 0.8
     # Senses per part of speech taken from the lexicon (commonest first).
     senses: int = 2
 
@@ -107,6 +109,8 @@ class ExpansionContext:
     # Everyday words ("make", "time"): expanded to their own other forms only, as their
     # synonyms and broader terms match almost anything.
     weak_terms: frozenset[str] = frozenset()
+    # The articles' compounds ending in a word: (article word, index term) pairs.
+    compounds: Callable[[str], list[tuple[str, str]]] | None = None
 
 
 def expand_question(
@@ -162,6 +166,21 @@ def expand_question(
             if named(tok):
                 for exp in _name_expansions(ctx, tok):
                     add(exp)
+    if ctx.compounds is not None:
+        # A word no article has may be the end of one they have ("streamed").
+        for tok in tokens:
+            if keep(tok) and ctx.doc_freq(tok.term) == 0 and tok.term not in ctx.weak_terms:
+                for word, term in ctx.compounds(tok.surface):
+                    add(
+                        Expansion(
+                            (term,),
+                            word,
+                            (tok.term,),
+                            tok.surface,
+                            ctx.weights.compound,
+                            Source.COMPOUND,
+                        )
+                    )
     return sorted(found.values(), key=lambda e: (-e.weight, e.for_terms, e.terms))
 
 

@@ -1,4 +1,6 @@
-"""Typos: the article word a mistyped question word most likely meant.
+"""Typos and compounds: the article word a mistyped question word most likely meant, and
+the article's compounds a question word is the last part of ("streamed" in
+"livestreamed").
 
 Only a word that neither the articles nor the lexicon know is corrected, so a real word
 the articles lack ("pizza") stays what it is and gets refused as such. Candidates are
@@ -10,12 +12,16 @@ when the optimal-string-alignment distance is at most 1 (2 from eight letters on
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 
 MIN_CHARS = 5  # shorter words have too many neighbours to guess from
 LONG_CHARS = 8  # from here, two edits
 # Words longer than this are not indexed for correction (nobody mistypes a URL into one).
 MAX_CHARS = 30
+# A compound's first part is a word of its own: "live" of "livestreamed", not "re".
+MIN_COMPOUND_HEAD = 3
+MAX_COMPOUNDS = 20
 
 
 def osa_distance(a: str, b: str, limit: int) -> int:
@@ -49,6 +55,7 @@ class Speller:
         self._lock = threading.Lock()
         self._index: dict[str, list[str]] | None = None
         self._terms: dict[str, str] = {}
+        self._reversed: list[str] = []  # every word spelt backwards, sorted
 
     def _build(self) -> dict[str, list[str]]:
         with self._lock:
@@ -62,8 +69,28 @@ class Speller:
                     self._terms[word] = term
                     for key in _deletes(word):
                         index.setdefault(key, []).append(word)
+                self._reversed = sorted(w[::-1] for w in self._terms)
                 self._index = index
             return self._index
+
+    def compounds(self, word: str) -> list[tuple[str, str]]:
+        """(article word, its index term) of the articles' words that end in ``word``
+        after a part of at least three letters ("livestreamed" for "streamed")."""
+        word = word.casefold()
+        if len(word) < MIN_CHARS or not word.isalpha():
+            return []
+        self._build()
+        key = word[::-1]
+        found: list[tuple[str, str]] = []
+        i = bisect_left(self._reversed, key)
+        while i < len(self._reversed) and self._reversed[i].startswith(key):
+            candidate = self._reversed[i][::-1]
+            if len(candidate) - len(word) >= MIN_COMPOUND_HEAD:
+                found.append((candidate, self._terms[candidate]))
+            i += 1
+            if len(found) >= MAX_COMPOUNDS:
+                break
+        return found
 
     def correct(self, word: str, doc_freq: Callable[[str], int]) -> tuple[str, str] | None:
         """(article word, its index term) ``word`` most likely meant, or None."""

@@ -84,3 +84,18 @@ def test_the_index_is_built_once_on_first_use() -> None:
     s.correct("hauwei", lambda t: 1)
     s.correct("nokai", lambda t: 1)
     assert calls == [1]
+
+
+def test_compounds_ending_in_a_word() -> None:
+    words = {
+        "livestreamed": "livestream",
+        "restreamed": "restream",
+        "streamed": "stream",
+        "smartphones": "smartphon",
+    }
+    s = Speller(words.items)
+    assert s.compounds("Streamed") == [("livestreamed", "livestream")]  # "re" is no word
+    assert s.compounds("phones") == [("smartphones", "smartphon")]
+    assert s.compounds("ream") == []  # too short to look for
+    assert s.compounds("martphones") == []  # "s" is no first part
+    assert s.compounds("nothing") == []
