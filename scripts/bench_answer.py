@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 import tomllib
 from pathlib import Path
 
+from bot.bench import machine_info
 from knowledge.service import KnowledgeBase
 
 
@@ -45,15 +44,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {len(os.sched_getaffinity(0))} CPUs, Python {platform.python_version()}"
+    info = machine_info()
+    return f"{info['cpu']}, {info['cores']} CPUs, Python {info['python']}"
 
 
 def main() -> None:
