@@ -103,6 +103,34 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+# The record contract every trail (this file, bot.audit_pg's table) follows: what it
+# refuses, then scrub (bot.audit_chain) → stamp → link → canonical JSON.
+
+
+def check_event(event: str, fields: Mapping[str, Any]) -> None:
+    """Refuse a malformed event name or a field the trail sets itself (programming errors)."""
+    if not _EVENT_RE.fullmatch(event):
+        raise ValueError(f"audit event must be a dotted lower-case name: {event!r}")
+    clash = RESERVED_FIELDS & fields.keys()
+    if clash:
+        raise ValueError(f"audit fields set by the trail itself: {sorted(clash)}")
+
+
+def stamp(record: EventDict, moment: dt.datetime, bot_version: str) -> EventDict:
+    """Add the UTC time and, unless the caller gave one, the bot version."""
+    record["ts"] = _iso(moment)
+    record.setdefault("bot_version", bot_version)
+    return record
+
+
+def link(record: EventDict, seq: int, prev_hash: str) -> EventDict:
+    """Make ``record`` the ``seq``-th of the chain, after the record hashed ``prev_hash``."""
+    record["seq"] = seq
+    record["prev_hash"] = prev_hash
+    record["hash"] = record_hash(record)
+    return record
+
+
 class _AuditLogger(BoundLoggerBase):
     """The structlog wrapper for the trail: one typed method, no log levels."""
 
@@ -177,11 +205,7 @@ class AuditTrail:
         Raises ``AuditUnavailable`` if it could not be made durable; nothing of it is
         then part of the chain.
         """
-        if not _EVENT_RE.fullmatch(event):
-            raise ValueError(f"audit event must be a dotted lower-case name: {event!r}")
-        clash = RESERVED_FIELDS & fields.keys()
-        if clash:
-            raise ValueError(f"audit fields set by the trail itself: {sorted(clash)}")
+        check_event(event, fields)
         with self._lock:
             try:
                 with self._flock.held():
@@ -222,14 +246,10 @@ class AuditTrail:
         return scrub_fields(event_dict)
 
     def _stamp(self, _logger: object, _method: str, event_dict: EventDict) -> EventDict:
-        event_dict["ts"] = _iso(self._clock())
-        event_dict.setdefault("bot_version", self.bot_version)
-        return event_dict
+        return stamp(event_dict, self._clock(), self.bot_version)
 
     def _chain(self, _logger: object, _method: str, event_dict: EventDict) -> EventDict:
-        event_dict["seq"] = self._seq + 1
-        event_dict["prev_hash"] = self._head
-        event_dict["hash"] = record_hash(event_dict)
+        link(event_dict, self._seq + 1, self._head)
         self._pending = dict(event_dict)
         return event_dict
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -30,7 +30,7 @@ from handlers.common import (
     valid_user_id,
 )
 from handlers.deps import AuditUnavailable, Deps
-from handlers.interaction import Button, confirm_posted, post_publicly, tell
+from handlers.interaction import Button, acked_then, confirm_posted, post_publicly, tell
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -46,13 +46,11 @@ def register(app: App, deps: Deps) -> None:
     flow = AnswerFlow(deps)
 
     def on_post_to_channel(
-        ack: Ack,
         body: dict[str, Any],
         action: dict[str, Any],
         context: BoltContext,
         client: WebClient,
     ) -> None:
-        ack()
         clicked = _SHARE.read(body, action, context, client)
         if clicked is None:
             return
@@ -86,13 +84,11 @@ def register(app: App, deps: Deps) -> None:
             apologize(client, req, response_url=response_url, what="post the answer to the channel")
 
     def on_full_article(
-        ack: Ack,
         body: dict[str, Any],
         action: dict[str, Any],
         context: BoltContext,
         client: WebClient,
     ) -> None:
-        ack()
         clicked = _ARTICLE.read(body, action, context, client)
         if clicked is None:
             return
@@ -171,13 +167,11 @@ def register(app: App, deps: Deps) -> None:
 
     def feedback(helpful: bool) -> Any:
         def on_feedback(
-            ack: Ack,
             body: dict[str, Any],
             action: dict[str, Any],
             context: BoltContext,
             client: WebClient,
         ) -> None:
-            ack()
             clicked = _FEEDBACK.read(body, action, context, client)
             if clicked is None:
                 return
@@ -223,9 +217,9 @@ def register(app: App, deps: Deps) -> None:
             )
 
         on_feedback.__name__ = "on_feedback_helpful" if helpful else "on_feedback_not_helpful"
-        return on_feedback
+        return acked_then(deps, _FEEDBACK.surface, on_feedback)
 
-    app.action(ACTION_POST_TO_CHANNEL)(on_post_to_channel)
-    app.action(ACTION_FULL_ARTICLE)(on_full_article)
+    app.action(ACTION_POST_TO_CHANNEL)(acked_then(deps, _SHARE.surface, on_post_to_channel))
+    app.action(ACTION_FULL_ARTICLE)(acked_then(deps, _ARTICLE.surface, on_full_article))
     app.action(ACTION_FEEDBACK_HELPFUL)(feedback(True))
     app.action(ACTION_FEEDBACK_NOT_HELPFUL)(feedback(False))

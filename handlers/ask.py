@@ -3,6 +3,8 @@
 The answer rides on the acknowledgement itself when it is ready within the ack
 budget (the usual case: answering takes milliseconds). Otherwise the command is
 acknowledged with a placeholder and the answer replaces it through ``response_url``.
+An answer in the ack is recorded delivered only once the ack went out in time; if it
+did not, that is recorded as failed and the answer sent through ``response_url``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from handlers.common import (
     slack_to_plain,
 )
 from handlers.deps import Deps
-from handlers.interaction import ack_in_time, ack_with
+from handlers.interaction import QUEUE_FULL, ack_in_time, ack_with, answer_in_ack
 from knowledge.models import Answer
 
 COMMAND = "/ask"
@@ -96,12 +98,20 @@ def register(app: App, deps: Deps) -> None:
             placeholder=notice_message("Looking that up…"),
             deferred_event="ask.deferred",
             finish_later=lambda: finish_later(req, future, response_url, client),
+            shed=lambda answer: flow.finish(req, answer, error=QUEUE_FULL, via="response_url"),
         )
         if answer is None:
             return
-        ack_with(
-            ack, answer_message(answer, request_id=req.request_id, top=deps.top_k, shareable=True)
+        answer_in_ack(
+            ack,
+            context,
+            client,
+            req,
+            answer_message(answer, request_id=req.request_id, top=deps.top_k, shareable=True),
+            deps=deps,
+            response_url=response_url,
+            finish=lambda error, via: flow.finish(req, answer, error=error, via=via),
+            what="answer your question",
         )
-        flow.finish(req, answer, via="ack")
 
     app.command(COMMAND)(on_ask)

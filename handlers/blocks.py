@@ -2,9 +2,12 @@
 
 Everything that comes from an article, a manifest or a user is untrusted and goes
 through ``escape`` before it is placed in a text object, so a quote cannot ping a
-channel or smuggle a link. Every builder stays inside Slack's documented limits
-(50 blocks per message, 100 per modal, 3,000 characters per section text) by
-cutting with "…" and pointing at a way to see the rest, never by erroring.
+channel or smuggle a link; where it is shown as written (quotes, their metadata, the
+question) it goes through ``handlers.literal`` instead, which also keeps Slack's
+formatting markers and bidi controls from changing how it reads. Every builder stays
+inside Slack's documented limits (50 blocks per message, 100 per modal, 3,000
+characters per section text) by cutting with "…" and pointing at a way to see the
+rest, never by erroring.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from handlers.literal import MAX_EXPANSION, escape, fallback_text, literal, literal_label
 from knowledge.admin import AddResult
 from knowledge.models import Answer, Article, Problem, Quote
 from knowledge.service import KBStatus, ReloadResult, ReloadStage
@@ -73,11 +77,6 @@ class Message:
         return {"text": self.text, "blocks": self.blocks}
 
 
-def escape(text: str) -> str:
-    """Escape Slack's three control characters so ``text`` renders literally."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 # --------------------------------------------------------------------------- text objects
 
 
@@ -124,13 +123,16 @@ def _button(label: str, action_id: str, value: str, *, style: str | None = None)
 
 
 def _cut_rendered(text: str, limit: int) -> str:
-    """Last-resort cut of already-escaped mrkdwn without splitting an entity."""
+    """Last-resort cut of already-escaped mrkdwn without splitting an entity or a token."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
     amp = cut.rfind("&")
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
+    opened = cut.rfind("<")
+    if opened != -1 and ">" not in cut[opened:]:
+        cut = cut[:opened]
     return cut + "…"
 
 
@@ -179,10 +181,10 @@ def _render_quote(text: str, spans: Sequence[tuple[int, int]], cut: int) -> str:
         if start >= cut:
             break
         stop = min(end, cut)
-        parts.append(escape(text[pos:start]))
-        parts.append("*" + escape(text[start:stop]) + "*")
+        parts.append(literal(text[pos:start]))
+        parts.append("*" + literal(text[start:stop]) + "*")
         pos = stop
-    parts.append(escape(text[pos:cut]))
+    parts.append(literal(text[pos:cut]))
     body = "".join(parts)
     if cut < len(text):
         body = body.rstrip() + "…"
@@ -231,9 +233,9 @@ def _source_name(title: str | None, publisher: str | None, doc_id: str) -> str:
 
 def attribution_line(quote: Quote) -> str:
     """ "— title · publisher · date · also reported by …", escaped, missing parts left out."""
-    parts = [escape(quote.title) if quote.title else "untitled"]
+    parts = [literal_label(quote.title) if quote.title else "untitled"]
     if quote.publisher:
-        parts.append(escape(quote.publisher))
+        parts.append(literal_label(quote.publisher))
     date = _format_date(quote)
     if date:
         parts.append(date)
@@ -245,7 +247,7 @@ def attribution_line(quote: Quote) -> str:
         if name not in others:
             others.append(name)
     if others:
-        parts.append("also reported by " + ", ".join(escape(name) for name in others))
+        parts.append("also reported by " + ", ".join(literal_label(name) for name in others))
     return "— " + " · ".join(parts)
 
 
@@ -372,7 +374,7 @@ def decode_feedback(value: str) -> FeedbackRef:
 
 
 def _question_line(question: str) -> str:
-    return "*Q:* " + escape(_shorten(" ".join(question.split()), _QUESTION_DISPLAY_CHARS))
+    return "*Q:* " + literal(_shorten(" ".join(question.split()), _QUESTION_DISPLAY_CHARS))
 
 
 def _fallback_text(answer: Answer) -> str:
@@ -387,7 +389,7 @@ def _fallback_text(answer: Answer) -> str:
         count = len(answer.quotes)
         plural = "quote" if count == 1 else "quotes"
         text = f"{count} {plural} for “{question}”: “{excerpt}” — {source}"
-    return _cut_rendered(escape(text), MAX_FALLBACK_TEXT)
+    return _cut_rendered(fallback_text(text), MAX_FALLBACK_TEXT)
 
 
 def _quote_blocks(quote: Quote, index: int, kb_version: str) -> list[Block]:
@@ -474,7 +476,7 @@ def answer_message(
         if answer.truncated:
             extra.append(_context("Your question was long, so only its beginning was used."))
         if answer.unmatched_terms:
-            terms = ", ".join(escape(t) for t in answer.unmatched_terms)
+            terms = ", ".join(literal(t) for t in answer.unmatched_terms)
             extra.append(_context(f"Not found in any article: {terms}"))
         room = MAX_MESSAGE_BLOCKS - len(blocks) - tail - len(extra) - 1
         shown = answer.quotes[: max(1, room // 2)]
@@ -493,9 +495,10 @@ def _not_found_blocks(answer: Answer) -> list[Block]:
     reason = answer.reason or f"{NOT_IN_KB}: no article contains a matching passage."
     if reason.startswith(NOT_IN_KB):
         rest = reason[len(NOT_IN_KB) :].lstrip(" :—-")
-        lines = [f"*{NOT_IN_KB}:* {escape(rest)}"]
+        # The reason quotes the question's words back.
+        lines = [f"*{NOT_IN_KB}:* {literal(rest)}"]
     else:
-        lines = [escape(reason)]
+        lines = [literal(reason)]
     if answer.hint:
         lines.append(escape(answer.hint))
     blocks = [_section("\n".join(lines), block_id="not_found")]
@@ -538,21 +541,21 @@ def notice_message(text: str) -> Message:
 
 
 def _split_paragraph(paragraph: str, limit: int) -> list[str]:
-    """Raw pieces of ``paragraph`` whose escaped form fits ``limit``, split at spaces."""
+    """Raw pieces of ``paragraph`` whose rendered form fits ``limit``, split at spaces."""
     pieces: list[str] = []
     current: list[str] = []
     size = 0
     for token in re.split(r"(?<=\s)", paragraph):
         word = token
-        cost = len(escape(word))
+        cost = len(literal(word))
         if current and size + cost > limit:
             pieces.append("".join(current))
             current, size = [], 0
         while cost > limit:  # one enormous "word"
-            head = word[: max(1, limit // 5)]
+            head = word[: max(1, limit // MAX_EXPANSION)]
             pieces.append(head)
             word = word[len(head) :]
-            cost = len(escape(word))
+            cost = len(literal(word))
         current.append(word)
         size += cost
     if current:
@@ -561,7 +564,7 @@ def _split_paragraph(paragraph: str, limit: int) -> list[str]:
 
 
 def _chunks(text: str, limit: int) -> list[str]:
-    """Escaped chunks of ``text``, each within ``limit``, broken between paragraphs if possible."""
+    """Rendered chunks of ``text``, each within ``limit``, broken between paragraphs if possible."""
     chunks: list[str] = []
     current = ""
     for raw in re.split(r"\n\s*\n", text):
@@ -569,7 +572,7 @@ def _chunks(text: str, limit: int) -> list[str]:
         if not paragraph:
             continue
         for piece in _split_paragraph(paragraph, limit):
-            rendered = escape(piece.strip())
+            rendered = literal(piece.strip())
             if current and len(current) + 2 + len(rendered) > limit:
                 chunks.append(current)
                 current = ""
@@ -592,8 +595,8 @@ def article_view(
 ) -> dict[str, Any]:
     """A modal showing the cleaned article, the quoted span ``[start, end)`` marked."""
     meta = article.meta
-    blocks: list[Block] = [_section(f"*{escape(meta.title) if meta.title else 'untitled'}*")]
-    about = [escape(p) for p in (meta.publisher, meta.author) if p]
+    blocks: list[Block] = [_section(f"*{literal_label(meta.title) if meta.title else 'untitled'}*")]
+    about = [literal_label(p) for p in (meta.publisher, meta.author) if p]
     date = _format_date(article)
     if date:
         about.append(date)
@@ -762,13 +765,16 @@ def kb_status_message(
     directory_version: str | None,
     poll_seconds: float | None,
     add_blocked: str | None,
+    server_details: bool = True,
 ) -> Message:
     """``/kb status``. ``directory_version`` is what the directory holds now (``None``:
     unreadable); ``poll_seconds`` is the polling interval (``None`` or 0: off);
-    ``add_blocked`` says why ``/kb add`` cannot write, if it cannot."""
+    ``add_blocked`` says why ``/kb add`` cannot write, if it cannot. Without
+    ``server_details`` the replica, the directory's location and ``add_blocked`` (which
+    names the directory) are left out."""
+    on_replica = f" on replica `{escape(replica)}`" if server_details else ""
     lines = [
-        f"*Knowledge base:* serving kb_version {_kb_version(status.kb_version)} "
-        f"on replica `{escape(replica)}`",
+        f"*Knowledge base:* serving kb_version {_kb_version(status.kb_version)}{on_replica}",
         f"• {status.articles} articles, {status.passages} passages",
         f"• Loaded {_kb_when(status.loaded_at)} by {_kb_who(status.loaded_by)} "
         f"in {status.load_seconds:.2f} s",
@@ -778,9 +784,11 @@ def kb_status_message(
     if status.last_attempt_refused and status.last_refusal is not None:
         refusal = status.last_refusal
         first = escape(str(refusal.problems[0])) if refusal.problems else "no details"
+        # A problem's reason can quote an OS error, and with it a path.
+        shown = f", first: {first}" if server_details else ""
         lines.append(
             f"• Last reload: *refused* {_kb_when(refusal.at)} (by {_kb_who(refusal.by)}), "
-            f"{len(refusal.problems)} problem(s), first: {first}"
+            f"{len(refusal.problems)} problem(s){shown}"
         )
     elif status.last_reload is not None:
         r = status.last_reload
@@ -806,11 +814,14 @@ def kb_status_message(
             f"• Directory: now holds kb_version {_kb_version(directory_version)}, "
             f"not yet served ({pickup})."
         )
-    where = "bundled with licensebot" if status.bundled else escape(str(status.kb_dir))
-    lines.append(f"• Location: {where}")
-    lines.append(
-        f"• Adding articles: {escape(add_blocked)}" if add_blocked else "• Adding articles: enabled"
-    )
+    if server_details:
+        where = "bundled with licensebot" if status.bundled else escape(str(status.kb_dir))
+        lines.append(f"• Location: {where}")
+        lines.append(
+            f"• Adding articles: {escape(add_blocked)}"
+            if add_blocked
+            else "• Adding articles: enabled"
+        )
     text = (
         f"Knowledge base {status.kb_version}: {status.articles} articles, "
         f"{status.passages} passages"
@@ -831,8 +842,8 @@ def kb_sources_message(
     ordered = sorted(articles, key=lambda a: (a.meta.published or dt.date.max, a.doc_id))
     for article in ordered:
         meta = article.meta
-        parts = [f"*{escape(meta.title)}*" if meta.title else "_untitled_"]
-        parts.append(escape(meta.publisher) if meta.publisher else "publisher unknown")
+        parts = [f"*{literal_label(meta.title)}*" if meta.title else "_untitled_"]
+        parts.append(literal_label(meta.publisher) if meta.publisher else "publisher unknown")
         parts.append(_format_date(article) or "undated")
         count = passage_counts.get(article.doc_id, 0)
         parts.append(f"{count} passage{'s' if count != 1 else ''}")
@@ -920,8 +931,8 @@ def kb_refused_message(problems: Sequence[Problem], *, serving: str) -> Message:
 def kb_added_message(result: AddResult, *, passages: int) -> Message:
     """An article was added and is being served."""
     meta = result.article.meta
-    about = [escape(meta.title) if meta.title else "untitled"]
-    about.append(escape(meta.publisher) if meta.publisher else "publisher unknown")
+    about = [literal_label(meta.title) if meta.title else "untitled"]
+    about.append(literal_label(meta.publisher) if meta.publisher else "publisher unknown")
     about.append(_format_date(result.article) or "undated")
     lines = [
         f"*Added* `{escape(result.file_name)}` as `{escape(result.doc_id)}`: {' · '.join(about)}, "
@@ -1030,12 +1041,12 @@ def timeline_date_line(event: TimelineEvent) -> str:
     """The event's date in bold, with how the text put it: ``*≈ week of 16 Sep 2019* · “last
     week”``. Escaped mrkdwn."""
     if event.date is None:
-        said = f"“{escape(event.date_text)}”: " if event.date_text else ""
+        said = f"“{literal(event.date_text)}”: " if event.date_text else ""
         return f"*undated* · _{said}the article gives no publication date to place it_"
     label = f"*{escape(event.date_label)}*"
     if event.basis == "lead":
         return f"{label} · _the article's lead: news of the week before it was published_"
-    return f"{label} · _“{escape(event.date_text)}”_" if event.date_text else label
+    return f"{label} · _“{literal(event.date_text)}”_" if event.date_text else label
 
 
 def timeline_conflict_line(event: TimelineEvent) -> str | None:
@@ -1053,16 +1064,16 @@ def timeline_conflict_line(event: TimelineEvent) -> str | None:
     said = f" (“{event.date_text}”)" if event.date_text else ""
     first = f"{event.date_label}{said} according to {', '.join(dict.fromkeys(own))}" if own else ""
     line = "; ".join([first, *parts] if first else parts)
-    return _cut_rendered(f"⚠ *sources disagree:* {escape(line)}", _TIMELINE_CONFLICT_CHARS)
+    return _cut_rendered(f"⚠ *sources disagree:* {literal_label(line)}", _TIMELINE_CONFLICT_CHARS)
 
 
 def timeline_sources_line(event: TimelineEvent) -> str:
     """``— title · publisher · date · also: …``: the event's sentence's article, then every
     other article reporting the event. Escaped mrkdwn, at most a few hundred characters."""
     first = event.sources[0]
-    parts = [escape(first.title) if first.title else "untitled"]
+    parts = [literal_label(first.title) if first.title else "untitled"]
     if first.publisher:
-        parts.append(escape(first.publisher))
+        parts.append(literal_label(first.publisher))
     published = _timeline_published(first.published, first.published_estimated)
     if published:
         parts.append(published)
@@ -1071,7 +1082,7 @@ def timeline_sources_line(event: TimelineEvent) -> str:
     for source in event.sources[1:]:
         name = _timeline_source_name(source)
         when = _timeline_published(source.published, source.published_estimated)
-        label = escape(f"{name} ({when})" if when else name)
+        label = literal_label(f"{name} ({when})" if when else name)
         if label not in others:
             others.append(label)
     if not others:
@@ -1142,7 +1153,7 @@ def _page_events(page_events: int) -> int:
 
 
 def _timeline_topic(topic: str | None) -> str:
-    return f" about “{escape(_shorten(topic, _QUESTION_DISPLAY_CHARS))}”" if topic else ""
+    return f" about “{literal(_shorten(topic, _QUESTION_DISPLAY_CHARS))}”" if topic else ""
 
 
 def _timeline_count(total: int, start: int, end: int) -> str:
@@ -1156,7 +1167,7 @@ def _timeline_fallback(timeline: Timeline, start: int, end: int) -> str:
     about = f" about “{_shorten(timeline.topic, 200)}”" if timeline.topic else ""
     if not timeline.events:
         text = f"Timeline{about}: {timeline.reason or 'no events.'}"
-        return _cut_rendered(escape(text), MAX_FALLBACK_TEXT)
+        return _cut_rendered(fallback_text(text), MAX_FALLBACK_TEXT)
     lines = [f"Timeline{about}: {_timeline_count(len(timeline.events), start, end)}, oldest first"]
     for event in timeline.events[start : min(end, start + _TIMELINE_FALLBACK_EVENTS)]:
         sentence = _shorten(" ".join(event.text.split()), _FALLBACK_QUOTE_CHARS)
@@ -1166,7 +1177,7 @@ def _timeline_fallback(timeline: Timeline, start: int, end: int) -> str:
         lines.append(f"{event.date_label}{flag}: “{sentence}” — {source}{more}")
     if end - start > _TIMELINE_FALLBACK_EVENTS:
         lines.append(f"…and {end - start - _TIMELINE_FALLBACK_EVENTS} more on this page")
-    return _cut_rendered(escape("\n".join(lines)), MAX_FALLBACK_TEXT)
+    return _cut_rendered(fallback_text("\n".join(lines)), MAX_FALLBACK_TEXT)
 
 
 def timeline_message(
@@ -1200,7 +1211,7 @@ def timeline_message(
     if not timeline.events:
         blocks.append(_section(f"*Timeline{about}*", block_id="timeline_header"))
         blocks.extend(notes)
-        lines = [escape(timeline.reason or "The articles report no events.")]
+        lines = [literal(timeline.reason or "The articles report no events.")]
         if timeline.hint:
             lines.append(escape(timeline.hint))
         elif timeline.topic:
@@ -1213,7 +1224,7 @@ def timeline_message(
         blocks.append(_section(head, block_id="timeline_header"))
         blocks.extend(notes)
         if timeline.unmatched_terms:
-            terms = ", ".join(escape(t) for t in timeline.unmatched_terms)
+            terms = ", ".join(literal(t) for t in timeline.unmatched_terms)
             blocks.append(_context(f"Not found in any article: {terms}"))
         blocks.extend(events)
         if end < total:

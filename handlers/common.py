@@ -285,7 +285,8 @@ def api_error(exc: SlackApiError) -> str:
 def post_message(
     client: WebClient, message: Message, *, channel: str, thread_ts: str | None = None
 ) -> Delivered:
-    """chat.postMessage (the client retries 429/5xx); a content error gets one plain-text retry."""
+    """chat.postMessage (the client retries what cannot post twice, see bot.delivery); a
+    content error gets one plain-text retry."""
     payload = message.as_payload()
     for attempt in range(2):
         try:
@@ -340,6 +341,27 @@ def send_response(client: WebClient, response_url: str, payload: Mapping[str, An
     if response.status_code != 200:
         return Delivered(ok=False, error=f"http_{response.status_code}:{response.body[:100]}")
     return Delivered(ok=True)
+
+
+def report_crash(
+    client: WebClient | None, body: Mapping[str, Any], ref: str, error: BaseException
+) -> None:
+    """A listener failed unexpectedly: log it with the reference and tell the user
+    briefly through the payload's ``response_url``, never with a traceback.
+
+    Only for bodies that passed verification: their ``response_url`` is Slack's.
+    """
+    log.error(
+        "listener.error",
+        request_id=ref,
+        kind=body.get("type") or body.get("command"),
+        exc_info=error,
+    )
+    response_url = body.get("response_url")
+    if isinstance(response_url, str) and client is not None:
+        sent = send_response(client, response_url, private_payload(failure_message(ref)))
+        if not sent.ok:
+            log.error("delivery.failed", request_id=ref, error=sent.error, via="response_url")
 
 
 def private_payload(message: Message, *, replace_original: bool = False) -> dict[str, Any]:

@@ -6,7 +6,7 @@ module's ``register(app, deps)``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,9 +26,37 @@ class Auditor(Protocol):
         ...
 
 
+class StoreUnavailable(RuntimeError):
+    """A shared store (dedupe, later the thread registry) cannot be reached right now."""
+
+
 class EventDedupe(Protocol):
     def first_time(self, key: str) -> bool:
-        """True the first time ``key`` is seen within the store's TTL."""
+        """True the first time ``key`` is seen within the store's TTL.
+
+        Raises ``StoreUnavailable`` when the store cannot say: the caller must then
+        neither act on the key nor treat it as seen.
+        """
+        ...
+
+
+class Background(Protocol):
+    def submit(self, work: Callable[[], None]) -> bool:
+        """Run ``work`` soon on a delivery worker, apart from the threads that ack.
+
+        False when too much is already waiting: then ``work`` never runs.
+        """
+        ...
+
+
+# The BoltContext key under which the composition root leaves each request's AckReceipt.
+ACK_RECEIPT = "ack_receipt"
+
+
+class AckReceipt(Protocol):
+    def wait(self, timeout: float) -> str | None:
+        """After ``ack()``: None once the acknowledgement went out within Slack's time;
+        otherwise why it did not (``ack_timeout``)."""
         ...
 
 
@@ -37,6 +65,9 @@ class Deps:
     kb: KnowledgeBase
     audit: Auditor
     dedupe: EventDedupe
+    # Slow Web API work (answers to mentions and DMs, button follow-ups, reloads) goes
+    # here, so the listener threads stay free to ack commands within Slack's 3 s.
+    background: Background
     admins: frozenset[str] = frozenset()
     top_k: int = 3
     bot_version: str = "0"

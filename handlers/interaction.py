@@ -1,5 +1,6 @@
 """What the command and button listeners share: acknowledging a command within Slack's
-budget, reading a button click, telling the clicker privately and posting publicly."""
+budget and knowing whether the ack got there, handing slow work to the delivery pool,
+reading a button click, telling the clicker privately and posting publicly."""
 
 from __future__ import annotations
 
@@ -19,14 +20,17 @@ from handlers.common import (
     AnswerFlow,
     AskRequest,
     Delivered,
+    apologize,
     context_team,
     post_message,
     private_payload,
     received_at,
+    report_crash,
     request_id,
     send_response,
     tell_privately,
 )
+from handlers.deps import ACK_RECEIPT, Deps
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -34,6 +38,10 @@ log = structlog.get_logger("licensebot.slack")
 _NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
 # However little of Slack's budget is left, the work still gets this long.
 _MIN_WAIT_S = 0.05
+# How long a listener waits to learn whether its ack went out: Slack's 3 s, and a margin.
+_ACK_RECEIPT_WAIT_S = 5.0
+# answer.delivered's error when the delivery pool had no room for the delivery.
+QUEUE_FULL = "delivery_queue_full"
 
 T = TypeVar("T")
 Ref = TypeVar("Ref")
@@ -42,6 +50,33 @@ Ref = TypeVar("Ref")
 def ack_with(ack: Ack, message: Message) -> None:
     """Acknowledge a command with a private message as the response body."""
     ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
+
+
+def ack_outcome(context: BoltContext) -> str | None:
+    """After ``ack()``: None once the acknowledgement went out within Slack's time, else
+    why not (``ack_timeout``: Bolt had given up waiting, or it was sent too late)."""
+    receipt = context.get(ACK_RECEIPT)
+    if receipt is None:
+        return "no_ack_receipt"
+    outcome: str | None = receipt.wait(_ACK_RECEIPT_WAIT_S)
+    return outcome
+
+
+def in_background(
+    deps: Deps,
+    work: Callable[[], None],
+    *,
+    request_id: str,
+    surface: str,
+    on_shed: Callable[[], None] | None = None,
+) -> None:
+    """Run ``work`` in the delivery pool; when that is full it is dropped, logged, and
+    ``on_shed`` runs here instead (it must not call Slack)."""
+    if deps.background.submit(work):
+        return
+    log.error("delivery.shed", request_id=request_id, surface=surface, reason=QUEUE_FULL)
+    if on_shed is not None:
+        on_shed()
 
 
 def ack_in_time(
@@ -54,11 +89,14 @@ def ack_in_time(
     placeholder: Message,
     deferred_event: str,
     finish_later: Callable[[], None],
+    shed: Callable[[T], None],
 ) -> T | None:
     """``future``'s result if it is ready within the ack budget; the caller acks with it.
 
     Otherwise (None) the command is already acknowledged: with ``placeholder`` while
-    ``finish_later`` replaces it, or with the referenced refusal or failure message.
+    ``finish_later`` (in the delivery pool) replaces it, or with the referenced refusal
+    or failure message. Should the pool have no room, ``shed(result)`` records that the
+    result was never delivered.
     """
     budget = max(_MIN_WAIT_S, budget_s - (time.monotonic() - req.started))
     try:
@@ -66,11 +104,94 @@ def ack_in_time(
     except FutureTimeout:
         ack_with(ack, placeholder)
         log.info(deferred_event, request_id=req.request_id, budget_s=round(budget, 3))
-        finish_later()
+
+        def undelivered(done: Future[T]) -> None:
+            try:
+                result = done.result()
+            except Exception as exc:
+                flow.failed(req, exc)
+                return
+            shed(result)
+
+        in_background(
+            flow.deps,
+            finish_later,
+            request_id=req.request_id,
+            surface=req.surface,
+            on_shed=lambda: future.add_done_callback(undelivered),
+        )
         return None
     except Exception as exc:
         ack_with(ack, flow.failed(req, exc))
         return None
+
+
+def answer_in_ack(
+    ack: Ack,
+    context: BoltContext,
+    client: WebClient,
+    req: AskRequest,
+    message: Message,
+    *,
+    deps: Deps,
+    response_url: str | None,
+    finish: Callable[[str | None, str], None],
+    what: str,
+) -> None:
+    """Acknowledge with the answer ``message``; ``finish(error, via)`` records whether the
+    ack got to Slack in time. If it did not (the user saw "operation_timeout"), the
+    answer goes again through ``response_url``, good for 30 minutes, and ``finish``
+    records that delivery too."""
+    ack_with(ack, message)
+    error = ack_outcome(context)
+    finish(error, "ack")
+    if error is None or response_url is None:
+        return
+    url = response_url
+
+    def resend() -> None:
+        sent = send_response(client, url, private_payload(message))
+        finish(sent.error, "response_url")
+        if not sent.ok:
+            apologize(client, req, what=what)
+
+    in_background(
+        deps,
+        resend,
+        request_id=req.request_id,
+        surface=req.surface,
+        on_shed=lambda: finish(QUEUE_FULL, "response_url"),
+    )
+
+
+ButtonWork = Callable[[dict[str, Any], dict[str, Any], BoltContext, WebClient], None]
+
+
+def acked_then(deps: Deps, surface: str, work: ButtonWork) -> Callable[..., None]:
+    """A button listener: ack the click at once, then ``work(body, action, context,
+    client)`` in the delivery pool, off the threads that ack."""
+
+    def listener(
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: BoltContext,
+        client: WebClient,
+    ) -> None:
+        ack()
+        ref = request_id(context)
+
+        def run() -> None:
+            try:
+                work(body, action, context, client)
+            except Exception as exc:
+                # Off Bolt's threads its error handler is not called: do what it does.
+                report_crash(client, body, ref, exc)
+
+        in_background(deps, run, request_id=ref, surface=surface)
+
+    listener.__name__ = listener.__qualname__ = getattr(work, "__name__", "button")
+    return listener
 
 
 def click(

@@ -1,10 +1,12 @@
 """``/kb status|sources|reload|add|help``: knowledge-base administration from Slack.
 
-``status`` and ``sources`` are open to everyone and answered in the acknowledgement.
+``status`` and ``sources`` are open to everyone and answered in the acknowledgement
+(``status`` names the replica and the directory to admins only).
 ``reload`` and ``add`` are for the user ids in ``LICENSEBOT_ADMINS``; anyone else is
 refused politely and the attempt is audited (``admin.denied``). A reload is
 acknowledged at once with "Reloading…", which is then replaced through
-``response_url`` as the stages finish and finally by the diff (or every problem).
+``response_url`` as the stages finish and finally by the diff (or every problem); it
+runs in the delivery pool, off the threads that ack commands.
 
 Adding an article is a file sent to the bot in a DM: see ``handlers.kb_upload``, whose
 listener this module registers too (before ``handlers.mention``'s catch-all DM listener).
@@ -43,7 +45,7 @@ from handlers.common import (
     tell_privately,
 )
 from handlers.deps import Deps
-from handlers.interaction import ack_with
+from handlers.interaction import ack_with, in_background
 from handlers.kb_common import (
     KbRequest,
     ProgressMessage,
@@ -68,7 +70,8 @@ def replica_name(deps: Deps) -> str:
     return str(name) if name else f"{socket.gethostname()}:{os.getpid()}"
 
 
-def status_message(deps: Deps) -> Message:
+def status_message(deps: Deps, *, admin: bool) -> Message:
+    """``/kb status``; the host, pid and directory path only for an ``admin``."""
     kb = deps.kb
     try:
         on_disk: str | None = directory_version(kb.kb_dir)
@@ -81,6 +84,7 @@ def status_message(deps: Deps) -> Message:
         directory_version=on_disk,
         poll_seconds=float(poll) if isinstance(poll, int | float) else None,
         add_blocked=not_writable_reason(kb),
+        server_details=admin,
     )
 
 
@@ -174,7 +178,7 @@ def register(app: App, deps: Deps) -> None:
         if sub in _HELP_WORDS:
             ack_with(ack, kb_usage_message())
         elif sub == "status":
-            ack_with(ack, status_message(deps))
+            ack_with(ack, status_message(deps, admin=is_admin(deps, req.user)))
         elif sub == "sources":
             ack_with(ack, sources_message(deps))
         elif sub in ("reload", "add") and not is_admin(deps, req.user):
@@ -183,7 +187,12 @@ def register(app: App, deps: Deps) -> None:
             ack_with(ack, kb_denied_message(action))
         elif sub == "reload":
             ack_with(ack, kb_progress_message(RELOAD_TITLE, ()))
-            run_reload(deps, client, req)
+            in_background(
+                deps,
+                lambda: run_reload(deps, client, req),
+                request_id=req.request_id,
+                surface=req.surface,
+            )
         elif sub == "add":
             ack_with(ack, kb_add_instructions_message())
         else:

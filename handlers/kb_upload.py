@@ -37,6 +37,7 @@ from handlers.common import (
     slack_to_plain,
 )
 from handlers.deps import Deps
+from handlers.interaction import in_background
 from handlers.kb_common import (
     KbRequest,
     ProgressMessage,
@@ -241,6 +242,15 @@ def add_one(
 
 def register(app: App, deps: Deps) -> None:
     def on_file_share(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        # Downloads, validation and the reload take a while: off the threads that ack.
+        in_background(
+            deps,
+            lambda: add_shared_files(event, context, client),
+            request_id=request_id(context),
+            surface="kb_upload",
+        )
+
+    def add_shared_files(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         req = KbRequest(
             request_id=request_id(context),
             surface="kb_upload",

@@ -1,4 +1,8 @@
-"""``@licensebot question`` in a channel (answered in a thread) and direct messages."""
+"""``@licensebot question`` in a channel (answered in a thread) and direct messages.
+
+Events are acknowledged before their listener runs; the answer is then posted from the
+delivery pool, so a slow ``chat.postMessage`` never holds a thread a command needs.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from handlers.common import (
     slack_to_plain,
 )
 from handlers.deps import Deps
+from handlers.interaction import in_background
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -71,19 +76,27 @@ def answer_in_conversation(flow: AnswerFlow, client: WebClient, req: AskRequest)
 def register(app: App, deps: Deps) -> None:
     flow = AnswerFlow(deps)
 
+    def answer_later(client: WebClient, req: AskRequest) -> None:
+        in_background(
+            deps,
+            lambda: answer_in_conversation(flow, client, req),
+            request_id=req.request_id,
+            surface=req.surface,
+        )
+
     def on_app_mention(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         # A mention inside a DM is answered by the message listener below.
         if not _from_a_person(event, context) or str(event["channel"]).startswith("D"):
             return
         thread_ts = event.get("thread_ts") or event.get("ts")
-        answer_in_conversation(flow, client, _request(event, context, "mention", thread_ts))
+        answer_later(client, _request(event, context, "mention", thread_ts))
 
     def on_message(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         # Only direct messages; channel messages reach the bot as app_mention.
         if event.get("channel_type") != "im" or not _from_a_person(event, context):
             return
         thread_ts = event.get("thread_ts")
-        answer_in_conversation(flow, client, _request(event, context, "dm", thread_ts))
+        answer_later(client, _request(event, context, "dm", thread_ts))
 
     app.event("app_mention")(on_app_mention)
     app.event("message")(on_message)

@@ -1,10 +1,12 @@
 """``/timeline [topic]``: the reported events, privately, with "Show more" and "Post to channel".
 
 The first page rides on the acknowledgement when it is ready within the ack budget,
-as for ``/ask``; otherwise a placeholder is acknowledged and replaced through
-``response_url``. "Show more" answers privately with the next page (a new ephemeral
-message: replacing a page posted in the channel would rewrite a public message);
-"Post to channel" posts the page the user was looking at, attributed to them.
+as for ``/ask`` (and, as there, counts as delivered only if the ack went out in time);
+otherwise a placeholder is acknowledged and replaced through ``response_url``.
+"Show more" answers privately with the next page (a new ephemeral message: replacing
+a page posted in the channel would rewrite a public message); "Post to channel" posts
+the page the user was looking at, attributed to them. Both buttons are acked at once
+and answered from the delivery pool.
 
 Every page is audited before it is shown (``answer.served``, surface ``timeline`` or
 ``post_to_channel``) and its delivery after (``answer.delivered``). The served record
@@ -50,9 +52,12 @@ from handlers.common import (
 )
 from handlers.deps import Deps
 from handlers.interaction import (
+    QUEUE_FULL,
     Button,
     ack_in_time,
     ack_with,
+    acked_then,
+    answer_in_ack,
     confirm_posted,
     post_publicly,
     tell,
@@ -255,20 +260,28 @@ def register(app: App, deps: Deps) -> None:
             placeholder=notice_message("Building the timeline…"),
             deferred_event="timeline.deferred",
             finish_later=lambda: finish_later(req, future, response_url, client),
+            shed=lambda page: flow.finish(req, page, error=QUEUE_FULL, via="response_url"),
         )
         if page is None:
             return
-        ack_with(ack, page.message(req, shareable=True))
-        flow.finish(req, page, via="ack")
+        answer_in_ack(
+            ack,
+            context,
+            client,
+            req,
+            page.message(req, shareable=True),
+            deps=deps,
+            response_url=response_url,
+            finish=lambda error, via: flow.finish(req, page, error=error, via=via),
+            what="show the timeline",
+        )
 
     def on_show_more(
-        ack: Ack,
         body: dict[str, Any],
         action: dict[str, Any],
         context: BoltContext,
         client: WebClient,
     ) -> None:
-        ack()
         clicked = _MORE.read(body, action, context, client)
         if clicked is None:
             return
@@ -299,13 +312,11 @@ def register(app: App, deps: Deps) -> None:
             apologize(client, req, what="show more of the timeline")
 
     def on_post_to_channel(
-        ack: Ack,
         body: dict[str, Any],
         action: dict[str, Any],
         context: BoltContext,
         client: WebClient,
     ) -> None:
-        ack()
         clicked = _SHARE.read(body, action, context, client)
         if clicked is None:
             return
@@ -333,5 +344,5 @@ def register(app: App, deps: Deps) -> None:
         confirm_posted(client, response_url)
 
     app.command(COMMAND)(on_timeline)
-    app.action(ACTION_TIMELINE_MORE)(on_show_more)
-    app.action(ACTION_TIMELINE_POST)(on_post_to_channel)
+    app.action(ACTION_TIMELINE_MORE)(acked_then(deps, _MORE.surface, on_show_more))
+    app.action(ACTION_TIMELINE_POST)(acked_then(deps, _SHARE.surface, on_post_to_channel))

@@ -8,8 +8,9 @@ import sys
 import time
 from typing import Any
 
-from bot.audit import AuditUnavailable, cli_context, new_request_id, open_trail, served_fields
+from bot.audit import AuditUnavailable, cli_context, new_request_id, served_fields
 from bot.audit_records import UNAVAILABLE_MESSAGE, audit_delivered, audit_served
+from bot.audit_store import open_audit_trail
 from bot.commands.common import add_kb_option, open_kb, settings_for
 from bot.render import attribution
 from knowledge.timeline import Timeline, TimelineEvent, TimelineSource
@@ -43,7 +44,7 @@ def run_timeline(args: argparse.Namespace) -> int:
     timeline = kb.timeline(topic)
     request_id = new_request_id()
     try:
-        with open_trail(settings) as trail:
+        with open_audit_trail(settings) as trail:
             audit_served(
                 trail,
                 served_fields(
