@@ -23,30 +23,33 @@ from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from bot import __version__
-from bot.ack_receipt import Receipt, pending_receipt
-from bot.background import DeliveryPool
-from bot.dedupe_failure import dedupe_unavailable
-from bot.delivery import build_web_client
+from bot.dedupe import dedupe_unavailable
+from bot.delivery.ack_receipt import Receipt, pending_receipt
+from bot.delivery.client import build_web_client
+from bot.delivery.pool import DeliveryPool
+from bot.http.signature import was_verified
 from bot.settings import Settings, SettingsError
-from bot.signature import was_verified
-from bot.stores import dedupe_store
-from handlers.blocks import failure_message
-from handlers.common import new_request_id, private_payload, report_crash
+from bot.stores.choose import dedupe_store
+from handlers.blocks.notices import failure_message
 from handlers.deps import ACK_RECEIPT, Auditor, Background, Deps, StoreUnavailable
+from handlers.replies import private_payload, report_crash
+from handlers.requests import new_request_id
 from knowledge.service import KnowledgeBase
 
 # One line per feature module; each exposes register(app: App, deps: Deps) -> None.
 HANDLER_MODULES: tuple[str, ...] = (
     "handlers.ask",
     "handlers.timeline",
-    # Before handlers.mention: its DM listener takes every message, kb's only file shares.
-    "handlers.kb",
-    "handlers.mention",
-    "handlers.actions",
+    "handlers.kb.command",
+    # Before handlers.conversation: its DM listener takes every message, this one only
+    # file shares.
+    "handlers.kb.upload",
+    "handlers.conversation",
+    "handlers.answer_buttons",
 )
 
 # Listener threads: commands hold one until they ack, so keep plenty free. Listeners only
-# decide and ack; their slow Web API work runs in deps.background (bot.background).
+# decide and ack; their slow Web API work runs in deps.background (bot.delivery.pool).
 LISTENER_WORKERS = 32
 
 log = structlog.get_logger("licensebot.app")
@@ -120,7 +123,7 @@ class LicenseBotApp(App):
 
     def dispatch(self, req: BoltRequest) -> BoltResponse:
         """Bolt's dispatch, telling the request's ``AckReceipt`` whether the response is
-        the listener's ack (see ``bot.ack_receipt``)."""
+        the listener's ack (see ``bot.delivery.ack_receipt``)."""
         receipt = pending_receipt()
         over_http = receipt is not None
         if receipt is None:
@@ -244,11 +247,12 @@ def build_deps(
     audit: Auditor,
     workers: int = 1,
     background: Background | None = None,
-    **extras: Any,
+    replica: str | None = None,
 ) -> Deps:
     """The handlers' dependencies from the settings; ``workers`` (processes serving on this
-    host) picks the event dedupe store (``bot.stores.dedupe_store``); a ``DeliveryPool``
-    of its own unless ``background`` is given."""
+    host) picks the event dedupe store (``bot.stores.choose.dedupe_store``); a
+    ``DeliveryPool`` of its own unless ``background`` is given; ``replica`` names this
+    replica in ``/kb status`` (default: host:pid)."""
     return Deps(
         kb=kb,
         audit=audit,
@@ -257,7 +261,8 @@ def build_deps(
         admins=settings.admins,
         top_k=settings.top_k,
         bot_version=__version__,
-        extras={"kb_poll_seconds": settings.kb_poll_seconds, **extras},
+        kb_poll_seconds=settings.kb_poll_seconds,
+        replica=replica,
     )
 
 

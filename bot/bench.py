@@ -1,6 +1,6 @@
 """The retrieval benchmark: this engine against plain rank-bm25, corpus sizes 1k..1M.
 
-For each size, three fresh processes (bot/bench_worker.py): build + query this
+For each size, three fresh processes (knowledge/evaluation/bench_worker.py): build + query this
 engine and save its index; load the saved index as a start would and query it
 again; build rank-bm25 and time ``get_scores`` + top-5 on the first queries (fewer
 at large sizes: each one scores every passage), checking its rankings against
@@ -109,7 +109,7 @@ def run_bench(plan: BenchPlan, progress: Progress) -> BenchReport:
 def _worker(task: dict[str, Any], progress: Progress) -> dict[str, Any]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with subprocess.Popen(
-        [sys.executable, "-m", "bot.bench_worker"],
+        [sys.executable, "-m", "knowledge.evaluation.bench_worker"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

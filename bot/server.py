@@ -31,13 +31,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.ack_receipt import AckReceiptMiddleware
 from bot.app import LicenseBotApp
-from bot.http_protocol import deadline_protocol
-from bot.payload_shape import shape_problem
-from bot.signature import VERIFIED, RequestSigner
-from handlers.common import new_request_id
+from bot.delivery.ack_receipt import AckReceiptMiddleware
+from bot.http.payloads import shape_problem
+from bot.http.protocol import deadline_protocol
+from bot.http.signature import VERIFIED, RequestSigner
 from handlers.deps import Deps
+from handlers.requests import new_request_id
 
 EVENTS_PATH = "/slack/events"
 # Slack's payloads are a few KiB; anything near this is not from Slack.
@@ -224,7 +224,7 @@ def build_asgi_app(bolt_app: LicenseBotApp | None, readiness: Readiness) -> Star
             return await handler.handle(request)
 
         routes.append(Route(EVENTS_PATH, events, methods=["POST"]))
-    # Tells a command's listener whether its ack was sent in time (bot.ack_receipt).
+    # Tells a command's listener whether its ack was sent in time (bot.delivery.ack_receipt).
     return Starlette(routes=routes, middleware=[Middleware(AckReceiptMiddleware)])
 
 

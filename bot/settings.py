@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.redis_url import check_redis_url
+from bot.stores.redis_url import check_redis_url
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 # psycopg 3 is the driver whichever of these is given.
@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     audit_max_bytes: int = Field(
         50 * 1024 * 1024, ge=4096, validation_alias="LICENSEBOT_AUDIT_MAX_BYTES"
     )
-    # The audit trail as one PostgreSQL table shared by every replica (bot.audit_pg);
+    # The audit trail as one PostgreSQL table shared by every replica (bot.audit.postgres);
     # unset: the file trail above.
     database_url: SecretStr | None = Field(None, validation_alias="LICENSEBOT_DATABASE_URL")
     # How often a replica checks the shared knowledge-base directory; 0 turns polling off.

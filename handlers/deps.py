@@ -7,7 +7,7 @@ module's ``register(app, deps)``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from knowledge.service import KnowledgeBase
@@ -18,11 +18,50 @@ class AuditUnavailable(RuntimeError):
 
 
 class Auditor(Protocol):
-    def record(self, event: str, **fields: Any) -> Mapping[str, Any]:
-        """Append one record, flushed and fsynced before returning.
+    """The audit trail. Every method returns the record as written, flushed and
+    fsynced, or raises ``AuditUnavailable`` when it could not be made durable.
+    ``bot.audit.records.AnswerRecords`` implements all but ``record``."""
 
-        Raises ``AuditUnavailable`` when the record could not be made durable.
-        """
+    def record(self, event: str, **fields: Any) -> Mapping[str, Any]:
+        """Append one record."""
+        ...
+
+    def served(
+        self,
+        content: Mapping[str, Any],
+        *,
+        surface: str,
+        request_id: str,
+        latency_ms: float,
+        **context: Any,
+    ) -> Mapping[str, Any]:
+        """``answer.served``: what is about to be shown, before any of it is; when this
+        raises, show nothing of it."""
+        ...
+
+    def delivered(
+        self,
+        *,
+        surface: str,
+        request_id: str,
+        latency_ms: float,
+        message_ts: str | None = None,
+        error: str | None = None,
+        **context: Any,
+    ) -> Mapping[str, Any]:
+        """``answer.delivered``: how showing it went (the Slack ts, or the error)."""
+        ...
+
+    def error_reported(
+        self,
+        *,
+        ref: str,
+        error: str,
+        surface: str | None = None,
+        request_id: str | None = None,
+        **context: Any,
+    ) -> Mapping[str, Any]:
+        """``error.reported``: an error a user was shown with reference ``ref``."""
         ...
 
 
@@ -71,4 +110,7 @@ class Deps:
     admins: frozenset[str] = frozenset()
     top_k: int = 3
     bot_version: str = "0"
-    extras: Mapping[str, Any] = field(default_factory=dict)
+    # How often replicas look for knowledge-base changes (None or 0: never), for /kb status.
+    kb_poll_seconds: float | None = None
+    # The name /kb status gives this replica; None: host:pid.
+    replica: str | None = None

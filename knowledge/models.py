@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -11,7 +13,30 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class ArticleMeta(Frozen):
+class Attribution(Frozen):
+    """Who published something and when: what every quote, corroborating source and
+    timeline sentence cites, as the article's metadata gives it."""
+
+    title: str | None = None
+    publisher: str | None = None
+    published: dt.date | None = None
+    # True when the publication date is an estimate rather than stated in the text.
+    date_estimated: bool = False
+    url: str | None = None
+
+    @property
+    def published_label(self) -> str | None:
+        """The publication date as people are shown it: ISO, "≈ " before an estimate."""
+        if self.published is None:
+            return None
+        return ("≈ " if self.date_estimated else "") + self.published.isoformat()
+
+    def attribution(self) -> dict[str, Any]:
+        """The attribution fields alone, to cite the same article in another value."""
+        return {name: getattr(self, name) for name in Attribution.model_fields}
+
+
+class ArticleMeta(Attribution):
     """Metadata for one article.
 
     ``derived`` names the fields that were read off the article text because the
@@ -19,13 +44,7 @@ class ArticleMeta(Frozen):
     """
 
     doc_id: str
-    title: str | None = None
-    publisher: str | None = None
     author: str | None = None
-    published: dt.date | None = None
-    # True when the publication date is an estimate rather than stated in the text.
-    date_estimated: bool = False
-    url: str | None = None
     source_file: str = ""
     derived: frozenset[str] = frozenset()
 
@@ -51,13 +70,11 @@ class Passage(Frozen):
     text: str
 
 
-class SourceRef(Frozen):
+class SourceRef(Attribution):
+    """Another article carrying the same statement as a quote."""
+
     doc_id: str
     passage_id: str
-    title: str | None = None
-    publisher: str | None = None
-    published: dt.date | None = None
-    date_estimated: bool = False
 
 
 class ExpandedTerm(Frozen):
@@ -68,15 +85,10 @@ class ExpandedTerm(Frozen):
     for_term: str
 
 
-class Quote(Frozen):
+class Quote(Attribution):
     text: str
     doc_id: str
     passage_id: str
-    title: str | None = None
-    publisher: str | None = None
-    published: dt.date | None = None
-    date_estimated: bool = False
-    url: str | None = None
     start: int
     end: int
     score: float
@@ -96,11 +108,55 @@ class Quote(Frozen):
             return None
         return ", ".join(f"“{e.term}” for “{e.for_term}”" for e in self.expanded_terms)
 
+    def audit_fields(self) -> dict[str, Any]:
+        """What the audit trail keeps of a quote: the span of the article, and its text."""
+        return {
+            "passage_id": self.passage_id,
+            "doc_id": self.doc_id,
+            "start": self.start,
+            "end": self.end,
+            "score": self.score,
+            "text": self.text,
+        }
+
+
+# How the reasons of refusals about what the articles do not cover begin.
+NOT_IN_KB = "Not in the knowledge base"
+
+
+class Refusal(StrEnum):
+    """Why a question got no quotes."""
+
+    EMPTY_QUESTION = "empty_question"
+    NO_WORDS = "no_words"  # only stopwords, punctuation or emoji
+    EMPTY_KB = "empty_kb"
+    UNKNOWN_NAME = "unknown_name"  # a name no article mentions
+    UNKNOWN_FOCUS = "unknown_focus"  # what is asked for ("how many X") no article mentions
+    NOT_FOUND = "not_found"  # no passage holds enough of the question
+    # An attribute question ("Nokia's market share"): the passages about the entity say
+    # nothing of the attribute.
+    ABSENT_ATTRIBUTE = "absent_attribute"
+    # A "when"/"how many" question: no passage about it holds a date / a number.
+    NO_ANSWER_TYPE = "no_answer_type"
+
+    @property
+    def not_in_kb(self) -> bool:
+        """The articles do not cover it (as opposed to a question that cannot be looked up)."""
+        return self in {
+            Refusal.UNKNOWN_NAME,
+            Refusal.UNKNOWN_FOCUS,
+            Refusal.NOT_FOUND,
+            Refusal.ABSENT_ATTRIBUTE,
+            Refusal.NO_ANSWER_TYPE,
+        }
+
 
 class Answer(Frozen):
     question: str
     answered: bool
     reason: str | None = None
+    # Set exactly when ``answered`` is False; ``reason`` is its wording.
+    refusal: Refusal | None = None
     kb_version: str
     quotes: tuple[Quote, ...] = ()
     # Set when the question was cut to the maximum length before answering.
@@ -108,6 +164,19 @@ class Answer(Frozen):
     # A short usage hint for empty or stopword-only questions.
     hint: str | None = None
     unmatched_terms: tuple[str, ...] = ()
+
+    def audit_fields(self, *, top: int) -> dict[str, Any]:
+        """What an ``answer.served`` record says of this answer; ``top`` is what replay
+        re-asks with."""
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "reason": self.reason,
+            "truncated": self.truncated,
+            "kb_version": self.kb_version,
+            "top": top,
+            "quotes": [q.audit_fields() for q in self.quotes],
+        }
 
     def to_json_dict(self) -> dict[str, object]:
         """The public ``ask --json`` shape (a contract: keep keys stable)."""
@@ -155,6 +224,10 @@ class Problem(Frozen):
     reason: str
     line: int | None = None
 
+    @property
+    def location(self) -> str:
+        """``file:line``, or the file alone when the problem has no line."""
+        return f"{self.file}:{self.line}" if self.line is not None else self.file
+
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.reason}"
+        return f"{self.location}: {self.reason}"

@@ -14,7 +14,7 @@ from typing import Literal
 
 import structlog
 
-from knowledge.answer import compose_answer
+from knowledge.answering.answer import compose_answer
 from knowledge.answering.answer_types import is_place
 from knowledge.answering.context import (
     PassageText,
@@ -23,21 +23,21 @@ from knowledge.answering.context import (
     name_terms,
     ordinary_word,
 )
-from knowledge.index import Bm25Index, Bm25Params
-from knowledge.index_store import load_or_build
-from knowledge.loader import LoadedKB, load_kb_dir
+from knowledge.answering.timeline import Timeline, build_timeline, filter_timeline
+from knowledge.ingest.loader import LoadedKB, load_kb_dir
+from knowledge.ingest.passages import split_all
+from knowledge.ingest.sentences import split_sentences
 from knowledge.models import Answer, Article, Passage, Problem
-from knowledge.passages import split_all
 from knowledge.retrieval.expansion import instance_index
+from knowledge.retrieval.index import Bm25Index, Bm25Params
+from knowledge.retrieval.index_store import load_or_build
 from knowledge.retrieval.spelling import Speller
 from knowledge.retrieval.synonyms import compile_rules
-from knowledge.sentences import split_sentences
-from knowledge.snapshot import SentenceTerms, Snapshot
-from knowledge.snapshots import SnapshotError, SnapshotStore
-from knowledge.timeline import Timeline, build_timeline, filter_timeline
-from knowledge.tokenizer import WEAK_WORDS, Analyzer, Token, default_analyzer
+from knowledge.retrieval.tokenizer import WEAK_WORDS, Analyzer, Token, default_analyzer
+from knowledge.store.loaded import SentenceTerms, Snapshot
+from knowledge.store.saved import SavedVersionError, SavedVersions
 
-log = structlog.get_logger("knowledge")
+log = structlog.get_logger("licensebot.knowledge")
 
 
 class KBInvalid(Exception):
@@ -265,8 +265,8 @@ def load_snapshot(
     if data_dir is not None:
         # An answer must never come from a version that cannot be replayed later.
         try:
-            SnapshotStore(data_dir).save(kb_dir, loaded.kb_version, files=loaded.files)
-        except SnapshotError as exc:
+            SavedVersions(data_dir).save(kb_dir, loaded.kb_version, files=loaded.files)
+        except SavedVersionError as exc:
             raise KBInvalid([Problem(file=str(kb_dir), reason=str(exc))]) from exc
     return build_snapshot(loaded, kb_dir, loaded_by=loaded_by, data_dir=data_dir)
 
@@ -369,8 +369,8 @@ class KnowledgeBase:
         if self.data_dir is None:
             return []
         try:
-            SnapshotStore(self.data_dir).save(self.kb_dir, loaded.kb_version, files=loaded.files)
-        except SnapshotError as exc:
+            SavedVersions(self.data_dir).save(self.kb_dir, loaded.kb_version, files=loaded.files)
+        except SavedVersionError as exc:
             return [Problem(file=str(self.kb_dir), reason=str(exc))]
         return []
 

@@ -33,10 +33,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from bot.audit import AuditTrail, audit_answer, audit_delivered
-from bot.audit_pg import PostgresTrail, verify_database
-from bot.audit_store import Trail
-from bot.audit_verify import VerifyResult, verify_trail
+from bot.audit.backend import Trail
+from bot.audit.postgres import PostgresTrail, verify_database
+from bot.audit.records import audit_answer
+from bot.audit.trail import AuditTrail
+from bot.audit.verify import VerifyResult, verify_trail
 from knowledge.models import Answer
 from knowledge.service import KnowledgeBase
 
@@ -76,8 +77,7 @@ def one_answer(
         trail, answer, surface="mention", request_id=f"req-{i}", top=3, latency_ms=4.2, **ctx
     )
     t1 = time.perf_counter()
-    audit_delivered(
-        trail,
+    trail.delivered(
         surface="mention",
         request_id=f"req-{i}",
         latency_ms=90.0,

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from fake_slack import BOT_TOKEN, TEAM_ID, FakeSlack  # noqa: E402
 
 from bot.app import build_deps, create_app  # noqa: E402
-from bot.audit import AuditTrail  # noqa: E402
+from bot.audit.trail import AuditTrail  # noqa: E402
 from bot.logging import configure_logging  # noqa: E402
 from bot.server import BackgroundServer, build_asgi_app, deps_readiness  # noqa: E402
 from bot.settings import load_settings  # noqa: E402

@@ -8,10 +8,10 @@ import sys
 import time
 from typing import Any
 
-from bot.audit import UNAVAILABLE_MESSAGE, cli_context, deliver_audited
-from bot.audit_store import Trail, open_audit_trail
+from bot.audit.backend import Trail, open_audit_trail
+from bot.audit.records import UNAVAILABLE_MESSAGE, cli_context, deliver_audited
 from bot.commands.common import add_kb_option, open_kb, settings_for
-from bot.render import render_answer
+from bot.commands.render import render_answer
 from handlers.deps import AuditUnavailable
 from knowledge.service import KnowledgeBase
 

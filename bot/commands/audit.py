@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.audit_replay import ReplayError, replay_record
-from bot.audit_show import parse_since, select, write_csv, write_json, write_text
-from bot.audit_store import TrailSource, source_for, write_export
-from bot.audit_verify import VerifyResult
+from bot.audit.backend import TrailSource, source_for, write_export
+from bot.audit.replay import ReplayError, replay_record
+from bot.audit.show import parse_since, select, write_csv, write_json, write_text
+from bot.audit.verify import VerifyResult
 from bot.settings import Settings, load_settings
-from knowledge.snapshots import SnapshotStore
+from knowledge.store.saved import SavedVersions
 
 
 def register(sub: Any) -> None:
@@ -232,7 +232,7 @@ def run_replay(args: argparse.Namespace) -> int:
     source = _source(args, settings)
     if source is None:
         return 2
-    store = SnapshotStore(args.data_dir if args.data_dir is not None else settings.data_dir)
+    store = SavedVersions(args.data_dir if args.data_dir is not None else settings.data_dir)
     try:
         record = source.find(args.seq)
         if record is None:

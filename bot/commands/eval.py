@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from knowledge.beir import (
+from knowledge.evaluation.beir import (
     DEFAULT_CONFIG,
     PLAIN_CONFIG,
     TUNED_CONFIG,

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.commands.common import add_kb_option, open_kb, settings_for
-from knowledge.evalformat import format_report
-from knowledge.evalset import (
+from knowledge.evaluation.evalformat import format_report
+from knowledge.evaluation.evalset import (
     DEFAULT_K,
     SPLITS,
     EvalSetError,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.commands.common import add_kb_option, open_kb, settings_for
-from bot.reload_signal import (
+from bot.reloaders import (
     PID_FILE,
     ReloadRequestError,
     process_is,
@@ -17,9 +17,9 @@ from bot.reload_signal import (
     read_result,
     request_reload,
 )
-from bot.render import format_date
-from knowledge.admin import directory_version
+from knowledge.models import Problem
 from knowledge.service import KBInvalid, bundled_kb_dir, check_kb_dir, load_snapshot
+from knowledge.store.admin import directory_version
 
 
 def register(sub: Any) -> None:
@@ -88,10 +88,20 @@ def run_sources(args: argparse.Namespace) -> int:
         derived = f" (derived: {', '.join(sorted(m.derived))})" if m.derived else ""
         print(
             f"{doc_id}  {m.title or 'untitled'} · {m.publisher or 'publisher unknown'} · "
-            f"{format_date(m.published, m.date_estimated) or 'undated'} · "
+            f"{m.published_label or 'undated'} · "
             f"{counts.get(doc_id, 0)} passages{derived}"
         )
     return 0
+
+
+def _reported_problem(fields: dict[str, Any]) -> Problem:
+    """A problem as the server wrote it to its report (read leniently: it is a file)."""
+    line = fields.get("line")
+    return Problem(
+        file=str(fields.get("file")),
+        reason=str(fields.get("reason")),
+        line=line if isinstance(line, int) and not isinstance(line, bool) else None,
+    )
 
 
 def _print_report(report: dict[str, Any]) -> int:
@@ -117,8 +127,7 @@ def _print_report(report: dict[str, Any]) -> int:
             f"{len(problems)} problem(s):"
         )
         for p in problems:
-            where = f"{p.get('file')}:{p['line']}" if p.get("line") is not None else p.get("file")
-            print(f"  {where}: {p.get('reason')}")
+            print(f"  {_reported_problem(p)}")
         return 1
     print(f"reload not done ({outcome}): still serving kb_version {report.get('serving')}")
     return 1

@@ -11,11 +11,11 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackClientError
 
 from bot.app import build_deps, create_app
-from bot.audit_store import open_audit_trail, trail_location
-from bot.background import DeliveryPool
+from bot.audit.backend import open_audit_trail, trail_location
 from bot.commands.common import add_kb_option, open_kb, settings_for
+from bot.delivery.pool import DeliveryPool
 from bot.logging import configure_logging
-from bot.reload_signal import kb_maintenance
+from bot.reloaders import kb_maintenance
 from bot.server import (
     SocketModeUnavailable,
     build_asgi_app,

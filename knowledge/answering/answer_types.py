@@ -1,9 +1,9 @@
 """What kind of answer a question asks for, and whether a passage holds one.
 
-"When …?" wants a date expression (the timeline's extractor, knowledge/dates.py),
+"When …?" wants a date expression (the timeline's extractor, knowledge/answering/dates.py),
 "How many/much …?" a number, "Who …?" a name the question does not already give,
 "Where …?" a place. Passages that hold the kind asked for rank first among those that
-qualify (knowledge/answer.py).
+qualify (knowledge/answering/answer.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from knowledge.dates import find_date_expressions
+from knowledge.answering.dates import find_date_expressions
 from knowledge.retrieval.lexicon import Lexicon, Relation
 
 

@@ -9,7 +9,7 @@ names them, and a title-cased one does not make every word a name.
 An article's *subject* is the set of names a reader carries through it: the names of
 its title, of its lead (first passage), and those most of its passages carry. News text
 names its subject once and then says "the company" or "he"; every passage of the
-article counts as naming its subject (at reduced weight, knowledge/answer.py).
+article counts as naming its subject (at reduced weight, knowledge/answering/answer.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from knowledge.models import Article, Passage
 from knowledge.retrieval.lexicon import Lexicon, Relation
-from knowledge.tokenizer import Analyzer, Token
+from knowledge.retrieval.tokenizer import Analyzer, Token
 
 # A name carried by more than this share of an article's passages is its subject.
 SUBJECT_SHARE = 0.5

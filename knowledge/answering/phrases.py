@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from knowledge.snapshot import Snapshot
+from knowledge.store.loaded import Snapshot
 
 # How many passages a multi-word name is looked for in (best BM25 for its words first).
 PHRASE_SEARCH = 500

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from knowledge.answering.context import is_capitalised, ordinary_word
 from knowledge.answering.phrases import phrase_holders
-from knowledge.snapshot import Snapshot
-from knowledge.tokenizer import Token
+from knowledge.retrieval.tokenizer import Token
+from knowledge.store.loaded import Snapshot
 
 # ln(1 + N / (df + 0.5)) at df ≈ N/2: terms at least this common are the KB's topic.
 TOPIC_WEIGHT = math.log(3.0)

@@ -26,7 +26,7 @@ from enum import StrEnum
 
 from knowledge.retrieval.lexicon import Lexicon, Related, Relation
 from knowledge.retrieval.synonyms import SynonymTable
-from knowledge.tokenizer import Analyzer, Token
+from knowledge.retrieval.tokenizer import Analyzer, Token
 
 Terms = tuple[str, ...]
 

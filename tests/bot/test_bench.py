@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.bench import BenchPlan, BenchReport, SizeResult, format_table, machine_info
-from bot.bench_corpus import QUERY_TERMS, beir_corpus, synthetic_corpus
 from bot.cli import main
 from bot.commands.bench import _size
+from knowledge.evaluation.bench_corpus import QUERY_TERMS, beir_corpus, synthetic_corpus
 
 
 def test_synthetic_corpus_is_seeded_and_zipf_shaped() -> None:

@@ -23,7 +23,7 @@ import structlog
 from fake_slack import BOT_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack
 
 from bot.app import build_deps, create_app
-from bot.audit import AuditTrail
+from bot.audit.trail import AuditTrail
 from bot.logging import configure_logging, remove_logging
 from bot.server import BackgroundServer, build_asgi_app, deps_readiness
 from bot.settings import load_settings

@@ -95,10 +95,10 @@ class LateKnowledgeBase(SlowKnowledgeBase):
 def test_an_answer_acked_too_late_is_recorded_failed_and_sent_again(
     make_bot: BotFactory, kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import handlers.ask
+    import handlers.commands
 
     # Wait for the answer instead of acking a placeholder at 2 s: the ack comes at 3.4 s.
-    monkeypatch.setattr(handlers.ask, "ACK_BUDGET_S", 10.0)
+    monkeypatch.setattr(handlers.commands, "ACK_BUDGET_S", 10.0)
     bot = make_bot(knowledge=LateKnowledgeBase(kb.snapshot))
     reply = bot.command(QUESTION, response_key="late")
     assert reply.status == 404  # Bolt gave up waiting for the ack, as Slack would have

@@ -19,7 +19,7 @@ from fake_slack import BOT_USER_ID, FakeSlack
 from tcp_proxy import TcpProxy
 from test_serve import free_port, run, serve_env, wait_healthy
 
-from bot.audit_pg import PostgresTrail, rows
+from bot.audit.postgres import PostgresTrail, rows
 from bot.cli import main
 
 pytestmark = pytest.mark.needs_postgres

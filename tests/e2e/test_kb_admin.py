@@ -16,7 +16,7 @@ import pytest
 from conftest import USER, Bot, BotFactory
 
 import knowledge.service
-from bot.reload_signal import poller_for
+from bot.reloaders import poller_for
 from knowledge.service import KnowledgeBase, bundled_kb_dir
 
 ADMIN = "U0ADMIN01"

@@ -13,8 +13,8 @@ import pytest
 from conftest import DM_CHANNEL, USER, Bot, BotFactory, dm_message
 from fake_slack import BOT_TOKEN, BOT_USER_ID
 
-from knowledge.admin import LOCK_NAME
 from knowledge.service import KnowledgeBase, bundled_kb_dir
+from knowledge.store.admin import LOCK_NAME
 
 ADMIN = "U0ADMIN01"
 ERICSSON = b"""Ericsson and Xiaomi sign global patent license agreement

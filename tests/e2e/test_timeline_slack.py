@@ -15,11 +15,12 @@ import pytest
 from conftest import CHANNEL, USER, Bot, BotFactory, find_button
 from fake_slack import Call
 
-from bot.audit_replay import replay_record
+from bot.audit.records import AnswerRecords
+from bot.audit.replay import replay_record
 from handlers.deps import AuditUnavailable
+from knowledge.answering.timeline import Timeline
 from knowledge.service import KnowledgeBase, bundled_kb_dir
-from knowledge.snapshots import SnapshotStore
-from knowledge.timeline import Timeline
+from knowledge.store.saved import SavedVersions
 
 MORE = "timeline_show_more"
 POST = "timeline_post_to_channel"
@@ -193,7 +194,7 @@ def test_served_pages_replay_from_the_audit_trail(
     records = bot.audit_records("answer.served")
     assert len(records) == (2 if not topic else 1)
     for record in records:
-        result = replay_record(record, SnapshotStore(data_dir))
+        result = replay_record(record, SavedVersions(data_dir))
         assert result.same, result.differences
 
 
@@ -332,7 +333,7 @@ def test_a_tampered_button_gets_a_notice(bot: Bot) -> None:
 # --------------------------------------------------------------------------- failures
 
 
-class SwitchableAuditor:
+class SwitchableAuditor(AnswerRecords):
     """Records in memory until ``broken`` is set, then fails like a full disk."""
 
     def __init__(self) -> None:
@@ -382,9 +383,9 @@ class SlowKnowledgeBase(KnowledgeBase):
 def test_slow_timeline_acks_a_placeholder_then_replaces_it(
     make_bot: BotFactory, kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import handlers.timeline
+    import handlers.commands
 
-    monkeypatch.setattr(handlers.timeline, "ACK_BUDGET_S", 0.1)
+    monkeypatch.setattr(handlers.commands, "ACK_BUDGET_S", 0.1)
     bot = make_bot(knowledge=SlowKnowledgeBase(kb.snapshot))
     body = run_timeline(bot)
     assert "Building the timeline" in body["text"]

@@ -292,7 +292,7 @@ def test_a_large_index_starts_compiling_its_search_in_the_background(
     kb_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import knowledge.service as service_module
-    from knowledge.index import Bm25Index
+    from knowledge.retrieval.index import Bm25Index
 
     calls: list[bool] = []
     monkeypatch.setattr(Bm25Index, "prepare", lambda self, wait=True: calls.append(wait))

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+import setuptools
 
 from knowledge.retrieval.lexicon import (
     DATA_FILE,
@@ -325,7 +326,8 @@ def test_cold_load_time() -> None:
 def test_a_non_editable_install_ships_the_data() -> None:
     # `pip install .` (the Dockerfile's) copies only what pyproject.toml names.
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
-    assert "knowledge.retrieval" in config["setuptools"]["packages"]
+    found = setuptools.find_packages(str(ROOT), **config["setuptools"]["packages"]["find"])
+    assert "knowledge.retrieval" in found
     patterns = config["setuptools"]["package-data"]["knowledge.retrieval"]
     shipped = {p.name for p in DATA_DIR.iterdir() if p.is_file()}
     assert shipped == {DATA_FILE, "WORDNET-LICENSE"}

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.loader import load_kb_dir
+from knowledge.ingest.loader import load_kb_dir
 from knowledge.retrieval.lexicon import load_lexicon
+from knowledge.retrieval.tokenizer import Analyzer, default_analyzer
 from knowledge.service import build_snapshot, bundled_kb_dir
-from knowledge.tokenizer import Analyzer, default_analyzer
 
 
 @pytest.mark.parametrize(

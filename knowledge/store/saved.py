@@ -1,0 +1,187 @@
+"""Content-addressed store of every knowledge-base version that was loaded.
+
+``data_dir/kb/<kb_version>/`` holds the exact files a version was built from (the
+article files and ``manifest.toml``, which also carries the extra cleaning
+patterns), so an audited answer can be re-run against the text it came from.
+``data_dir/kb/<kb_version>.json`` lists each file's SHA-256 for ``verify``.
+
+A version directory appears whole or not at all (built in a temporary directory and
+renamed), is never modified afterwards, and hashes to its name: ``save`` recomputes
+the kb_version of what it copied and refuses a mismatch, which is what happens when
+the source directory changes between load and save.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from knowledge.ingest.loader import kb_version_of
+
+_VERSION_RE = re.compile(r"[0-9a-f]{8,64}")
+
+
+class SavedVersionError(Exception):
+    """A knowledge-base version could not be stored or does not match its name."""
+
+
+def _check_version(kb_version: str) -> None:
+    if not _VERSION_RE.fullmatch(kb_version):
+        raise SavedVersionError(f"not a kb_version: {kb_version!r}")
+
+
+def _check_name(name: str) -> None:
+    pure = PurePosixPath(name)
+    if pure.is_absolute() or len(pure.parts) != 1 or name in {".", ".."} or name.startswith("."):
+        raise SavedVersionError(f"not a plain file name for a knowledge-base file: {name!r}")
+
+
+def kb_files(kb_dir: Path) -> dict[str, bytes]:
+    """The files a knowledge base is made of: every visible regular file at the top."""
+    files: dict[str, bytes] = {}
+    for path in sorted(kb_dir.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        files[path.name] = path.read_bytes()
+    return files
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with path.open("xb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+@dataclass(frozen=True)
+class SavedVersions:
+    data_dir: Path
+
+    @property
+    def root(self) -> Path:
+        return self.data_dir / "kb"
+
+    def path(self, kb_version: str) -> Path | None:
+        """The stored directory of ``kb_version``, or ``None`` if it was never saved."""
+        if not _VERSION_RE.fullmatch(kb_version):
+            return None
+        candidate = self.root / kb_version
+        return candidate if candidate.is_dir() else None
+
+    def versions(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and _VERSION_RE.fullmatch(p.name)
+        )
+
+    def save(
+        self, kb_dir: Path | None, kb_version: str, *, files: Mapping[str, bytes] | None = None
+    ) -> Path:
+        """Store ``kb_version``; idempotent and safe against concurrent savers.
+
+        Pass ``files`` (name → the exact bytes the version was built from) to avoid
+        re-reading ``kb_dir``; otherwise ``kb_dir`` is read now. Raises
+        ``SavedVersionError`` if the content does not hash to ``kb_version``.
+        """
+        _check_version(kb_version)
+        existing = self.path(kb_version)
+        if existing is not None:
+            return existing
+        if files is None:
+            if kb_dir is None:
+                raise SavedVersionError("save needs kb_dir or files")
+            files = kb_files(kb_dir)
+        for name in files:
+            _check_name(name)
+        actual = kb_version_of(files.items())
+        if actual != kb_version:
+            raise SavedVersionError(
+                f"knowledge base content hashes to {actual}, not {kb_version} "
+                "(did the directory change while loading?)"
+            )
+        self.root.mkdir(parents=True, exist_ok=True)
+        final = self.root / kb_version
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{kb_version}-", dir=self.root))
+        try:
+            for name, data in files.items():
+                _write_durably(tmp / name, data)
+            _fsync_dir(tmp)
+            self._write_index(kb_version, kb_dir, files)
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                # Another saver won the race; its copy has the same content by construction.
+                if self.path(kb_version) is None:
+                    raise
+        except OSError as exc:
+            raise SavedVersionError(f"cannot store knowledge base {kb_version}: {exc}") from exc
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        _fsync_dir(self.root)
+        return final
+
+    def _write_index(
+        self, kb_version: str, kb_dir: Path | None, files: Mapping[str, bytes]
+    ) -> None:
+        index = {
+            "kb_version": kb_version,
+            "saved_at": dt.datetime.now(dt.UTC).isoformat(),
+            "source": str(kb_dir) if kb_dir is not None else None,
+            "files": {
+                name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())
+            },
+        }
+        target = self.root / f"{kb_version}.json"
+        fd, tmp_name = tempfile.mkstemp(prefix=f".tmp-{kb_version}-", suffix=".json", dir=self.root)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(index, fh, indent=2, sort_keys=True)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def verify(self, kb_version: str) -> list[str]:
+        """Problems with a stored version: missing, altered, extra files; [] when intact."""
+        stored = self.path(kb_version)
+        if stored is None:
+            return [f"{kb_version}: not stored"]
+        problems: list[str] = []
+        try:
+            index = json.loads((self.root / f"{kb_version}.json").read_text(encoding="utf-8"))
+            expected: dict[str, str] = dict(index["files"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            return [f"{kb_version}: file index unreadable ({exc})"]
+        actual = kb_files(stored)
+        for name in sorted(expected.keys() - actual.keys()):
+            problems.append(f"{name}: missing")
+        for name in sorted(actual.keys() - expected.keys()):
+            problems.append(f"{name}: not part of the version")
+        for name in sorted(expected.keys() & actual.keys()):
+            if hashlib.sha256(actual[name]).hexdigest() != expected[name]:
+                problems.append(f"{name}: content changed")
+        if not problems and kb_version_of(actual.items()) != kb_version:
+            problems.append("content does not hash to the version")
+        return problems
