@@ -23,12 +23,13 @@ from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from bot import __version__
-from bot.dedupe import TtlEventDedupe
+from bot.dedupe_failure import dedupe_unavailable
 from bot.delivery import build_web_client
 from bot.settings import Settings, SettingsError
+from bot.stores import dedupe_store
 from handlers.blocks import failure_message
 from handlers.common import new_request_id, private_payload, send_response
-from handlers.deps import Auditor, Deps
+from handlers.deps import Auditor, Deps, StoreUnavailable
 from knowledge.service import KnowledgeBase
 
 # One line per feature module; each exposes register(app: App, deps: Deps) -> None.
@@ -130,12 +131,17 @@ def _dedupe_middleware(deps: Deps) -> Callable[..., BoltResponse | None]:
     ) -> BoltResponse | None:
         event_id = body.get("event_id")
         is_event = body.get("type") == "event_callback" and isinstance(event_id, str)
-        if is_event and event_id and not deps.dedupe.first_time(f"event:{event_id}"):
+        if is_event and event_id:
             retry = request.headers.get("x-slack-retry-num", [None])[0]
-            reason = request.headers.get("x-slack-retry-reason", [None])[0]
-            log.info("event.duplicate", event_id=event_id, retry_num=retry, retry_reason=reason)
-            # Not 404 (no next() call): Slack would count that as a failure and retry.
-            return BoltResponse(status=200, body="")
+            try:
+                first = deps.dedupe.first_time(f"event:{event_id}")
+            except StoreUnavailable as exc:
+                return dedupe_unavailable(event_id, retry, exc)
+            if not first:
+                reason = request.headers.get("x-slack-retry-reason", [None])[0]
+                log.info("event.duplicate", event_id=event_id, retry_num=retry, retry_reason=reason)
+                # Not 404 (no next() call): Slack would count that as a failure and retry.
+                return BoltResponse(status=200, body="")
         next()
         return None
 
@@ -182,12 +188,15 @@ def _on_unhandled_error(
 # --------------------------------------------------------------------------- factory
 
 
-def build_deps(settings: Settings, *, kb: KnowledgeBase, audit: Auditor, **extras: Any) -> Deps:
-    """The handlers' dependencies from the settings, with the in-process event dedupe."""
+def build_deps(
+    settings: Settings, *, kb: KnowledgeBase, audit: Auditor, workers: int = 1, **extras: Any
+) -> Deps:
+    """The handlers' dependencies from the settings; ``workers`` (processes serving on this
+    host) picks the event dedupe store (``bot.stores.dedupe_store``)."""
     return Deps(
         kb=kb,
         audit=audit,
-        dedupe=TtlEventDedupe(settings.dedupe_ttl_seconds),
+        dedupe=dedupe_store(settings, workers),
         admins=settings.admins,
         top_k=settings.top_k,
         bot_version=__version__,

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.redis_url import check_redis_url
+
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
@@ -45,6 +47,15 @@ class Settings(BaseSettings):
     kb_poll_seconds: float = Field(30.0, ge=0, validation_alias="LICENSEBOT_KB_POLL_SECONDS")
     top_k: int = Field(3, ge=1, le=10, validation_alias="LICENSEBOT_TOP_K")
     dedupe_ttl_seconds: int = Field(3600, ge=1, validation_alias="LICENSEBOT_DEDUPE_TTL_SECONDS")
+    # Shared state (event dedupe) for several workers or replicas; None: this host only.
+    redis_url: SecretStr | None = Field(None, validation_alias="LICENSEBOT_REDIS_URL")
+    redis_key_prefix: str = Field(
+        "licensebot:",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[!-~]+$",  # printable ASCII, no spaces
+        validation_alias="LICENSEBOT_REDIS_KEY_PREFIX",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias="LICENSEBOT_LOG_LEVEL"
     )
@@ -74,6 +85,17 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _redis_url(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            check_redis_url(value)
+        return value
 
     @property
     def resolved_audit_path(self) -> Path:

@@ -65,9 +65,17 @@ class Auditor(Protocol):
         ...
 
 
+class StoreUnavailable(RuntimeError):
+    """A shared store (dedupe, later the thread registry) cannot be reached right now."""
+
+
 class EventDedupe(Protocol):
     def first_time(self, key: str) -> bool:
-        """True the first time ``key`` is seen within the store's TTL."""
+        """True the first time ``key`` is seen within the store's TTL.
+
+        Raises ``StoreUnavailable`` when the store cannot say: the caller must then
+        neither act on the key nor treat it as seen.
+        """
         ...
 
 

@@ -62,3 +62,23 @@ def test_concurrent_callers_see_each_key_once() -> None:
 def test_rejects_nonsense_limits(ttl: float, size: int) -> None:
     with pytest.raises(ValueError):
         TtlEventDedupe(ttl, max_entries=size)
+
+
+def test_keys_set_again_and_again_leave_no_trail() -> None:
+    clock = Clock()
+    store = TtlEventDedupe(60, max_entries=10, clock=clock)
+    for i in range(10_000):
+        store.remember(f"k{i % 3}", str(i))
+        clock.now += 0.001
+    assert len(store) == 3
+    assert store.recall("k0") == "9999"
+    assert len(store._expiries) <= 2 * 3 + 64  # stale expiry rows are compacted away
+
+
+def test_over_the_cap_the_key_closest_to_expiry_goes_first() -> None:
+    store = TtlEventDedupe(3600, max_entries=2, clock=Clock())
+    store.remember("long", "a", ttl_seconds=7200)
+    store.remember("short", "b", ttl_seconds=10)
+    store.remember("newest", "c")
+    assert store.recall("short") is None
+    assert (store.recall("long"), store.recall("newest")) == ("a", "c")
