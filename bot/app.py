@@ -29,7 +29,7 @@ from bot.settings import Settings, SettingsError
 from bot.stores import dedupe_store
 from handlers.blocks import failure_message
 from handlers.common import new_request_id, private_payload, send_response
-from handlers.deps import Auditor, Deps, StoreUnavailable
+from handlers.deps import Admins, Auditor, Deps, StoreUnavailable
 from knowledge.service import KnowledgeBase
 
 # One line per feature module; each exposes register(app: App, deps: Deps) -> None.
@@ -197,7 +197,7 @@ def build_deps(
         kb=kb,
         audit=audit,
         dedupe=dedupe_store(settings, workers),
-        admins=settings.admins,
+        admins=Admins(settings.admins),
         top_k=settings.top_k,
         bot_version=__version__,
         extras={"kb_poll_seconds": settings.kb_poll_seconds, **extras},

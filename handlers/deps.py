@@ -80,11 +80,29 @@ class EventDedupe(Protocol):
 
 
 @dataclass(frozen=True)
+class Admins:
+    """Who may change the knowledge base from Slack, per workspace.
+
+    ``LICENSEBOT_ADMINS`` entries are ``T…:U…`` (that user in that workspace) or a bare
+    ``U…``, which counts in whichever workspace the request comes from: only
+    single-workspace mode accepts those, because with many installs the same id could
+    be claimed by another workspace.
+    """
+
+    entries: frozenset[str] = frozenset()
+
+    def allows(self, team: str | None, user: str) -> bool:
+        if not user:
+            return False
+        return user in self.entries or (team is not None and f"{team}:{user}" in self.entries)
+
+
+@dataclass(frozen=True)
 class Deps:
     kb: KnowledgeBase
     audit: Auditor
     dedupe: EventDedupe
-    admins: frozenset[str] = frozenset()
+    admins: Admins = Admins()
     top_k: int = 3
     bot_version: str = "0"
     extras: Mapping[str, Any] = field(default_factory=dict)

@@ -177,7 +177,7 @@ def register(app: App, deps: Deps) -> None:
             ack_with(ack, status_message(deps))
         elif sub == "sources":
             ack_with(ack, sources_message(deps))
-        elif sub in ("reload", "add") and not is_admin(deps, req.user):
+        elif sub in ("reload", "add") and not is_admin(deps, req):
             action = "reload the knowledge base" if sub == "reload" else "add articles"
             denied(deps, req, f"/kb {sub}")
             ack_with(ack, kb_denied_message(action))

@@ -248,7 +248,7 @@ def register(app: App, deps: Deps) -> None:
             channel=str(event.get("channel") or ""),
             team=context_team(context),
         )
-        if not is_admin(deps, req.user):
+        if not is_admin(deps, req):
             denied(deps, req, "kb add (file upload)")
             post_message(client, kb_denied_message("add articles"), channel=req.channel)
             return
