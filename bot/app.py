@@ -25,6 +25,7 @@ from slack_sdk import WebClient
 from bot import __version__
 from bot.dedupe_failure import dedupe_unavailable
 from bot.delivery import build_web_client
+from bot.installs import Installs, authorize, oauth_settings
 from bot.settings import Settings, SettingsError
 from bot.stores import dedupe_store
 from handlers.blocks import failure_message
@@ -98,6 +99,8 @@ class LicenseBotApp(App):
 
     def __init__(self, **kwargs: Any) -> None:
         self.registrations = Registrations()
+        # The listeners' threads, so that a shutdown can wait for answers in flight.
+        self.listener_pool: ThreadPoolExecutor | None = kwargs.get("listener_executor")
         super().__init__(**kwargs)
 
     command = _recorded(App.command, "commands", "command")
@@ -210,25 +213,43 @@ def create_app(
     *,
     client: WebClient | None = None,
     verify_token: bool = False,
+    installs: Installs | None = None,
 ) -> LicenseBotApp:
     """The Bolt app with every module in ``HANDLER_MODULES`` registered.
 
-    ``verify_token`` calls ``auth.test`` now instead of on the first request.
+    ``verify_token`` calls ``auth.test`` now instead of on the first request (single
+    workspace). With ``installs`` (``bot.installs``) the app serves every workspace that
+    installed it through the OAuth flow, and has no token of its own.
     """
-    if settings.slack_bot_token is None:
+    if installs is None and settings.slack_bot_token is None:
         raise SettingsError("missing setting SLACK_BOT_TOKEN (the bot's xoxb- token)")
     secret = settings.slack_signing_secret
+    web = client or build_web_client(settings)
+    # Many workspaces: each request gets its workspace's token from the installation store.
+    oauth: dict[str, Any] = (
+        {
+            "installation_store": installs.installation_store,
+            "oauth_settings": oauth_settings(settings, installs, deps.audit),
+            "authorize": authorize(settings, installs, web),
+        }
+        if installs is not None
+        else {}
+    )
     app = LicenseBotApp(
         name="licensebot",
-        client=client or build_web_client(settings),
+        client=web,
         # Socket Mode needs no signing secret; an empty one rejects every HTTP request.
         signing_secret=secret.get_secret_value() if secret is not None else "",
-        token_verification_enabled=verify_token,
+        token_verification_enabled=verify_token and installs is None,
         process_before_response=False,
         listener_executor=ThreadPoolExecutor(
             max_workers=LISTENER_WORKERS, thread_name_prefix="bolt-listener"
         ),
+        **oauth,
     )
+    if installs is not None:
+        # app_uninstalled / tokens_revoked delete what the store holds for that workspace.
+        app.enable_token_revocation_listeners()
     app.middleware(_request_context)
     app.middleware(_dedupe_middleware(deps))
     app.error(_on_unhandled_error)

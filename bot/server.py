@@ -1,7 +1,8 @@
 """HTTP serving: Starlette + uvicorn in front of the Bolt app, and the Socket Mode runner.
 
 Routes: ``POST /slack/events`` (events, commands and interactivity), ``GET /healthz``
-(the process is up) and ``GET /readyz`` (knowledge base loaded, audit trail writable).
+(the process is up) and ``GET /readyz`` (knowledge base loaded, audit trail writable);
+with OAuth installs also ``GET /slack/install`` and ``GET /slack/oauth_redirect``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import structlog
@@ -40,6 +42,7 @@ LIMIT_CONCURRENCY = 256
 GRACEFUL_SHUTDOWN_S = 10
 
 Readiness = Callable[[], tuple[bool, Mapping[str, Any]]]
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 log = structlog.get_logger("licensebot.server")
 
@@ -108,6 +111,8 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
         self, req: Request, addition_context_properties: dict[str, Any] | None = None
     ) -> Response:
         received_at = time.monotonic()
+        if req.method == "GET" and self.app.oauth_flow is not None:
+            return await self.handle_oauth(req)
         if req.method != "POST":
             return PlainTextResponse("method not allowed", status_code=405)
         try:
@@ -127,6 +132,28 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
             log.warning("request.malformed", path=req.url.path, problem=problem)
             return PlainTextResponse("malformed request body", status_code=400)
         bolt_response = await run_in_threadpool(self.app.dispatch, bolt_request)
+        return to_starlette_response(bolt_response)
+
+    async def handle_oauth(self, req: Request) -> Response:
+        """``GET /slack/install`` and ``/slack/oauth_redirect`` (Bolt's OAuth flow): both
+        touch the state and installation stores, the callback calls ``oauth.v2.access``."""
+        flow = self.app.oauth_flow
+        assert flow is not None
+        if req.url.path == flow.install_path:
+            step = flow.handle_installation
+        elif req.url.path == flow.redirect_uri_path:
+            step = flow.handle_callback
+        else:
+            return PlainTextResponse("not found", status_code=404)
+        try:
+            bolt_response = await run_in_threadpool(step, to_bolt_request(req, b""))
+        except Exception as exc:
+            # A store that cannot be reached: the installer may simply try again.
+            log.error("oauth.failed", path=req.url.path, error=f"{type(exc).__name__}: {exc}")
+            return PlainTextResponse(
+                "The installation could not be completed right now. Please try again.",
+                status_code=503,
+            )
         return to_starlette_response(bolt_response)
 
 
@@ -152,8 +179,17 @@ def deps_readiness(deps: Deps) -> Readiness:
     return check
 
 
-def build_asgi_app(bolt_app: App | None, readiness: Readiness) -> Starlette:
-    """The ASGI app; ``bolt_app=None`` serves only the health routes (Socket Mode)."""
+def build_asgi_app(
+    bolt_app: App | None,
+    readiness: Readiness,
+    *,
+    lifespan: Lifespan | None = None,
+) -> Starlette:
+    """The ASGI app; ``bolt_app=None`` serves only the health routes (Socket Mode).
+
+    An app with Bolt's OAuth flow also serves ``GET /slack/install`` and
+    ``GET /slack/oauth_redirect``. ``lifespan`` runs around serving (workers).
+    """
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -176,21 +212,29 @@ def build_asgi_app(bolt_app: App | None, readiness: Readiness) -> Starlette:
             return await handler.handle(request)
 
         routes.append(Route(EVENTS_PATH, events, methods=["POST"]))
-    return Starlette(routes=routes)
+        flow = bolt_app.oauth_flow
+        if flow is not None:
+            routes += [
+                Route(path, events, methods=["GET"])
+                for path in (flow.install_path, flow.redirect_uri_path)
+            ]
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
-def uvicorn_config(asgi_app: Starlette, *, host: str, port: int) -> uvicorn.Config:
-    return uvicorn.Config(
-        asgi_app,
-        host=host,
-        port=port,
+def uvicorn_config(
+    asgi_app: Starlette | str, *, host: str, port: int, **options: Any
+) -> uvicorn.Config:
+    """uvicorn's configuration for every way of serving; ``options`` add to it (workers:
+    an import string for the app factory, ``workers=N``, ``lifespan="on"``)."""
+    settings: dict[str, Any] = {
         # None: uvicorn's loggers propagate to the root handler set up by bot.logging.
-        log_config=None,
-        lifespan="off",
-        server_header=False,
-        limit_concurrency=LIMIT_CONCURRENCY,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-    )
+        "log_config": None,
+        "lifespan": "off",
+        "server_header": False,
+        "limit_concurrency": LIMIT_CONCURRENCY,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+    }
+    return uvicorn.Config(asgi_app, host=host, port=port, **{**settings, **options})
 
 
 def serve_http(asgi_app: Starlette, *, host: str, port: int) -> None:

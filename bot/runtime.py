@@ -1,0 +1,91 @@
+"""What one serving process runs (a single ``licensebot serve``, or each of its workers):
+the audit trail, the handlers' dependencies, the Bolt app and, with OAuth, the
+installation stores; built once, closed once, in that order reversed.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import structlog
+
+from bot.app import LicenseBotApp, build_deps, create_app
+from bot.audit.trail import AuditTrail, open_trail
+from bot.installs import Installs, open_installs
+from bot.server import Readiness, deps_readiness
+from bot.settings import Settings
+from handlers.deps import Deps
+from knowledge.service import KnowledgeBase
+
+# At shutdown, how long answers already acknowledged may take to be delivered and
+# audited before the trail closes under them (a container gets 10 s after SIGTERM).
+DRAIN_LISTENERS_S = 8.0
+
+log = structlog.get_logger("licensebot.runtime")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    kb: KnowledgeBase
+    audit: AuditTrail
+    deps: Deps
+    app: LicenseBotApp
+    installs: Installs | None = None
+
+    def readiness(self) -> Readiness:
+        return deps_readiness(self.deps)
+
+    def close(self) -> None:
+        """Let acknowledged answers finish, then close the stores and the trail."""
+        drain_listeners(self.app, DRAIN_LISTENERS_S)
+        close_stores(self.deps, self.installs)
+        self.audit.close()
+
+
+def open_runtime(
+    settings: Settings, kb: KnowledgeBase, *, workers: int = 1, verify_token: bool = True
+) -> Runtime:
+    """Everything one serving process needs; raises what ``create_app`` or the
+    installation store raise (nothing is left open then)."""
+    audit = open_trail(settings)
+    if not audit.healthy:
+        log.error(
+            "audit.unavailable",
+            path=str(settings.resolved_audit_path),
+            error=audit.last_error,
+            effect="answers are withheld until it can be written",
+        )
+    deps: Deps | None = None
+    installs: Installs | None = None
+    try:
+        deps = build_deps(settings, kb=kb, audit=audit, workers=workers)
+        if settings.oauth_enabled:
+            installs = open_installs(settings)
+        app = create_app(settings, deps, verify_token=verify_token, installs=installs)
+    except BaseException:
+        close_stores(deps, installs)
+        audit.close()
+        raise
+    return Runtime(settings, kb, audit, deps, app, installs)
+
+
+def close_stores(deps: Deps | None, installs: Installs | None) -> None:
+    close = getattr(deps.dedupe, "close", None) if deps is not None else None
+    if callable(close):
+        close()
+    if installs is not None:
+        installs.close()
+
+
+def drain_listeners(app: LicenseBotApp, timeout: float) -> None:
+    """Wait (at most ``timeout``) for Bolt's listener threads to finish their work."""
+    pool = app.listener_pool
+    if pool is None:
+        return
+    waiter = threading.Thread(target=pool.shutdown, kwargs={"wait": True}, daemon=True)
+    waiter.start()
+    waiter.join(timeout)
+    if waiter.is_alive():
+        log.warning("server.listeners_unfinished", waited_s=timeout)
