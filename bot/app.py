@@ -16,22 +16,25 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from re import Pattern
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import structlog
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from bot import __version__
-from bot.dedupe_failure import dedupe_unavailable
+from bot.dedupe import dedupe_unavailable
 from bot.delivery import build_web_client
-from bot.installs import Installs, authorize, oauth_settings
+from bot.http.signature import was_verified
 from bot.settings import Settings, SettingsError
-from bot.stores import dedupe_store
+from bot.stores.choose import dedupe_store
 from handlers.blocks import failure_message
 from handlers.common import new_request_id, private_payload, send_response
 from handlers.deps import Admins, Auditor, Deps, StoreUnavailable
 from knowledge.service import KnowledgeBase
+
+if TYPE_CHECKING:
+    from bot.installs import Installs
 
 # One line per feature module; each exposes register(app: App, deps: Deps) -> None.
 HANDLER_MODULES: tuple[str, ...] = (
@@ -101,6 +104,8 @@ class LicenseBotApp(App):
         self.registrations = Registrations()
         # The listeners' threads, so that a shutdown can wait for answers in flight.
         self.listener_pool: ThreadPoolExecutor | None = kwargs.get("listener_executor")
+        # The HTTP server verifies requests with it before Bolt sees them.
+        self.signing_secret: str = kwargs.get("signing_secret") or ""
         super().__init__(**kwargs)
 
     command = _recorded(App.command, "commands", "command")
@@ -158,9 +163,16 @@ def _is_command(body: dict[str, Any]) -> bool:
 def _on_unhandled_error(
     error: Exception, request: BoltRequest, response: BoltResponse | None
 ) -> BoltResponse | None:
-    """Last resort: log with the reference, tell the user briefly, never leak a traceback."""
+    """Last resort: log with the reference, tell the user briefly, never leak a traceback.
+
+    Only a verified request is answered: an unverified body's ``response_url`` and fields
+    are the sender's choice, so such a request is refused without reading them.
+    """
     ref = request.context.get("request_id")
     ref = ref if isinstance(ref, str) else new_request_id()
+    if not was_verified(request):
+        log.error("request.unverified_error", request_id=ref, error=type(error).__name__)
+        return BoltResponse(status=401, body="")
     body = request.body if isinstance(request.body, dict) else {}
     log.error(
         "listener.error",
@@ -195,7 +207,7 @@ def build_deps(
     settings: Settings, *, kb: KnowledgeBase, audit: Auditor, workers: int = 1, **extras: Any
 ) -> Deps:
     """The handlers' dependencies from the settings; ``workers`` (processes serving on this
-    host) picks the event dedupe store (``bot.stores.dedupe_store``)."""
+    host) picks the event dedupe store (``bot.stores.choose.dedupe_store``)."""
     return Deps(
         kb=kb,
         audit=audit,
@@ -226,15 +238,15 @@ def create_app(
     secret = settings.slack_signing_secret
     web = client or build_web_client(settings)
     # Many workspaces: each request gets its workspace's token from the installation store.
-    oauth: dict[str, Any] = (
-        {
+    oauth: dict[str, Any] = {}
+    if installs is not None:
+        from bot.installs import authorize, oauth_settings  # noqa: PLC0415  (SQLAlchemy)
+
+        oauth = {
             "installation_store": installs.installation_store,
             "oauth_settings": oauth_settings(settings, installs, deps.audit),
             "authorize": authorize(settings, installs, web),
         }
-        if installs is not None
-        else {}
-    )
     app = LicenseBotApp(
         name="licensebot",
         client=web,

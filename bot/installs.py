@@ -8,8 +8,9 @@ refreshed through the same ``oauth.v2.access`` before they do.
 
 The stores live in one database: SQLite under ``LICENSEBOT_DATA_DIR`` by default (the
 workers of one host share it), PostgreSQL at ``LICENSEBOT_DATABASE_URL`` when given
-(every replica shares it). Tables are created on first start, under a lock so replicas
-starting together do not race.
+(every replica shares it, beside the audit table). Tables are created on first start,
+under a lock so replicas starting together do not race. Imported only with OAuth
+installs: SQLAlchemy costs every other command start-up time (``bot.audit.backend``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy.engine import Engine
 
+from bot.audit.postgres import CONNECT_TIMEOUT_S, describe, display_url, driver_url
+from bot.runtime import InstallsUnavailable
 from bot.settings import Settings
 from handlers.deps import Auditor, AuditUnavailable
 
@@ -47,11 +50,10 @@ _CREATE_TRIES = 5
 log = structlog.get_logger("licensebot.installs")
 
 
-def store_url(settings: Settings, database_url: str | None = None) -> str:
+def store_url(settings: Settings) -> str:
     """The SQLAlchemy URL of the stores: PostgreSQL (psycopg 3) when given, else SQLite."""
-    if database_url:
-        scheme, _, rest = database_url.partition("://")
-        return f"postgresql+psycopg://{rest}" if scheme.startswith("postgres") else database_url
+    if settings.database_url is not None:
+        return driver_url(settings.database_url.get_secret_value())
     return f"sqlite:///{(settings.data_dir / SQLITE_FILE).resolve()}"
 
 
@@ -67,7 +69,13 @@ def _engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return sqlalchemy.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return sqlalchemy.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+    )
 
 
 @dataclass
@@ -83,22 +91,24 @@ class Installs:
         self.engine.dispose()
 
 
-def open_installs(settings: Settings, *, database_url: str | None = None) -> Installs:
-    """Connect and make sure the tables exist; raises ``sqlalchemy.exc.SQLAlchemyError``."""
+def open_installs(settings: Settings) -> Installs:
+    """Connect and make sure the tables exist; ``InstallsUnavailable`` (a line saying
+    why, without the password) when the database cannot be used."""
     if settings.slack_client_id is None:
         raise ValueError("OAuth installs need SLACK_CLIENT_ID")
-    url = store_url(settings, database_url)
+    url = store_url(settings)
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = _engine(url)
     installations = SQLAlchemyInstallationStore(client_id=settings.slack_client_id, engine=engine)
     states = SQLAlchemyOAuthStateStore(expiration_seconds=STATE_EXPIRATION_S, engine=engine)
+    postgres = engine.dialect.name == "postgresql"
+    backend = display_url(url) if postgres else f"sqlite:{settings.data_dir / SQLITE_FILE}"
     try:
         _create_tables(engine, [installations.metadata, states.metadata])
-    except Exception:
+    except sqlalchemy.exc.SQLAlchemyError as exc:
         engine.dispose()
-        raise
-    backend = "postgresql" if engine.dialect.name == "postgresql" else f"sqlite:{SQLITE_FILE}"
+        raise InstallsUnavailable(f"{backend}: {describe(exc)}") from None
     log.info("installs.store", backend=backend)
     return Installs(installations, states, engine, backend)
 

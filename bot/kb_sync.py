@@ -33,8 +33,8 @@ from typing import Any, Protocol
 import redis
 import structlog
 
-from bot.redis_store import client_options
 from bot.settings import Settings
+from bot.stores.redis import client_options
 from knowledge.service import KnowledgeBase, ReloadResult
 from knowledge.store.watch import KBPoller
 

@@ -1,7 +1,8 @@
 """structlog configured once for the process, with the stdlib (Bolt, slack_sdk,
 uvicorn) routed through the same processors: JSON lines when stderr is not a
-terminal, readable console lines when it is. Token-shaped strings are redacted
-from every event, whoever logs them.
+terminal, readable console lines when it is. The configured secrets' values and
+token-shaped strings are redacted from every event, whoever logs them; in console
+lines every control character is escaped, so logged text cannot start a line.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Mapping
-from typing import Any, Literal, Protocol
+import traceback
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, Protocol, TextIO
 
 import structlog
-from structlog.typing import EventDict, Processor, WrappedLogger
+from structlog.typing import EventDict, ExcInfo, Processor, WrappedLogger
 
 LogFormat = Literal["auto", "json", "console"]
 
@@ -26,27 +28,112 @@ class LogStream(Protocol):
     def flush(self) -> None: ...
 
 
-# Slack bot/user/app/config tokens and signing-secret-like hex are never logged.
-_SECRET_RE = re.compile(r"\b(?:xox[a-z]|xapp|xoxe(?:\.xox[a-z])?)-[A-Za-z0-9-]{6,}")
+# Slack bot/user/app/config tokens, whoever's they are.
+_TOKEN_RE = re.compile(r"\b(?:xox[a-z]|xapp|xoxe(?:\.xox[a-z])?)-[A-Za-z0-9-]{6,}")
 REDACTED = "[redacted]"
+# Configured values shorter than this are not looked for: they would blank ordinary words,
+# and Slack's secrets and tokens are 32 characters or more.
+MIN_SECRET_CHARS = 8
+
+# C0, DEL, C1, line/paragraph separators and the bidi marks, embeddings, overrides, isolates.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 _HANDLER_NAME = "licensebot"
+# Bolt's verification middleware logs the whole body of a refused request at INFO.
+_BODY_DUMPING_LOGGERS = frozenset({"slack_bolt.RequestVerification"})
+# Left for the renderer: the traceback (console) is redacted and escaped where it is drawn.
+_EXC_KEYS = frozenset({"exc_info"})
 
 
-def _redact(value: Any) -> Any:
+def escape_controls(text: str) -> str:
+    """``text`` with each control character escaped visibly: ``\\n``, ``\\x1b``, ``\\u202e``."""
+
+    def one(match: re.Match[str]) -> str:
+        char = match[0]
+        code = ord(char)
+        return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+    return _CONTROL_RE.sub(one, text)
+
+
+class Redactor:
+    """Replaces the configured secrets' values and token-shaped strings, in any field."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        values = sorted({s for s in secrets if len(s) >= MIN_SECRET_CHARS}, key=len, reverse=True)
+        self._values = re.compile("|".join(map(re.escape, values))) if values else None
+
+    def text(self, text: str) -> str:
+        if self._values is not None:
+            text = self._values.sub(REDACTED, text)
+        return _TOKEN_RE.sub(REDACTED, text)
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, Mapping):
+            return {self.value(k): self.value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return type(value)(self.value(v) for v in value)
+        # Anything else is rendered through its repr (or bytes' text): keep the object
+        # unless that rendering holds a secret.
+        if isinstance(value, bytes):
+            shown = value.decode("utf-8", "backslashreplace")
+        else:
+            shown = repr(value)
+        cleaned = self.text(shown)
+        return value if cleaned == shown else cleaned
+
+    def __call__(self, _logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+        return {
+            (key if key in _EXC_KEYS else self.text(key)): (
+                value if key in _EXC_KEYS else self.value(value)
+            )
+            for key, value in event_dict.items()
+        }
+
+
+def _escape_value(value: Any) -> Any:
     if isinstance(value, str):
-        return _SECRET_RE.sub(REDACTED, value)
-    if isinstance(value, Mapping):
-        return {k: _redact(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_redact(v) for v in value)
-    return value
+        return escape_controls(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return escape_controls(repr(value))
 
 
-def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
-    for key, value in list(event_dict.items()):
-        event_dict[key] = _redact(value)
-    return event_dict
+def _escape_block(text: str) -> str:
+    # Multi-line text (a stack) keeps its lines, each indented so none can pass for a record.
+    lines = text.rstrip("\n").split("\n")
+    return "\n".join("    " + escape_controls(line) for line in lines)
+
+
+def escape_event(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """Console format: every key and value with its control characters escaped."""
+    escaped: EventDict = {}
+    for key, value in event_dict.items():
+        if key in _EXC_KEYS:
+            escaped[key] = value
+        elif key in ("stack", "exception") and isinstance(value, str):
+            escaped[key] = _escape_block(value)
+        else:
+            escaped[escape_controls(str(key))] = _escape_value(value)
+    return escaped
+
+
+def _traceback_renderer(redactor: Redactor) -> Any:
+    def render(sio: TextIO, exc_info: ExcInfo) -> None:
+        text = "".join(traceback.format_exception(*exc_info))
+        sio.write("\n" + _escape_block(redactor.text(text)))
+
+    return render
+
+
+class _DropBodyDumps(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name not in _BODY_DUMPING_LOGGERS
 
 
 def _drop_duplicates(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
@@ -83,14 +170,17 @@ def configure_logging(
     stream: LogStream | None = None,
     cache_loggers: bool = True,
     fields: Mapping[str, Any] | None = None,
+    secrets: Iterable[str] = (),
 ) -> logging.Handler:
     """Install the pipeline on the root logger (replacing an earlier one) and return its handler.
 
+    ``secrets`` are values never to be written (``Settings.secret_values``).
     ``cache_loggers=False`` keeps loggers re-reading the configuration, for callers
     (tests) that configure more than once per process. ``fields`` are added to every
     line (a worker's pid, so the lines of several workers on one stderr can be told apart).
     """
     out = stream if stream is not None else sys.stderr
+    redactor = Redactor(secrets)
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -106,16 +196,19 @@ def configure_logging(
         final: list[Processor] = [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
-            redact_secrets,
+            redactor,
+            # JSON escapes control characters (and, ensure_ascii, all of non-ASCII) itself.
             renderer,
         ]
     else:
         renderer = structlog.dev.ConsoleRenderer(
-            colors=bool(getattr(out, "isatty", lambda: False)())
+            colors=bool(getattr(out, "isatty", lambda: False)()),
+            exception_formatter=_traceback_renderer(redactor),
         )
         final = [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            redact_secrets,
+            redactor,
+            escape_event,
             renderer,
         ]
 
@@ -138,6 +231,7 @@ def configure_logging(
     handler = logging.StreamHandler(out)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
+    handler.addFilter(_DropBodyDumps())
 
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 
 from bot.app import LicenseBotApp, build_deps, create_app
-from bot.audit.trail import AuditTrail, open_trail
-from bot.installs import Installs, open_installs
+from bot.audit.backend import Trail, open_audit_trail, trail_location
 from bot.server import Readiness, deps_readiness
 from bot.settings import Settings
 from handlers.deps import Deps
 from knowledge.service import KnowledgeBase
+
+if TYPE_CHECKING:
+    from bot.installs import Installs
 
 # At shutdown, how long answers already acknowledged may take to be delivered and
 # audited before the trail closes under them (a container gets 10 s after SIGTERM).
@@ -25,11 +28,15 @@ DRAIN_LISTENERS_S = 8.0
 log = structlog.get_logger("licensebot.runtime")
 
 
+class InstallsUnavailable(Exception):
+    """The installation store (OAuth installs) cannot be opened; the message says why."""
+
+
 @dataclass
 class Runtime:
     settings: Settings
     kb: KnowledgeBase
-    audit: AuditTrail
+    audit: Trail
     deps: Deps
     app: LicenseBotApp
     installs: Installs | None = None
@@ -47,13 +54,13 @@ class Runtime:
 def open_runtime(
     settings: Settings, kb: KnowledgeBase, *, workers: int = 1, verify_token: bool = True
 ) -> Runtime:
-    """Everything one serving process needs; raises what ``create_app`` or the
-    installation store raise (nothing is left open then)."""
-    audit = open_trail(settings)
+    """Everything one serving process needs; raises what ``create_app`` raises, or
+    ``InstallsUnavailable`` (nothing is left open then)."""
+    audit = open_audit_trail(settings)
     if not audit.healthy:
         log.error(
             "audit.unavailable",
-            path=str(settings.resolved_audit_path),
+            trail=trail_location(settings),
             error=audit.last_error,
             effect="answers are withheld until it can be written",
         )
@@ -62,6 +69,8 @@ def open_runtime(
     try:
         deps = build_deps(settings, kb=kb, audit=audit, workers=workers)
         if settings.oauth_enabled:
+            from bot.installs import open_installs  # noqa: PLC0415  (SQLAlchemy: see there)
+
             installs = open_installs(settings)
         app = create_app(settings, deps, verify_token=verify_token, installs=installs)
     except BaseException:

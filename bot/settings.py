@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.redis_url import check_redis_url
+from bot.stores.redis_url import check_redis_url
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 MAX_WORKERS = 64
@@ -18,6 +19,8 @@ DEFAULT_SLACK_SCOPES = ("app_mentions:read", "chat:write", "commands", "im:histo
 # A workspace id, as LICENSEBOT_ADMINS qualifies a user with it.
 _TEAM_ID = re.compile(r"T[A-Z0-9]{2,}")
 _SCOPE = re.compile(r"[a-z][a-z0-9_.]*(?::[a-z0-9_.]+)*")
+# psycopg 3 is the driver whichever of these is given.
+DATABASE_SCHEMES = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
 
 
 class SettingsError(Exception):
@@ -60,6 +63,9 @@ class Settings(BaseSettings):
     audit_max_bytes: int = Field(
         50 * 1024 * 1024, ge=4096, validation_alias="LICENSEBOT_AUDIT_MAX_BYTES"
     )
+    # The audit trail as one PostgreSQL table shared by every replica (bot.audit.postgres);
+    # unset: the file trail above.
+    database_url: SecretStr | None = Field(None, validation_alias="LICENSEBOT_DATABASE_URL")
     # How often a replica checks the shared knowledge-base directory; 0 turns polling off.
     kb_poll_seconds: float = Field(30.0, ge=0, validation_alias="LICENSEBOT_KB_POLL_SECONDS")
     top_k: int = Field(3, ge=1, le=10, validation_alias="LICENSEBOT_TOP_K")
@@ -143,6 +149,23 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            scheme, sep, _rest = value.partition("://")
+            if scheme.lower() not in DATABASE_SCHEMES or not sep:
+                # Only the scheme is repeated: the rest may hold a password.
+                raise ValueError(
+                    "must be a PostgreSQL URL (postgresql://user@host:5432/dbname), "
+                    f"not {scheme.lower() if sep else 'one without a scheme'}"
+                )
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -169,6 +192,23 @@ class Settings(BaseSettings):
     @property
     def resolved_audit_path(self) -> Path:
         return self.audit_path if self.audit_path is not None else self.data_dir / "audit.jsonl"
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Every configured secret's value (each ``SecretStr`` setting), for log redaction;
+        for a URL (database, Redis), its password too, which a client may log on its own."""
+        found: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                found.append(value.get_secret_value())
+                try:
+                    password = urlsplit(found[-1]).password
+                except ValueError:
+                    password = None
+                if password:
+                    found.append(unquote(password))
+        return tuple(found)
 
     @property
     def has_slack_http_credentials(self) -> bool:

@@ -24,17 +24,15 @@ from typing import Any
 
 import structlog
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from uvicorn.config import STARTUP_FAILURE
 
 from bot.delivery import build_web_client
-from bot.installs import open_installs
 from bot.kb_sync import kb_channel
 from bot.logging import configure_logging
 from bot.reloaders import kb_maintenance, remove_pid_file, write_pid_file
-from bot.runtime import open_runtime
-from bot.server import build_asgi_app, uvicorn_config
+from bot.runtime import InstallsUnavailable, open_runtime
+from bot.server import WORKER_PROTOCOL_PATH, build_asgi_app, uvicorn_config
 from bot.settings import Settings, load_settings
 from bot.supervisor import Supervisor
 from knowledge.service import KnowledgeBase, bundled_kb_dir, check_kb_dir
@@ -63,9 +61,11 @@ def preflight(settings: Settings) -> None:
         lines = "\n".join(f"  {p}" for p in problems)
         raise PreflightFailed(f"the knowledge base cannot be loaded:\n{lines}", 1)
     if settings.oauth_enabled:
+        from bot.installs import open_installs  # noqa: PLC0415  (SQLAlchemy: see there)
+
         try:
             open_installs(settings).close()  # creates the tables once, before the workers
-        except SQLAlchemyError as exc:
+        except InstallsUnavailable as exc:
             raise PreflightFailed(f"cannot open the installation store ({exc})", 1) from None
         return
     try:
@@ -97,6 +97,7 @@ def serve_workers(settings: Settings, workers: int) -> int:
         factory=True,
         workers=workers,
         lifespan="on",
+        http=WORKER_PROTOCOL_PATH,
     )
     try:
         sock = config.bind_socket()

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import redis
 
-from bot.dedupe import TtlEventDedupe
-from bot.redis_store import RedisTtlStore
-from bot.sqlite_store import SqliteTtlStore
-from bot.ttl_store import TtlStore
+from bot.stores.memory import TtlEventDedupe
+from bot.stores.redis import RedisTtlStore
+from bot.stores.sqlite import SqliteTtlStore
+from bot.stores.ttl import TtlStore
 
 THREADS = 8
 

@@ -17,7 +17,8 @@ import uuid
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from functools import cache
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -144,3 +145,45 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """The test PostgreSQL database; only for tests marked ``needs_postgres``."""
+    _require_marker(request, "needs_postgres")
+    return SERVICES["needs_postgres"].url
+
+
+@pytest.fixture
+def pg_schema_url(postgres_url: str) -> Iterator[str]:
+    """``postgres_url`` with a schema of this test's own first on its search_path; the
+    schema and everything in it are dropped afterwards."""
+    import psycopg
+
+    schema = f"licensebot_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield with_search_path(postgres_url, schema)
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """``url`` whose connections use ``schema`` (libpq ``options``, URL-encoded)."""
+    parts = urlsplit(url)
+    query = "&".join(q for q in (parts.query, f"options=-csearch_path%3D{schema}") if q)
+    return urlunsplit(parts._replace(query=query))
+
+
+@pytest.fixture
+def pg_proxy(pg_schema_url: str) -> Iterator[tuple[Any, str]]:
+    """A loopback proxy in front of the test PostgreSQL, and ``pg_schema_url`` through it
+    (to take the database away and bring it back without touching the shared server)."""
+    from tcp_proxy import TcpProxy
+
+    parts = urlsplit(pg_schema_url)
+    with TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432) as proxy:
+        netloc = f"{parts.username}@127.0.0.1:{proxy.port}" if parts.username else None
+        yield proxy, parts._replace(netloc=netloc or f"127.0.0.1:{proxy.port}").geturl()

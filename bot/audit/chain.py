@@ -19,6 +19,7 @@ from pathlib import PurePath
 from typing import Any
 
 from pydantic import BaseModel
+from structlog.typing import EventDict
 
 GENESIS_HASH = "0" * 64
 HASH_FIELD = "hash"
@@ -102,3 +103,38 @@ def scrub_fields(fields: Mapping[Any, Any]) -> dict[str, Any]:
 
 def canonical_sort_key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=True)
+
+
+_EVENT_RE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+")
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+# The record contract every trail (the file, bot.audit.postgres's table) follows: what it
+# refuses, then scrub → stamp → link → canonical JSON.
+
+
+def check_event(event: str, fields: Mapping[str, Any]) -> None:
+    """Refuse a malformed event name or a field the trail sets itself (programming errors)."""
+    if not _EVENT_RE.fullmatch(event):
+        raise ValueError(f"audit event must be a dotted lower-case name: {event!r}")
+    clash = RESERVED_FIELDS & fields.keys()
+    if clash:
+        raise ValueError(f"audit fields set by the trail itself: {sorted(clash)}")
+
+
+def stamp(record: EventDict, moment: dt.datetime, bot_version: str) -> EventDict:
+    """Add the UTC time and, unless the caller gave one, the bot version."""
+    record["ts"] = _iso(moment)
+    record.setdefault("bot_version", bot_version)
+    return record
+
+
+def link(record: EventDict, seq: int, prev_hash: str) -> EventDict:
+    """Make ``record`` the ``seq``-th of the chain, after the record hashed ``prev_hash``."""
+    record["seq"] = seq
+    record["prev_hash"] = prev_hash
+    record["hash"] = record_hash(record)
+    return record

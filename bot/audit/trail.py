@@ -31,13 +31,7 @@ from structlog import BoundLoggerBase
 from structlog.typing import EventDict
 
 from bot import __version__
-from bot.audit.chain import (
-    GENESIS_HASH,
-    RESERVED_FIELDS,
-    canonical_json,
-    record_hash,
-    scrub_fields,
-)
+from bot.audit.chain import GENESIS_HASH, canonical_json, check_event, link, scrub_fields, stamp
 from bot.audit.files import (
     InterProcessLock,
     Segment,
@@ -52,7 +46,6 @@ from bot.audit.records import AnswerRecords
 from bot.settings import Settings
 from handlers.deps import AuditUnavailable
 
-_EVENT_RE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+")
 _HASH_RE = re.compile(r"[0-9a-f]{64}")
 # Below this much free space an unhealthy trail is not declared healthy again.
 _MIN_FREE_BYTES = 1024 * 1024
@@ -66,10 +59,6 @@ class AuditCorrupt(Exception):
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 class _AuditLogger(BoundLoggerBase):
@@ -146,11 +135,7 @@ class AuditTrail(AnswerRecords):
         Raises ``AuditUnavailable`` if it could not be made durable; nothing of it is
         then part of the chain.
         """
-        if not _EVENT_RE.fullmatch(event):
-            raise ValueError(f"audit event must be a dotted lower-case name: {event!r}")
-        clash = RESERVED_FIELDS & fields.keys()
-        if clash:
-            raise ValueError(f"audit fields set by the trail itself: {sorted(clash)}")
+        check_event(event, fields)
         with self._lock:
             try:
                 with self._flock.held():
@@ -191,14 +176,10 @@ class AuditTrail(AnswerRecords):
         return scrub_fields(event_dict)
 
     def _stamp(self, _logger: object, _method: str, event_dict: EventDict) -> EventDict:
-        event_dict["ts"] = _iso(self._clock())
-        event_dict.setdefault("bot_version", self.bot_version)
-        return event_dict
+        return stamp(event_dict, self._clock(), self.bot_version)
 
     def _chain(self, _logger: object, _method: str, event_dict: EventDict) -> EventDict:
-        event_dict["seq"] = self._seq + 1
-        event_dict["prev_hash"] = self._head
-        event_dict["hash"] = record_hash(event_dict)
+        link(event_dict, self._seq + 1, self._head)
         self._pending = dict(event_dict)
         return event_dict
 

@@ -9,13 +9,12 @@ from typing import Any
 import structlog
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackClientError
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.commands.common import add_kb_option, open_kb, settings_for
 from bot.kb_sync import kb_channel
 from bot.logging import configure_logging
 from bot.reloaders import kb_maintenance
-from bot.runtime import open_runtime
+from bot.runtime import InstallsUnavailable, open_runtime
 from bot.server import (
     SocketModeUnavailable,
     build_asgi_app,
@@ -115,7 +114,7 @@ def run_from_settings(settings: Settings, *, socket_mode: bool = False, workers:
             "--workers is for HTTP mode; for several Socket Mode connections run several "
             "`licensebot serve --socket-mode` processes (see docs/deploy.md)"
         )
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, secrets=settings.secret_values)
     if workers > 1:
         return serve_workers(settings, workers)
     kb = open_kb(settings)
@@ -133,7 +132,7 @@ def run_from_settings(settings: Settings, *, socket_mode: bool = False, workers:
             file=sys.stderr,
         )
         return 1
-    except SQLAlchemyError as exc:
+    except InstallsUnavailable as exc:
         print(f"licensebot: cannot open the installation store ({exc})", file=sys.stderr)
         return 1
     try:

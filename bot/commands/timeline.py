@@ -8,8 +8,12 @@ import sys
 import time
 from typing import Any
 
-from bot.audit.records import UNAVAILABLE_MESSAGE, cli_context, new_request_id
-from bot.audit.trail import open_trail
+from bot.audit.backend import open_audit_trail
+from bot.audit.records import (
+    UNAVAILABLE_MESSAGE,
+    cli_context,
+    new_request_id,
+)
 from bot.commands.common import add_kb_option, open_kb, settings_for
 from bot.commands.render import attribution
 from handlers.deps import AuditUnavailable
@@ -44,7 +48,7 @@ def run_timeline(args: argparse.Namespace) -> int:
     timeline = kb.timeline(topic)
     request_id = new_request_id()
     try:
-        with open_trail(settings) as trail:
+        with open_audit_trail(settings) as trail:
             trail.served(
                 timeline.audit_fields(),
                 surface=SURFACE,

@@ -35,8 +35,8 @@ from serving import (
 )
 
 from bot.reloaders import PID_FILE
-from bot.sqlite_store import SqliteTtlStore
-from bot.stores import DEDUPE_NAMESPACE, SQLITE_FILE
+from bot.stores.choose import DEDUPE_NAMESPACE, SQLITE_FILE
+from bot.stores.sqlite import SqliteTtlStore
 from knowledge.service import bundled_kb_dir
 
 pytestmark = pytest.mark.slow
@@ -160,7 +160,7 @@ def test_a_reload_reaches_every_worker(
     assert reload.returncode == 0, reload.stdout + reload.stderr
     lines = [line for line in reload.stdout.splitlines() if line.strip().startswith("worker ")]
     assert len(lines) == 2 and all("reloaded" in line for line in lines), reload.stdout
-    after_sighup = Pids().poll(server).versions
+    after_sighup = every_worker(server, 2)
     assert set(after_sighup) == workers
     assert len(set(after_sighup.values())) == 1 and set(after_sighup.values()) != set(
         first.values()
@@ -175,8 +175,9 @@ def test_a_reload_reaches_every_worker(
     headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
     assert http("POST", server.url + "/slack/events", body, headers).status == 200
     deadline = time.monotonic() + 10  # polling is off: only the relay can do this
+    latest = Pids()  # each worker's latest answer (connections land where they land)
     while True:
-        versions = Pids().poll(server).versions
+        versions = latest.poll(server).versions
         if set(versions) == workers and set(versions.values()) == set(first.values()):
             break
         assert time.monotonic() < deadline, versions

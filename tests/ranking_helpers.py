@@ -12,8 +12,8 @@ import numpy as np
 
 from knowledge.retrieval.tokenizer import default_analyzer
 
-ARTICLES = Path(__file__).resolve().parents[3] / "knowledge" / "articles"
-QUESTIONS = Path(__file__).resolve().parents[1] / "questions.toml"
+ARTICLES = Path(__file__).resolve().parents[1] / "knowledge" / "articles"
+QUESTIONS = Path(__file__).resolve().parent / "knowledge" / "questions.toml"
 
 
 def real_corpus() -> list[list[str]]:

@@ -12,7 +12,7 @@ import pytest
 import redis
 from tcp_proxy import TcpProxy
 
-from bot.redis_store import RedisTtlStore
+from bot.stores.redis import RedisTtlStore
 from handlers.deps import StoreUnavailable
 
 pytestmark = pytest.mark.needs_redis

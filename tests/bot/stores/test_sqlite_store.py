@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from bot.sqlite_store import SqliteTtlStore
+from bot.stores.sqlite import SqliteTtlStore
 from handlers.deps import StoreUnavailable
 
 

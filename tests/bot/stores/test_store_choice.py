@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.dedupe import TtlEventDedupe
-from bot.redis_store import RedisTtlStore
 from bot.settings import SettingsError, load_settings
-from bot.sqlite_store import SqliteTtlStore
-from bot.stores import SQLITE_FILE, dedupe_store
+from bot.stores.choose import SQLITE_FILE, dedupe_store
+from bot.stores.memory import TtlEventDedupe
+from bot.stores.redis import RedisTtlStore
+from bot.stores.sqlite import SqliteTtlStore
 
 BAD_REDIS_URLS = (
     "http://:pw@127.0.0.1:6379",

@@ -13,9 +13,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.redis_store import RedisTtlStore
-from bot.sqlite_store import SqliteTtlStore
-from bot.ttl_store import TtlStore
+from bot.stores.redis import RedisTtlStore
+from bot.stores.sqlite import SqliteTtlStore
+from bot.stores.ttl import TtlStore
 
 
 def open_store(spec: dict[str, object]) -> TtlStore:

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from bot.dedupe import TtlEventDedupe
+from bot.stores.memory import TtlEventDedupe
 
 
 class Clock:

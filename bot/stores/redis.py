@@ -19,7 +19,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from bot.ttl_store import checked_namespace, checked_ttl
+from bot.stores.ttl import checked_namespace, checked_ttl
 from handlers.deps import StoreUnavailable
 
 SOCKET_TIMEOUT_S = 0.5

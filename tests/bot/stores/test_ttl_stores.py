@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from ttl_store_worker import claim_from_threads
 
-from bot.dedupe import TtlEventDedupe
-from bot.redis_store import RedisTtlStore
-from bot.sqlite_store import SqliteTtlStore
-from bot.ttl_store import TtlStore
+from bot.stores.memory import TtlEventDedupe
+from bot.stores.redis import RedisTtlStore
+from bot.stores.sqlite import SqliteTtlStore
+from bot.stores.ttl import TtlStore
 
 WORKER = Path(__file__).with_name("ttl_store_worker.py")
 REDIS = pytest.param("redis", marks=pytest.mark.needs_redis)

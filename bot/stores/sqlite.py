@@ -16,8 +16,8 @@ from pathlib import Path
 
 import structlog
 
-from bot.dedupe import SEEN
-from bot.ttl_store import checked_max_entries, checked_namespace, checked_ttl
+from bot.stores.memory import SEEN
+from bot.stores.ttl import checked_max_entries, checked_namespace, checked_ttl
 from handlers.deps import StoreUnavailable
 
 _SCHEMA = """

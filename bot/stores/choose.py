@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import structlog
 
-from bot.dedupe import TtlEventDedupe
-from bot.redis_store import RedisTtlStore
 from bot.settings import Settings
-from bot.sqlite_store import SqliteTtlStore
-from bot.ttl_store import TtlStore
+from bot.stores.memory import TtlEventDedupe
+from bot.stores.redis import RedisTtlStore
+from bot.stores.sqlite import SqliteTtlStore
+from bot.stores.ttl import TtlStore
 
 DEDUPE_NAMESPACE = "dedupe"
 # Under LICENSEBOT_DATA_DIR; one file for every namespace on this host.
