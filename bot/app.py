@@ -28,9 +28,10 @@ from bot.delivery import build_web_client
 from bot.http.signature import was_verified
 from bot.settings import Settings, SettingsError
 from bot.stores.choose import dedupe_store
-from handlers.blocks import failure_message
-from handlers.common import new_request_id, private_payload, send_response
+from handlers.blocks.notices import failure_message
 from handlers.deps import Admins, Auditor, Deps, StoreUnavailable
+from handlers.replies import private_payload, send_response
+from handlers.requests import new_request_id, response_url_of
 from knowledge.service import KnowledgeBase
 
 if TYPE_CHECKING:
@@ -40,10 +41,12 @@ if TYPE_CHECKING:
 HANDLER_MODULES: tuple[str, ...] = (
     "handlers.ask",
     "handlers.timeline",
-    # Before handlers.mention: its DM listener takes every message, kb's only file shares.
-    "handlers.kb",
-    "handlers.mention",
-    "handlers.actions",
+    "handlers.kb.command",
+    # Before handlers.conversation: its DM listener takes every message, this one only
+    # file shares.
+    "handlers.kb.upload",
+    "handlers.conversation",
+    "handlers.answer_buttons",
 )
 
 # Listener threads: commands hold one until they ack, so keep plenty free.
@@ -188,9 +191,9 @@ def _on_unhandled_error(
             headers={"content-type": "application/json;charset=utf-8"},
             body=json.dumps(private_payload(message)),
         )
-    response_url = body.get("response_url")
+    response_url = response_url_of(body)
     client = request.context.client
-    if isinstance(response_url, str) and client is not None:
+    if response_url is not None and client is not None:
         sent = send_response(client, response_url, private_payload(message))
         if not sent.ok:
             log.error("delivery.failed", request_id=ref, error=sent.error, via="response_url")
@@ -204,10 +207,16 @@ def _on_unhandled_error(
 
 
 def build_deps(
-    settings: Settings, *, kb: KnowledgeBase, audit: Auditor, workers: int = 1, **extras: Any
+    settings: Settings,
+    *,
+    kb: KnowledgeBase,
+    audit: Auditor,
+    workers: int = 1,
+    replica: str | None = None,
 ) -> Deps:
     """The handlers' dependencies from the settings; ``workers`` (processes serving on this
-    host) picks the event dedupe store (``bot.stores.choose.dedupe_store``)."""
+    host) picks the event dedupe store (``bot.stores.choose.dedupe_store``); ``replica``
+    names this replica in ``/kb status`` (default: host:pid)."""
     return Deps(
         kb=kb,
         audit=audit,
@@ -215,7 +224,8 @@ def build_deps(
         admins=Admins(settings.admins),
         top_k=settings.top_k,
         bot_version=__version__,
-        extras={"kb_poll_seconds": settings.kb_poll_seconds, **extras},
+        kb_poll_seconds=settings.kb_poll_seconds,
+        replica=replica,
     )
 
 

@@ -1,7 +1,7 @@
 """structlog configured once for the process, with the stdlib (Bolt, slack_sdk,
 uvicorn) routed through the same processors: JSON lines when stderr is not a
-terminal, readable console lines when it is. The configured secrets' values and
-token-shaped strings are redacted from every event, whoever logs them; in console
+terminal, readable console lines when it is. Secrets are redacted from every event,
+whoever logs them, by the scrubber the audit trail uses (``bot.redact``); in console
 lines every control character is escaped, so logged text cannot start a line.
 """
 
@@ -17,6 +17,8 @@ from typing import Any, Literal, Protocol, TextIO
 import structlog
 from structlog.typing import EventDict, ExcInfo, Processor, WrappedLogger
 
+from bot.redact import Redactor
+
 LogFormat = Literal["auto", "json", "console"]
 
 
@@ -27,13 +29,6 @@ class LogStream(Protocol):
 
     def flush(self) -> None: ...
 
-
-# Slack bot/user/app/config tokens, whoever's they are.
-_TOKEN_RE = re.compile(r"\b(?:xox[a-z]|xapp|xoxe(?:\.xox[a-z])?)-[A-Za-z0-9-]{6,}")
-REDACTED = "[redacted]"
-# Configured values shorter than this are not looked for: they would blank ordinary words,
-# and Slack's secrets and tokens are 32 characters or more.
-MIN_SECRET_CHARS = 8
 
 # C0, DEL, C1, line/paragraph separators and the bidi marks, embeddings, overrides, isolates.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
@@ -57,43 +52,18 @@ def escape_controls(text: str) -> str:
     return _CONTROL_RE.sub(one, text)
 
 
-class Redactor:
-    """Replaces the configured secrets' values and token-shaped strings, in any field."""
+def _redacting(redactor: Redactor) -> Processor:
+    """The processor that takes every secret out of an event (keys included)."""
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        values = sorted({s for s in secrets if len(s) >= MIN_SECRET_CHARS}, key=len, reverse=True)
-        self._values = re.compile("|".join(map(re.escape, values))) if values else None
-
-    def text(self, text: str) -> str:
-        if self._values is not None:
-            text = self._values.sub(REDACTED, text)
-        return _TOKEN_RE.sub(REDACTED, text)
-
-    def value(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if value is None or isinstance(value, bool | int | float):
-            return value
-        if isinstance(value, Mapping):
-            return {self.value(k): self.value(v) for k, v in value.items()}
-        if isinstance(value, list | tuple | set | frozenset):
-            return type(value)(self.value(v) for v in value)
-        # Anything else is rendered through its repr (or bytes' text): keep the object
-        # unless that rendering holds a secret.
-        if isinstance(value, bytes):
-            shown = value.decode("utf-8", "backslashreplace")
-        else:
-            shown = repr(value)
-        cleaned = self.text(shown)
-        return value if cleaned == shown else cleaned
-
-    def __call__(self, _logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    def redact(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
         return {
-            (key if key in _EXC_KEYS else self.text(key)): (
-                value if key in _EXC_KEYS else self.value(value)
+            (key if key in _EXC_KEYS else redactor.text(key)): (
+                value if key in _EXC_KEYS else redactor.field(key, value)
             )
             for key, value in event_dict.items()
         }
+
+    return redact
 
 
 def _escape_value(value: Any) -> Any:
@@ -196,7 +166,7 @@ def configure_logging(
         final: list[Processor] = [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
-            redactor,
+            _redacting(redactor),
             # JSON escapes control characters (and, ensure_ascii, all of non-ASCII) itself.
             renderer,
         ]
@@ -207,7 +177,7 @@ def configure_logging(
         )
         final = [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            redactor,
+            _redacting(redactor),
             escape_event,
             renderer,
         ]

@@ -35,8 +35,8 @@ from bot.app import LicenseBotApp
 from bot.http.payloads import shape_problem
 from bot.http.protocol import deadline_protocol
 from bot.http.signature import VERIFIED, RequestSigner
-from handlers.common import new_request_id
 from handlers.deps import Deps
+from handlers.requests import new_request_id
 
 EVENTS_PATH = "/slack/events"
 # Slack's payloads are a few KiB; anything near this is not from Slack.

@@ -7,7 +7,7 @@ module's ``register(app, deps)``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from knowledge.service import KnowledgeBase
@@ -105,4 +105,7 @@ class Deps:
     admins: Admins = Admins()
     top_k: int = 3
     bot_version: str = "0"
-    extras: Mapping[str, Any] = field(default_factory=dict)
+    # How often replicas look for knowledge-base changes (None or 0: never), for /kb status.
+    kb_poll_seconds: float | None = None
+    # The name /kb status gives this replica; None: host:pid.
+    replica: str | None = None

@@ -56,7 +56,11 @@ def open_audit_trail(settings: Settings, *, bot_version: str = __version__) -> T
     if settings.database_url is not None:
         from bot.audit.postgres import PostgresTrail  # noqa: PLC0415  (see the module doc)
 
-        return PostgresTrail(settings.database_url.get_secret_value(), bot_version=bot_version)
+        return PostgresTrail(
+            settings.database_url.get_secret_value(),
+            bot_version=bot_version,
+            secrets=settings.secret_values,
+        )
     return open_trail(settings, bot_version=bot_version)
 
 

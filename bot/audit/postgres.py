@@ -27,7 +27,7 @@ import datetime as dt
 import json
 import os
 import threading
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
@@ -43,6 +43,7 @@ from bot import __version__
 from bot.audit.chain import GENESIS_HASH, canonical_json, check_event, link, scrub_fields, stamp
 from bot.audit.records import AnswerRecords
 from bot.audit.verify import BadRecord, ChainChecker, VerifyResult
+from bot.redact import Redactor
 from bot.settings import DATABASE_SCHEMES
 from handlers.deps import AuditUnavailable
 
@@ -182,8 +183,11 @@ class PostgresTrail(AnswerRecords):
         *,
         bot_version: str = __version__,
         clock: Callable[[], dt.datetime] = _utcnow,
+        secrets: Iterable[str] = (),
     ) -> None:
+        """``secrets``: values never to be recorded (``Settings.secret_values``)."""
         self.where = display_url(url)
+        self._redactor = Redactor(secrets)
         self.bot_version = bot_version
         self._clock = clock
         self._engine = writer_engine(url)
@@ -226,7 +230,11 @@ class PostgresTrail(AnswerRecords):
                     seq, prev = self._read_head(conn)
                     moment = self._clock()
                     rec = link(
-                        stamp(scrub_fields({**fields, "event": event}), moment, self.bot_version),
+                        stamp(
+                            scrub_fields({**fields, "event": event}, self._redactor),
+                            moment,
+                            self.bot_version,
+                        ),
                         seq + 1,
                         prev,
                     )

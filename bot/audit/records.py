@@ -20,13 +20,13 @@ import getpass
 import os
 import socket
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import structlog
 
 from handlers.deps import Auditor, AuditUnavailable
+from handlers.requests import new_request_id
 from knowledge.models import Answer
 
 ANSWER_SERVED = "answer.served"
@@ -54,10 +54,6 @@ UNAVAILABLE_MESSAGE = (
 T = TypeVar("T")
 
 _log = structlog.get_logger("licensebot.audit")
-
-
-def new_request_id() -> str:
-    return uuid.uuid4().hex
 
 
 def cli_context() -> dict[str, str]:

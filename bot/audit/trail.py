@@ -21,7 +21,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, BinaryIO
@@ -43,6 +43,7 @@ from bot.audit.files import (
     rotate,
 )
 from bot.audit.records import AnswerRecords
+from bot.redact import Redactor
 from bot.settings import Settings
 from handlers.deps import AuditUnavailable
 
@@ -89,8 +90,11 @@ class AuditTrail(AnswerRecords):
         bot_version: str = __version__,
         clock: Callable[[], dt.datetime] = _utcnow,
         opener: Callable[[Path], BinaryIO] = open_append,
+        secrets: Iterable[str] = (),
     ) -> None:
+        """``secrets``: values never to be recorded (``Settings.secret_values``)."""
         self.path = Path(path)
+        self._redactor = Redactor(secrets)
         self.max_bytes = max_bytes
         self.bot_version = bot_version
         self._clock = clock
@@ -173,7 +177,7 @@ class AuditTrail(AnswerRecords):
     # -- structlog processors (run under the trail lock) ----------------------------------
 
     def _scrub(self, _logger: object, _method: str, event_dict: EventDict) -> EventDict:
-        return scrub_fields(event_dict)
+        return scrub_fields(event_dict, self._redactor)
 
     def _stamp(self, _logger: object, _method: str, event_dict: EventDict) -> EventDict:
         return stamp(event_dict, self._clock(), self.bot_version)
@@ -302,5 +306,8 @@ def open_trail(settings: Settings, *, bot_version: str = __version__) -> AuditTr
     refuses every record until it can.
     """
     return AuditTrail(
-        settings.resolved_audit_path, max_bytes=settings.audit_max_bytes, bot_version=bot_version
+        settings.resolved_audit_path,
+        max_bytes=settings.audit_max_bytes,
+        bot_version=bot_version,
+        secrets=settings.secret_values,
     )

@@ -9,14 +9,11 @@ import time
 from typing import Any
 
 from bot.audit.backend import open_audit_trail
-from bot.audit.records import (
-    UNAVAILABLE_MESSAGE,
-    cli_context,
-    new_request_id,
-)
+from bot.audit.records import UNAVAILABLE_MESSAGE, cli_context
 from bot.commands.common import add_kb_option, open_kb, settings_for
 from bot.commands.render import attribution
 from handlers.deps import AuditUnavailable
+from handlers.requests import new_request_id
 from knowledge.answering.timeline import Timeline, TimelineEvent, TimelineSource
 
 SURFACE = "cli_timeline"

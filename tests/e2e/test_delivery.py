@@ -13,6 +13,7 @@ from conftest import CHANNEL, USER, Bot, BotFactory, app_mention, dm_message
 from fake_slack import BOT_USER_ID
 from slack_bolt import Ack, App
 
+from bot.audit.records import AnswerRecords
 from handlers.deps import AuditUnavailable, Deps
 from knowledge.models import Answer
 from knowledge.service import KnowledgeBase
@@ -63,7 +64,7 @@ def test_server_errors_for_ever_end_in_an_apology_and_a_logged_failure(bot: Bot)
     assert bot.audit_records("answer.delivered")[0]["outcome"] == "failed"
 
 
-class BrokenAuditor:
+class BrokenAuditor(AnswerRecords):
     """An audit trail whose disk went away."""
 
     healthy = False

@@ -15,6 +15,7 @@ import pytest
 from conftest import CHANNEL, USER, Bot, BotFactory, find_button
 from fake_slack import Call
 
+from bot.audit.records import AnswerRecords
 from bot.audit.replay import replay_record
 from handlers.deps import AuditUnavailable
 from knowledge.answering.timeline import Timeline
@@ -331,7 +332,7 @@ def test_a_tampered_button_gets_a_notice(bot: Bot) -> None:
 # --------------------------------------------------------------------------- failures
 
 
-class SwitchableAuditor:
+class SwitchableAuditor(AnswerRecords):
     """Records in memory until ``broken`` is set, then fails like a full disk."""
 
     def __init__(self) -> None:
@@ -380,9 +381,9 @@ class SlowKnowledgeBase(KnowledgeBase):
 def test_slow_timeline_acks_a_placeholder_then_replaces_it(
     make_bot: BotFactory, kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import handlers.timeline
+    import handlers.commands
 
-    monkeypatch.setattr(handlers.timeline, "ACK_BUDGET_S", 0.1)
+    monkeypatch.setattr(handlers.commands, "ACK_BUDGET_S", 0.1)
     bot = make_bot(knowledge=SlowKnowledgeBase(kb.snapshot))
     body = run_timeline(bot)
     assert "Building the timeline" in body["text"]

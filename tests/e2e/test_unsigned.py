@@ -30,7 +30,7 @@ from fake_slack import BOT_TOKEN, BOT_USER_ID, FakeSlack
 from slack_bolt import BoltRequest
 
 from bot.app import LicenseBotApp, build_deps, create_app
-from bot.audit import AuditTrail
+from bot.audit.trail import AuditTrail
 from bot.settings import load_settings
 from knowledge.service import KnowledgeBase
 

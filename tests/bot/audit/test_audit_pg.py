@@ -24,6 +24,7 @@ from bot.audit.postgres import TABLE, PostgresTrail, export, rows, verify_databa
 from bot.audit.records import audit_answer
 from bot.audit.trail import AuditTrail
 from bot.audit.verify import verify_trail
+from bot.redact import REDACTED
 from handlers.deps import AuditUnavailable
 from knowledge.service import KnowledgeBase, bundled_kb_dir
 from knowledge.store.saved import SavedVersions
@@ -113,7 +114,7 @@ def test_records_are_the_file_trails_byte_for_byte(pg_schema_url: str, tmp_path:
     assert out.getvalue() == path.read_bytes()
     first = json.loads(out.getvalue().splitlines()[0])
     assert first["ts"] == "2026-03-01T10:00:00.000000Z"  # stored in UTC
-    assert first["api_token"] == "[REDACTED]"
+    assert first["api_token"] == REDACTED
     assert "xoxb-" not in out.getvalue().decode()
     columns = sql(pg_schema_url, f"SELECT seq, event, ts FROM {TABLE} ORDER BY seq")
     assert [c[0] for c in columns] == [1, 2, 3, 4, 5]

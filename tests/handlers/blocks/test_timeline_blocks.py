@@ -9,23 +9,26 @@ from typing import Any
 
 import pytest
 
-from handlers.blocks import (
-    ACTION_FULL_ARTICLE,
-    ACTION_TIMELINE_MORE,
-    ACTION_TIMELINE_POST,
+from handlers.blocks.kit import (
     MAX_BUTTON_VALUE,
     MAX_FALLBACK_TEXT,
     MAX_MESSAGE_BLOCKS,
     MAX_SECTION_TEXT,
-    TIMELINE_ACTION_IDS,
-    TIMELINE_NO_TOPIC_HINT,
-    TIMELINE_PAGE_CHARS,
-    TIMELINE_PAGE_EVENTS,
-    TIMELINE_TOPIC_MAX_CHARS,
+)
+from handlers.blocks.refs import (
+    ACTION_FULL_ARTICLE,
+    ACTION_TIMELINE_MORE,
+    ACTION_TIMELINE_POST,
     TimelineRef,
     decode_article,
     decode_timeline_ref,
     encode_timeline_ref,
+)
+from handlers.blocks.timeline import (
+    TIMELINE_NO_TOPIC_HINT,
+    TIMELINE_PAGE_CHARS,
+    TIMELINE_PAGE_EVENTS,
+    TIMELINE_TOPIC_MAX_CHARS,
     timeline_conflict_line,
     timeline_date_line,
     timeline_event_block,
@@ -292,7 +295,7 @@ def test_first_page_has_header_events_show_more_and_post() -> None:
     shown = event_blocks(blocks)
     assert [b["block_id"] for b in shown] == [f"event_{i}" for i in range(TIMELINE_PAGE_EVENTS)]
     found = buttons(blocks)
-    assert set(found) == TIMELINE_ACTION_IDS
+    assert set(found) == {ACTION_TIMELINE_MORE, ACTION_TIMELINE_POST}
     assert decode_timeline_ref(found[ACTION_TIMELINE_MORE]["value"]) == TimelineRef(
         topic=None, offset=10, kb_version=KB_VERSION, request_id="ref1"
     )

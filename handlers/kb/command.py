@@ -6,8 +6,7 @@ refused politely and the attempt is audited (``admin.denied``). A reload is
 acknowledged at once with "Reloading…", which is then replaced through
 ``response_url`` as the stages finish and finally by the diff (or every problem).
 
-Adding an article is a file sent to the bot in a DM: see ``handlers.kb_upload``, whose
-listener this module registers too (before ``handlers.mention``'s catch-all DM listener).
+Adding an article is a file sent to the bot in a DM: see ``handlers.kb.upload``.
 """
 
 from __future__ import annotations
@@ -20,9 +19,7 @@ import structlog
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from handlers import kb_upload
-from handlers.blocks import (
-    Message,
+from handlers.blocks.kb import (
     kb_add_instructions_message,
     kb_busy_message,
     kb_denied_message,
@@ -33,39 +30,31 @@ from handlers.blocks import (
     kb_status_message,
     kb_usage_message,
 )
-from handlers.common import (
-    Delivered,
-    context_team,
-    private_payload,
-    request_id,
-    send_response,
-    slack_to_plain,
-    tell_privately,
-)
+from handlers.blocks.kit import Message
+from handlers.commands import ack_with, is_help
 from handlers.deps import Deps
-from handlers.interaction import ack_with
-from handlers.kb_common import (
+from handlers.kb.admin import (
     KbRequest,
     ProgressMessage,
     audit,
     denied,
     is_admin,
 )
-from handlers.kb_records import problem_fields, reload_fields
+from handlers.kb.records import problem_fields, reload_fields
+from handlers.replies import Delivered, private_payload, send_response, tell_privately
+from handlers.requests import context_team, request_id, response_url_of, slack_to_plain
 from knowledge.service import KBInvalid, ReloadInProgress
 from knowledge.store.admin import directory_version, not_writable_reason
 
 COMMAND = "/kb"
 RELOAD_TITLE = "Reloading the knowledge base…"
-_HELP_WORDS = frozenset({"", "help", "-h", "--help", "?", "usage"})
 
 log = structlog.get_logger("licensebot.kb")
 
 
 def replica_name(deps: Deps) -> str:
-    """Which replica answers: ``extras["replica"]`` if the composition root set it."""
-    name = deps.extras.get("replica")
-    return str(name) if name else f"{socket.gethostname()}:{os.getpid()}"
+    """Which replica answers: ``deps.replica`` if the composition root named it."""
+    return deps.replica or f"{socket.gethostname()}:{os.getpid()}"
 
 
 def status_message(deps: Deps) -> Message:
@@ -74,12 +63,11 @@ def status_message(deps: Deps) -> Message:
         on_disk: str | None = directory_version(kb.kb_dir)
     except OSError:
         on_disk = None
-    poll = deps.extras.get("kb_poll_seconds")
     return kb_status_message(
         kb.status(),
         replica=replica_name(deps),
         directory_version=on_disk,
-        poll_seconds=float(poll) if isinstance(poll, int | float) else None,
+        poll_seconds=deps.kb_poll_seconds,
         add_blocked=not_writable_reason(kb),
     )
 
@@ -158,20 +146,27 @@ def run_reload(deps: Deps, client: WebClient, req: KbRequest) -> None:
         )
 
 
-def register(app: App, deps: Deps) -> None:
-    def on_kb(ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+class KbCommand:
+    """``/kb``: one subcommand per word; the usage for none, help or an unknown one."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def on_command(
+        self, ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient
+    ) -> None:
+        deps = self.deps
         words = slack_to_plain(str(command.get("text") or "")).split()
         sub = words[0].casefold() if words else ""
-        response_url = command.get("response_url")
         req = KbRequest(
             request_id=request_id(context),
             surface="kb_command",
             user=str(command.get("user_id") or ""),
             channel=str(command.get("channel_id") or ""),
             team=context_team(context),
-            response_url=response_url if isinstance(response_url, str) else None,
+            response_url=response_url_of(command),
         )
-        if sub in _HELP_WORDS:
+        if not sub or is_help(sub):
             ack_with(ack, kb_usage_message())
         elif sub == "status":
             ack_with(ack, status_message(deps))
@@ -189,5 +184,6 @@ def register(app: App, deps: Deps) -> None:
         else:
             ack_with(ack, kb_usage_message(unknown=words[0]))
 
-    app.command(COMMAND)(on_kb)
-    kb_upload.register(app, deps)
+
+def register(app: App, deps: Deps) -> None:
+    app.command(COMMAND)(KbCommand(deps).on_command)

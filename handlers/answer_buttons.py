@@ -9,28 +9,23 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from handlers.blocks import (
+from handlers.blocks.answer import answer_message
+from handlers.blocks.article import article_view
+from handlers.blocks.notices import notice_message, unavailable_message
+from handlers.blocks.refs import (
     ACTION_FEEDBACK_HELPFUL,
     ACTION_FEEDBACK_NOT_HELPFUL,
     ACTION_FULL_ARTICLE,
     ACTION_POST_TO_CHANNEL,
-    answer_message,
-    article_view,
     decode_article,
     decode_feedback,
     decode_share,
-    notice_message,
-    unavailable_message,
 )
-from handlers.common import (
-    AnswerFlow,
-    api_error,
-    apologize,
-    tell_privately,
-    valid_user_id,
-)
+from handlers.buttons import Button, confirm_posted, post_publicly, tell
 from handlers.deps import AuditUnavailable, Deps
-from handlers.interaction import Button, confirm_posted, post_publicly, tell
+from handlers.flow import AnswerFlow
+from handlers.replies import api_error, apologize, tell_privately
+from handlers.requests import valid_user_id
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -42,10 +37,15 @@ _ARTICLE = Button("full_article", "full_article", decode_article, _STALE_BUTTON)
 _FEEDBACK = Button("feedback", "feedback", decode_feedback, _STALE_BUTTON)
 
 
-def register(app: App, deps: Deps) -> None:
-    flow = AnswerFlow(deps)
+class AnswerButtons:
+    """The buttons under an answer."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.flow = AnswerFlow(deps)
 
     def on_post_to_channel(
+        self,
         ack: Ack,
         body: dict[str, Any],
         action: dict[str, Any],
@@ -58,11 +58,11 @@ def register(app: App, deps: Deps) -> None:
             return
         ref, req, response_url = clicked
         try:
-            answer = flow.prepare(req, top=ref.top, shared_from=ref.request_id)
+            answer = self.flow.prepare(req, top=ref.top, shared_from=ref.request_id)
         except Exception as exc:
             tell_privately(
                 client,
-                flow.failed(req, exc),
+                self.flow.failed(req, exc),
                 channel=req.channel,
                 user=req.user,
                 response_url=response_url,
@@ -79,13 +79,14 @@ def register(app: App, deps: Deps) -> None:
             note=note,
         )
         sent, via = post_publicly(client, message, req, response_url)
-        flow.finish(req, answer, ts=sent.ts, error=sent.error, via=via)
+        self.flow.finish(req, answer, ts=sent.ts, error=sent.error, via=via)
         if sent.ok:
             confirm_posted(client, response_url)
         else:
             apologize(client, req, response_url=response_url, what="post the answer to the channel")
 
     def on_full_article(
+        self,
         ack: Ack,
         body: dict[str, Any],
         action: dict[str, Any],
@@ -97,8 +98,8 @@ def register(app: App, deps: Deps) -> None:
         if clicked is None:
             return
         ref, req, response_url = clicked
-        snapshot_version = deps.kb.kb_version
-        article = deps.kb.article(ref.doc_id)
+        snapshot_version = self.deps.kb.kb_version
+        article = self.deps.kb.article(ref.doc_id)
         if article is None:
             tell(
                 client,
@@ -119,7 +120,7 @@ def register(app: App, deps: Deps) -> None:
             article, start=ref.start if same else None, end=ref.end if same else None, note=note
         )
         try:
-            flow.record_served(
+            self.flow.record_served(
                 req,
                 question=None,
                 answered=True,
@@ -138,7 +139,7 @@ def register(app: App, deps: Deps) -> None:
                 ],
             )
         except AuditUnavailable as exc:
-            flow.refused(req, exc)
+            self.flow.refused(req, exc)
             tell_privately(
                 client,
                 unavailable_message(req.request_id),
@@ -157,7 +158,7 @@ def register(app: App, deps: Deps) -> None:
             error = api_error(exc)
         except (SlackClientError, OSError) as exc:
             error = type(exc).__name__
-        flow.delivered(
+        self.flow.delivered(
             req,
             ts=view_id,
             error=error,
@@ -169,63 +170,85 @@ def register(app: App, deps: Deps) -> None:
         if error is not None:
             apologize(client, req, response_url=response_url, what="open the article")
 
-    def feedback(helpful: bool) -> Any:
-        def on_feedback(
-            ack: Ack,
-            body: dict[str, Any],
-            action: dict[str, Any],
-            context: BoltContext,
-            client: WebClient,
-        ) -> None:
-            ack()
-            clicked = _FEEDBACK.read(body, action, context, client)
-            if clicked is None:
-                return
-            ref, req, response_url = clicked
-            try:
-                deps.audit.record(
-                    "answer.feedback",
-                    request_id=ref.request_id,
-                    feedback_id=req.request_id,
-                    helpful=helpful,
-                    **req.context_fields(),
-                    kb_version=ref.kb_version,
-                    answered=ref.answered,
-                    passage_ids=list(ref.passage_ids),
-                    question=ref.question,
-                )
-            except AuditUnavailable as exc:
-                flow.refused(req, exc)
-                tell(
-                    client,
-                    req,
-                    response_url,
-                    notice_message(
-                        f"I couldn't record your feedback right now (ref {req.request_id})."
-                    ),
-                )
-                return
-            log.info(
-                "feedback.recorded",
+    def on_feedback_helpful(
+        self,
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: BoltContext,
+        client: WebClient,
+    ) -> None:
+        self.feedback(ack, body, action, context, client, helpful=True)
+
+    def on_feedback_not_helpful(
+        self,
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: BoltContext,
+        client: WebClient,
+    ) -> None:
+        self.feedback(ack, body, action, context, client, helpful=False)
+
+    def feedback(
+        self,
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: BoltContext,
+        client: WebClient,
+        *,
+        helpful: bool,
+    ) -> None:
+        ack()
+        clicked = _FEEDBACK.read(body, action, context, client)
+        if clicked is None:
+            return
+        ref, req, response_url = clicked
+        try:
+            self.deps.audit.record(
+                "answer.feedback",
                 request_id=ref.request_id,
                 feedback_id=req.request_id,
-                user=req.user,
-                channel=req.channel,
                 helpful=helpful,
+                **req.context_fields(),
+                kb_version=ref.kb_version,
+                answered=ref.answered,
                 passage_ids=list(ref.passage_ids),
+                question=ref.question,
             )
-            verdict = "helpful" if helpful else "not helpful"
+        except AuditUnavailable as exc:
+            self.flow.refused(req, exc)
             tell(
                 client,
                 req,
                 response_url,
-                notice_message(f"Thanks — I noted that this answer was {verdict}."),
+                notice_message(
+                    f"I couldn't record your feedback right now (ref {req.request_id})."
+                ),
             )
+            return
+        log.info(
+            "feedback.recorded",
+            request_id=ref.request_id,
+            feedback_id=req.request_id,
+            user=req.user,
+            channel=req.channel,
+            helpful=helpful,
+            passage_ids=list(ref.passage_ids),
+        )
+        verdict = "helpful" if helpful else "not helpful"
+        tell(
+            client,
+            req,
+            response_url,
+            notice_message(f"Thanks — I noted that this answer was {verdict}."),
+        )
 
-        on_feedback.__name__ = "on_feedback_helpful" if helpful else "on_feedback_not_helpful"
-        return on_feedback
 
-    app.action(ACTION_POST_TO_CHANNEL)(on_post_to_channel)
-    app.action(ACTION_FULL_ARTICLE)(on_full_article)
-    app.action(ACTION_FEEDBACK_HELPFUL)(feedback(True))
-    app.action(ACTION_FEEDBACK_NOT_HELPFUL)(feedback(False))
+def register(app: App, deps: Deps) -> None:
+    buttons = AnswerButtons(deps)
+    app.action(ACTION_POST_TO_CHANNEL)(buttons.on_post_to_channel)
+    app.action(ACTION_FULL_ARTICLE)(buttons.on_full_article)
+    app.action(ACTION_FEEDBACK_HELPFUL)(buttons.on_feedback_helpful)
+    app.action(ACTION_FEEDBACK_NOT_HELPFUL)(buttons.on_feedback_not_helpful)

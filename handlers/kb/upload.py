@@ -22,29 +22,20 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from handlers.blocks import (
-    Message,
-    kb_add_refused_message,
-    kb_added_message,
-    kb_denied_message,
-    notice_message,
-)
-from handlers.common import (
-    Delivered,
-    context_team,
-    post_message,
-    request_id,
-    slack_to_plain,
-)
+from handlers.blocks.kb import kb_add_refused_message, kb_added_message, kb_denied_message
+from handlers.blocks.kit import Message
+from handlers.blocks.notices import notice_message
 from handlers.deps import Deps
-from handlers.kb_common import (
+from handlers.kb.admin import (
     KbRequest,
     ProgressMessage,
     audit,
     denied,
     is_admin,
 )
-from handlers.kb_records import problem_fields, reload_fields
+from handlers.kb.records import problem_fields, reload_fields
+from handlers.replies import Delivered, post_message
+from handlers.requests import context_team, request_id, slack_to_plain
 from knowledge.ingest.loader import MAX_ARTICLE_BYTES
 from knowledge.models import Problem
 from knowledge.store.admin import AddRefused, ArticleFields, add_article, doc_id_for, parse_fields

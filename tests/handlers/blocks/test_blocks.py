@@ -9,33 +9,32 @@ from typing import Any
 
 import pytest
 
-from handlers.blocks import (
-    ACTION_FEEDBACK_HELPFUL,
-    ACTION_FULL_ARTICLE,
-    ACTION_IDS,
-    ACTION_POST_TO_CHANNEL,
+from handlers.blocks.answer import answer_message
+from handlers.blocks.article import article_view
+from handlers.blocks.kit import (
     MAX_BUTTON_VALUE,
     MAX_FALLBACK_TEXT,
     MAX_MESSAGE_BLOCKS,
     MAX_MODAL_BLOCKS,
     MAX_SECTION_TEXT,
+    escape,
+)
+from handlers.blocks.notices import apology_message, unavailable_message, usage_message
+from handlers.blocks.quotes import attribution_line, quote_mrkdwn
+from handlers.blocks.refs import (
+    ACTION_FEEDBACK_HELPFUL,
+    ACTION_FEEDBACK_NOT_HELPFUL,
+    ACTION_FULL_ARTICLE,
+    ACTION_POST_TO_CHANNEL,
     ArticleRef,
     FeedbackRef,
     ShareRef,
-    answer_message,
-    apology_message,
-    article_view,
-    attribution_line,
     decode_article,
     decode_feedback,
     decode_share,
     encode_article,
     encode_feedback,
     encode_share,
-    escape,
-    quote_mrkdwn,
-    unavailable_message,
-    usage_message,
 )
 from knowledge.models import Answer, Article, ArticleMeta, Quote, Refusal, SourceRef
 
@@ -181,7 +180,12 @@ def test_answer_message_layout() -> None:
     )
     action_ids = [e["action_id"] for e in blocks[-2]["elements"]]
     assert action_ids == [ACTION_POST_TO_CHANNEL, ACTION_FEEDBACK_HELPFUL, "feedback_not_helpful"]
-    assert set(action_ids) | {ACTION_FULL_ARTICLE} == ACTION_IDS
+    assert set(action_ids) | {ACTION_FULL_ARTICLE} == {
+        ACTION_POST_TO_CHANNEL,
+        ACTION_FULL_ARTICLE,
+        ACTION_FEEDBACK_HELPFUL,
+        ACTION_FEEDBACK_NOT_HELPFUL,
+    }
     assert "ref123" in blocks[-1]["elements"][0]["text"]
     assert message.text.startswith("2 quotes for “Will Huawei license 5G?”")
 

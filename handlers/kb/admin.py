@@ -11,10 +11,11 @@ from typing import Any
 
 import structlog
 
-from handlers.blocks import Message, kb_progress_message
-from handlers.common import Delivered
+from handlers.blocks.kb import kb_progress_message
+from handlers.blocks.kit import Message
 from handlers.deps import Deps
-from handlers.kb_records import record_kb_event
+from handlers.kb.records import record_kb_event
+from handlers.replies import Delivered
 from knowledge.service import ReloadStage
 
 log = structlog.get_logger("licensebot.kb")

@@ -6,9 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from handlers.blocks import (
-    MAX_MESSAGE_BLOCKS,
-    MAX_SECTION_TEXT,
+from handlers.blocks.kb import (
     kb_add_refused_message,
     kb_progress_message,
     kb_refused_message,
@@ -16,6 +14,7 @@ from handlers.blocks import (
     kb_sources_message,
     kb_status_message,
 )
+from handlers.blocks.kit import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT
 from knowledge.models import Article, ArticleMeta, Problem
 from knowledge.service import KBStatus, ReloadRefusal, ReloadResult, ReloadStage
 

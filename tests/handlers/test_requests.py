@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.common import slack_to_plain, valid_user_id
+from handlers.requests import slack_to_plain, valid_user_id
 
 
 @pytest.mark.parametrize(

@@ -1,76 +1,39 @@
-"""What the command and button listeners share: acknowledging a command within Slack's
-budget, reading a button click, telling the clicker privately and posting publicly."""
+"""What the button listeners share: the request a click makes, decoding its value,
+telling the one who clicked privately, and posting publicly."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import structlog
-from slack_bolt import Ack, BoltContext
+from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
-from handlers.blocks import Message, notice_message
-from handlers.common import (
-    AnswerFlow,
-    AskRequest,
+from handlers.blocks.kit import Message
+from handlers.blocks.notices import notice_message
+from handlers.replies import (
     Delivered,
-    context_team,
     post_message,
     private_payload,
-    received_at,
-    request_id,
     send_response,
     tell_privately,
+)
+from handlers.requests import (
+    AskRequest,
+    context_team,
+    received_at,
+    request_id,
+    response_url_of,
 )
 
 log = structlog.get_logger("licensebot.slack")
 
 # chat.postMessage cannot reach a conversation the bot is not in; response_url can.
 _NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
-# However little of Slack's budget is left, the work still gets this long.
-_MIN_WAIT_S = 0.05
 
-T = TypeVar("T")
 Ref = TypeVar("Ref")
-
-
-def ack_with(ack: Ack, message: Message) -> None:
-    """Acknowledge a command with a private message as the response body."""
-    ack(text=message.text, blocks=message.blocks, response_type="ephemeral")
-
-
-def ack_in_time(
-    ack: Ack,
-    flow: AnswerFlow,
-    req: AskRequest,
-    future: Future[T],
-    *,
-    budget_s: float,
-    placeholder: Message,
-    deferred_event: str,
-    finish_later: Callable[[], None],
-) -> T | None:
-    """``future``'s result if it is ready within the ack budget; the caller acks with it.
-
-    Otherwise (None) the command is already acknowledged: with ``placeholder`` while
-    ``finish_later`` replaces it, or with the referenced refusal or failure message.
-    """
-    budget = max(_MIN_WAIT_S, budget_s - (time.monotonic() - req.started))
-    try:
-        return future.result(timeout=budget)
-    except FutureTimeout:
-        ack_with(ack, placeholder)
-        log.info(deferred_event, request_id=req.request_id, budget_s=round(budget, 3))
-        finish_later()
-        return None
-    except Exception as exc:
-        ack_with(ack, flow.failed(req, exc))
-        return None
 
 
 def click(
@@ -80,7 +43,6 @@ def click(
     container = body.get("container") or {}
     channel = (body.get("channel") or {}).get("id") or container.get("channel_id") or ""
     thread_ts = container.get("thread_ts")
-    response_url = body.get("response_url")
     req = AskRequest(
         request_id=request_id(context),
         surface=surface,
@@ -91,7 +53,7 @@ def click(
         thread_ts=thread_ts if isinstance(thread_ts, str) else None,
         started=received_at(context),
     )
-    return req, response_url if isinstance(response_url, str) else None
+    return req, response_url_of(body)
 
 
 def _no_question(_ref: object) -> str:

@@ -11,16 +11,17 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from handlers.blocks import Message, notice_message
-from handlers.common import Delivered
-from handlers.kb_common import ProgressMessage
-from handlers.kb_upload import (
+from handlers.blocks.kit import Message
+from handlers.blocks.notices import notice_message
+from handlers.kb.admin import ProgressMessage
+from handlers.kb.upload import (
     DownloadError,
     SlackFile,
     download,
     is_file_share_dm,
     token_may_go_to,
 )
+from handlers.replies import Delivered
 from knowledge.service import ReloadStage
 
 TOKEN = "xoxb-test-token"

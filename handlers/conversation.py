@@ -8,18 +8,12 @@ import structlog
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from handlers.blocks import answer_message, usage_message
-from handlers.common import (
-    AnswerFlow,
-    AskRequest,
-    apologize,
-    context_team,
-    post_message,
-    received_at,
-    request_id,
-    slack_to_plain,
-)
+from handlers.blocks.answer import answer_message
+from handlers.blocks.notices import usage_message
 from handlers.deps import Deps
+from handlers.flow import AnswerFlow
+from handlers.replies import apologize, post_message
+from handlers.requests import AskRequest, context_team, received_at, request_id, slack_to_plain
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -68,22 +62,31 @@ def answer_in_conversation(flow: AnswerFlow, client: WebClient, req: AskRequest)
         apologize(client, req)
 
 
-def register(app: App, deps: Deps) -> None:
-    flow = AnswerFlow(deps)
+class Conversations:
+    """Questions in conversation: an @mention in a channel (answered in its thread) and
+    a direct message to the bot."""
 
-    def on_app_mention(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    def __init__(self, deps: Deps) -> None:
+        self.flow = AnswerFlow(deps)
+
+    def on_app_mention(
+        self, event: dict[str, Any], context: BoltContext, client: WebClient
+    ) -> None:
         # A mention inside a DM is answered by the message listener below.
         if not _from_a_person(event, context) or str(event["channel"]).startswith("D"):
             return
         thread_ts = event.get("thread_ts") or event.get("ts")
-        answer_in_conversation(flow, client, _request(event, context, "mention", thread_ts))
+        answer_in_conversation(self.flow, client, _request(event, context, "mention", thread_ts))
 
-    def on_message(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    def on_message(self, event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         # Only direct messages; channel messages reach the bot as app_mention.
         if event.get("channel_type") != "im" or not _from_a_person(event, context):
             return
         thread_ts = event.get("thread_ts")
-        answer_in_conversation(flow, client, _request(event, context, "dm", thread_ts))
+        answer_in_conversation(self.flow, client, _request(event, context, "dm", thread_ts))
 
-    app.event("app_mention")(on_app_mention)
-    app.event("message")(on_message)
+
+def register(app: App, deps: Deps) -> None:
+    conversations = Conversations(deps)
+    app.event("app_mention")(conversations.on_app_mention)
+    app.event("message")(conversations.on_message)
