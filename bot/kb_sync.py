@@ -27,13 +27,13 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from types import FrameType
 from typing import Any, Protocol
 
 import redis
 import structlog
 
 from bot.settings import Settings
+from bot.signals import OnSignal
 from bot.stores.redis import client_options
 from knowledge.service import KnowledgeBase, ReloadResult
 from knowledge.store.watch import KBPoller
@@ -187,8 +187,7 @@ class SupervisorRelay:
 
     def __init__(self, supervisor_pid: int) -> None:
         self.supervisor_pid = supervisor_pid
-        self._on_peer: PeerHeard | None = None
-        self._previous: Any = None
+        self._sigusr1: OnSignal | None = None
 
     def announce(self, result: ReloadResult) -> None:
         try:
@@ -203,18 +202,15 @@ class SupervisorRelay:
             )
 
     def start(self, on_peer: PeerHeard) -> None:
-        """Install the SIGUSR1 handler (main thread only, as every signal handler)."""
-        self._on_peer = on_peer
-        self._previous = signal.signal(signal.SIGUSR1, self._on_signal)
+        """Take SIGUSR1 as a peer's news (the handler is installed from the main thread)."""
+        self._sigusr1 = OnSignal(signal.SIGUSR1, lambda: on_peer(None), name="kb-sync-sigusr1")
+        if not self._sigusr1.install():
+            log.warning("kb.sync_not_listening", channel=self.name, reason="not the main thread")
 
     def close(self) -> None:
-        if self._on_peer is not None:
-            signal.signal(signal.SIGUSR1, self._previous)
-            self._on_peer = None
-
-    def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
-        if self._on_peer is not None:
-            self._on_peer(None)
+        if self._sigusr1 is not None:
+            self._sigusr1.close()
+            self._sigusr1 = None
 
 
 class PeerChecks:
@@ -233,7 +229,7 @@ class PeerChecks:
         self._thread.start()
 
     def request(self, version: str | None = None) -> None:
-        """Thread- and signal-handler-safe: only sets a flag."""
+        """Thread-safe, and quick: only sets a flag."""
         if version is not None and version == self.kb.kb_version:
             return
         self._wanted.set()

@@ -30,13 +30,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import structlog
 
 from bot.kb_sync import KbChannel, KbSync
 from bot.settings import Settings
+from bot.signals import OnSignal
 from handlers.deps import Auditor
 from handlers.kb.records import problem_fields, record_kb_event, reload_fields
 from knowledge.service import KBInvalid, KnowledgeBase, ReloadInProgress, ReloadResult
@@ -173,17 +173,14 @@ class SignalReloader:
         self.result_file = result_file
         self._seq = 0
         self._seq_lock = threading.Lock()
-        self._previous: Any = None
-        self._installed = False
+        self._sighup = OnSignal(signal.SIGHUP, self._start_reload, name="kb-sighup")
         self._workers: list[threading.Thread] = []
 
     def install(self) -> bool:
         """Install the handler; False (and a log line) outside the main thread."""
-        if threading.current_thread() is not threading.main_thread():
+        if not self._sighup.install():
             log.warning("kb.sighup_not_installed", reason="not the main thread")
             return False
-        self._previous = signal.signal(signal.SIGHUP, self._on_signal)
-        self._installed = True
         return True
 
     def uninstall(self, *, drain_s: float = SHUTDOWN_DRAIN_S) -> None:
@@ -193,17 +190,15 @@ class SignalReloader:
         and audit record would otherwise die with the process (its thread is a
         daemon), leaving ``licensebot kb reload`` waiting for a report that never comes.
         """
-        if self._installed:
-            signal.signal(signal.SIGHUP, self._previous)
-            self._installed = False
+        self._sighup.close()
         deadline = time.monotonic() + drain_s
         for worker in list(self._workers):
             worker.join(max(0.0, deadline - time.monotonic()))
             if worker.is_alive():
                 log.warning("kb.reload_unfinished_at_shutdown", thread=worker.name)
 
-    def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
-        # Signal handlers run between bytecodes of the main thread: do the work elsewhere.
+    def _start_reload(self) -> None:
+        # On the signal's own thread (bot.signals): the reload gets one of its own.
         worker = threading.Thread(target=self.reload_now, name="kb-sighup-reload", daemon=True)
         self._workers = [w for w in self._workers if w.is_alive()]
         self._workers.append(worker)

@@ -180,7 +180,7 @@ def test_a_reload_reaches_every_worker(
         versions = latest.poll(server).versions
         if set(versions) == workers and set(versions.values()) == set(first.values()):
             break
-        assert time.monotonic() < deadline, versions
+        assert time.monotonic() < deadline, (versions, server.log_path.read_text()[-4000:])
         time.sleep(0.2)
     assert server.stop() == 0
 
