@@ -114,9 +114,18 @@ class Settings(BaseSettings):
             return scopes
         return value
 
-    @field_validator("slack_client_id", "slack_redirect_uri", mode="before")
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "slack_client_id",
+        "slack_client_secret",
+        "slack_redirect_uri",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
+        # `SLACK_BOT_TOKEN=` in a .env file means "not set", not a token.
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("slack_redirect_uri")

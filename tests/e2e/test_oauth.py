@@ -28,19 +28,22 @@ STATE_COOKIE = "slack-app-oauth-state"
 class Installer:
     """The browser of someone installing the app: /slack/install, then Slack's redirect."""
 
-    def __init__(self, bot: Bot) -> None:
-        self.bot = bot
+    def __init__(self, bot: Bot | str, fake: FakeSlack | None = None) -> None:
+        self.url = bot if isinstance(bot, str) else bot.url
+        fake = fake or (bot.fake if isinstance(bot, Bot) else None)
+        assert fake is not None
+        self.fake = fake
 
     def start(self) -> tuple[str, str, Reply]:
         """The install page: (state in the "Add to Slack" link, state cookie, reply)."""
-        page = self.bot.get("/slack/install")
+        page = http("GET", self.url + "/slack/install")
         assert page.status == 200, page
         link = re.search(r'<a href="([^"]+)"', page.body.decode())
         assert link is not None, page.body
         target = urlsplit(html.unescape(link.group(1)))
         assert (target.netloc, target.path) == ("slack.com", "/oauth/v2/authorize")
         query = parse_qs(target.query)
-        assert query["client_id"] == [self.bot.fake.client_id]
+        assert query["client_id"] == [self.fake.client_id]
         assert query["scope"] == [",".join(DEFAULT_SLACK_SCOPES)]
         cookie = page.headers.get("set-cookie") or page.headers.get("Set-Cookie") or ""
         assert cookie.startswith(f"{STATE_COOKIE}="), cookie
@@ -51,7 +54,7 @@ class Installer:
         return self.redirect(workspace.code, state, cookie)
 
     def redirect(self, code: str, state: str, cookie: str | None) -> Reply:
-        url = f"{self.bot.url}/slack/oauth_redirect?" + urlencode({"code": code, "state": state})
+        url = f"{self.url}/slack/oauth_redirect?" + urlencode({"code": code, "state": state})
         return http("GET", url, headers={"Cookie": cookie} if cookie else {})
 
 
@@ -283,3 +286,25 @@ def test_installations_survive_a_restart_and_are_shared(
     assert second.send_envelope(mention_for(acme)).status == 200
     (post,) = fake.wait_for("chat.postMessage")
     assert post.headers["authorization"] == f"Bearer {fake.tokens_of(acme.team_id)[0]}"
+
+
+@pytest.mark.needs_postgres
+def test_installations_in_postgres_are_shared_by_replicas(
+    make_oauth_bot: OAuthBotFactory, fake: FakeSlack, pg_schema_url: str, tmp_path: Path
+) -> None:
+    # Two replicas with data directories of their own: only the database is shared.
+    first = make_oauth_bot(database_url=pg_schema_url, data_dir=tmp_path / "a")
+    second = make_oauth_bot(database_url=pg_schema_url, data_dir=tmp_path / "b")
+    acme, globex = fake.add_workspace("T0ACME001"), fake.add_workspace("T0GLOBEX1")
+    assert Installer(first).install(acme).status == 200
+    assert Installer(second).install(globex).status == 200
+    assert not (tmp_path / "a" / "installations.sqlite3").exists()
+    for bot in (second, first):
+        for workspace in (acme, globex):
+            assert bot.send_envelope(mention_for(workspace)).status == 200
+    fake.wait_for("chat.postMessage", 4)
+    by_token = posts_by_token(fake)
+    assert {fake.team_of(t): len(c) for t, c in by_token.items()} == {
+        acme.team_id: 2,
+        globex.team_id: 2,
+    }

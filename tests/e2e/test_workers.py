@@ -217,3 +217,34 @@ def test_a_token_slack_rejects_stops_before_any_worker_starts(
     assert lines == ["licensebot: Slack rejected SLACK_BOT_TOKEN (invalid_auth)"]
     assert "xoxb-revoked-000000" not in text and BOT_TOKEN not in text
     assert "worker.ready" not in text
+
+
+def test_oauth_installs_are_shared_by_the_workers(fake: FakeSlack, serve: ServeFactory) -> None:
+    from test_oauth import Installer, mention_for
+
+    server = serve(
+        fake,
+        "w",
+        "--workers",
+        "2",
+        SLACK_BOT_TOKEN="",
+        SLACK_CLIENT_ID=fake.client_id,
+        SLACK_CLIENT_SECRET=fake.client_secret,
+    )
+    server.wait_ready()
+    workers = wait_workers(server.process.pid, 2)
+    every_worker(server, 2)
+    spaces = [fake.add_workspace("T0ACME001"), fake.add_workspace("T0GLOBEX1")]
+    for workspace in spaces:
+        assert Installer(server.url, fake).install(workspace).status == 200
+    events = [mention_for(spaces[i % 2]) for i in range(40)]
+    assert set(deliver_all([server], events, clients=CLIENTS).values()) == {200}
+    wait_answered(fake, events)
+    for call in fake.calls("chat.postMessage"):
+        token = call.headers["authorization"].removeprefix("Bearer ")
+        asked = next(e for e in events if thread_of(e) == call.body["thread_ts"])
+        assert fake.team_of(token) == asked["team_id"]  # each workspace's own token
+    by_worker = Counter(r["worker_pid"] for r in server.logs("answer.served"))
+    assert set(by_worker) == workers, by_worker
+    assert (server.data_dir / "installations.sqlite3").exists()
+    assert server.stop() == 0
