@@ -6,6 +6,10 @@ chat.update, views.open, files.info, apps.connections.open, oauth.v2.access),
 downloads. Scripts make the next N calls of a method (or all of them) answer with a
 given status, headers and body, e.g. 429 with ``Retry-After: 1`` or 500.
 
+Run on its own (``python tests/e2e/fake_slack.py``), it serves until its stdin closes,
+and ``GET /_stats`` counts the calls of each method (the benchmark's fake lives in a
+process of its own, apart from the app's and the load generator's).
+
 Several workspaces: ``add_workspace`` makes an OAuth code that ``oauth.v2.access``
 exchanges (client id and secret checked, as Slack does, by HTTP basic auth) for that
 workspace's bot token, optionally rotating (``refresh_token`` + ``expires_in``, then
@@ -19,6 +23,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -237,6 +242,14 @@ class FakeSlack:
         with self._state.lock:
             return [c for c in self._state.calls if method is None or c.method == method]
 
+    def counts(self) -> dict[str, int]:
+        """How many calls of each method so far."""
+        with self._state.lock:
+            found: dict[str, int] = {}
+            for call in self._state.calls:
+                found[call.method] = found.get(call.method, 0) + 1
+            return found
+
     def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
         """Block until ``method`` was called ``count`` times; those calls."""
         deadline = time.monotonic() + timeout
@@ -420,6 +433,13 @@ class FakeSlack:
 
             def do_GET(self) -> None:
                 headers = self._headers()
+                if self.path == "/_stats":
+                    # For a fake in another process (scripts/bench_slack.py): calls so far.
+                    stats = {"calls": fake.counts()}
+                    self._send(
+                        200, json.dumps(stats).encode(), {"Content-Type": "application/json"}
+                    )
+                    return
                 if self.path.startswith("/files/"):
                     file_id = self.path.removeprefix("/files/")
                     fake._record(Call("file", self.path, headers, {"file": file_id}, time.time()))
@@ -467,3 +487,16 @@ class FakeSlack:
                 self._send(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
 
         return Handler
+
+
+def main() -> None:
+    """Serve a fake on its own (``python tests/e2e/fake_slack.py``) until stdin closes: one
+    JSON line on stdout says where; ``GET /_stats`` counts the calls."""
+
+    with FakeSlack() as fake:
+        print(json.dumps({"url": fake.url, "api_url": fake.api_url}), flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
