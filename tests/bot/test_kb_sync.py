@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import threading
 import time
@@ -15,11 +14,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+from kb_copies import writable_kb
 from tcp_proxy import TcpProxy
 
 from bot.kb_sync import PEER_BY, KbSync, PeerHeard, RedisKbChannel, SupervisorRelay
 from bot.reloaders import poller_for
-from knowledge.service import KnowledgeBase, ReloadResult, bundled_kb_dir
+from knowledge.service import KnowledgeBase, ReloadResult
 
 ARTICLE = b"""Ericsson signs a 5G patent licence with a handset maker
 
@@ -36,9 +36,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
 
 @pytest.fixture
 def kb_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "kb"
-    shutil.copytree(bundled_kb_dir(), target)
-    return target
+    return writable_kb(tmp_path)
 
 
 class MemoryChannel:

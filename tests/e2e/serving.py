@@ -182,22 +182,10 @@ def wait_answered(fake: FakeSlack, envelopes: list[dict[str, Any]], timeout: flo
         time.sleep(0.05)
 
 
-def audit_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """``licensebot audit …`` as an operator runs it, with the servers' settings."""
+def licensebot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``licensebot …`` as an operator runs it beside the servers, with their settings."""
     return subprocess.run(
-        [sys.executable, "-m", "bot", "audit", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def kb_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "kb", *args],
+        [sys.executable, "-m", "bot", *args],
         env=env,
         cwd=REPO,
         capture_output=True,

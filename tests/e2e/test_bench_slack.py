@@ -15,9 +15,9 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_slack.py"
 
 
 def test_bench_slack_measures_one_and_two_workers() -> None:
+    tiny = ["--workers", "1,2", "--clients", "1,3", "--requests", "10", "--json"]
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--workers", "1,2", "--clients", "1,3", "--requests", "10"]
-        + ["--json"],
+        [sys.executable, str(SCRIPT), *tiny],
         capture_output=True,
         text=True,
         timeout=300,

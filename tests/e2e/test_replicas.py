@@ -6,7 +6,6 @@ answer Slack received is recorded; a reload on one replica reaches the others at
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from collections import Counter
@@ -17,13 +16,14 @@ from urllib.parse import urlencode
 import pytest
 from conftest import http, sign, slash_command
 from fake_slack import FakeSlack
+from kb_copies import writable_kb
 from serving import (
     Served,
     ServeFactory,
     answered_threads,
-    audit_cli,
     deliver_all,
     deliver_at_once,
+    licensebot,
     mentions,
     thread_of,
     wait_answered,
@@ -32,7 +32,6 @@ from serving import (
 from bot.audit.postgres import read_records
 from bot.stores.choose import DEDUPE_NAMESPACE
 from bot.stores.redis import RedisTtlStore
-from knowledge.service import bundled_kb_dir
 
 pytestmark = pytest.mark.slow
 
@@ -53,9 +52,7 @@ def fake() -> Any:
 @pytest.fixture
 def kb_dir(tmp_path: Path) -> Path:
     """One knowledge-base directory every replica reads (a shared volume)."""
-    target = tmp_path / "shared-kb"
-    shutil.copytree(bundled_kb_dir(), target)
-    return target
+    return writable_kb(tmp_path, "shared-kb")
 
 
 @pytest.fixture
@@ -155,7 +152,7 @@ def test_three_replicas_share_redis_and_postgres(
 
     # One intact chain in the table; every answer that reached Slack has its answer.served.
     env = dict(survivors[0].env)
-    verify = audit_cli(env, "verify")
+    verify = licensebot(env, "audit", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
     served = Counter(
         r.get("thread_ts") for r in read_records(pg_schema_url) if r["event"] == "answer.served"

@@ -6,7 +6,6 @@ every worker, and a stop is clean."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import threading
 import time
@@ -18,16 +17,16 @@ from urllib.parse import urlencode
 import pytest
 from conftest import http, sign, slash_command
 from fake_slack import BOT_TOKEN, FakeSlack
+from kb_copies import writable_kb
 from serving import (
     Pids,
     Served,
     ServeFactory,
     answered_threads,
-    audit_cli,
     deliver_all,
     deliver_at_once,
     every_worker,
-    kb_cli,
+    licensebot,
     mentions,
     thread_of,
     wait_answered,
@@ -37,7 +36,6 @@ from serving import (
 from bot.reloaders import PID_FILE
 from bot.stores.choose import DEDUPE_NAMESPACE, SQLITE_FILE
 from bot.stores.sqlite import SqliteTtlStore
-from knowledge.service import bundled_kb_dir
 
 pytestmark = pytest.mark.slow
 
@@ -120,7 +118,7 @@ def test_two_workers_answer_once_and_survive_a_killed_worker(
     assert len(lost) < len(during) / 2  # the killed worker had at most its share
 
     # One intact chain, and every answer that reached Slack has its answer.served.
-    verify = audit_cli(server.env, "verify")
+    verify = licensebot(server.env, "audit", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
     served = {r["thread_ts"] for r in audited(server, "answer.served")}
     assert set(posts) <= served
@@ -144,8 +142,7 @@ def test_two_workers_answer_once_and_survive_a_killed_worker(
 def test_a_reload_reaches_every_worker(
     fake: FakeSlack, serve: ServeFactory, tmp_path: Path
 ) -> None:
-    kb_dir = tmp_path / "kb"
-    shutil.copytree(bundled_kb_dir(), kb_dir)
+    kb_dir = writable_kb(tmp_path)
     server = serve(
         fake, "w", "--workers", "2", LICENSEBOT_KB_DIR=str(kb_dir), LICENSEBOT_ADMINS=ADMIN
     )
@@ -156,7 +153,7 @@ def test_a_reload_reaches_every_worker(
 
     # An operator: `licensebot kb reload` (SIGHUP to the supervisor, which tells each worker).
     (kb_dir / "qualcomm.txt").write_bytes(ARTICLE)
-    reload = kb_cli(server.env, "reload")
+    reload = licensebot(server.env, "kb", "reload")
     assert reload.returncode == 0, reload.stdout + reload.stderr
     lines = [line for line in reload.stdout.splitlines() if line.strip().startswith("worker ")]
     assert len(lines) == 2 and all("reloaded" in line for line in lines), reload.stdout
@@ -165,7 +162,7 @@ def test_a_reload_reaches_every_worker(
     assert len(set(after_sighup.values())) == 1 and set(after_sighup.values()) != set(
         first.values()
     )
-    status = kb_cli(server.env, "status")
+    status = licensebot(server.env, "kb", "status")
     assert "2 workers" in status.stdout
 
     # An admin in Slack: `/kb reload` reaches one worker; the supervisor tells the other.
