@@ -19,19 +19,21 @@ from re import Pattern
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import structlog
-from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from bot import __version__
 from bot.dedupe import dedupe_unavailable
-from bot.delivery import build_web_client
+from bot.delivery.ack_receipt import Receipt, pending_receipt
+from bot.delivery.client import build_web_client
+from bot.delivery.pool import DeliveryPool
 from bot.http.signature import was_verified
 from bot.settings import Settings, SettingsError
 from bot.stores.choose import dedupe_store
 from handlers.blocks.notices import failure_message
-from handlers.deps import Admins, Auditor, Deps, StoreUnavailable
-from handlers.replies import private_payload, send_response
-from handlers.requests import new_request_id, response_url_of
+from handlers.deps import ACK_RECEIPT, Admins, Auditor, Background, Deps, StoreUnavailable
+from handlers.replies import private_payload, report_crash
+from handlers.requests import new_request_id
 from knowledge.service import KnowledgeBase
 
 if TYPE_CHECKING:
@@ -49,7 +51,8 @@ HANDLER_MODULES: tuple[str, ...] = (
     "handlers.answer_buttons",
 )
 
-# Listener threads: commands hold one until they ack, so keep plenty free.
+# Listener threads: commands hold one until they ack, so keep plenty free. Listeners only
+# decide and ack; their slow Web API work runs in deps.background (bot.delivery.pool).
 LISTENER_WORKERS = 32
 
 log = structlog.get_logger("licensebot.app")
@@ -123,6 +126,24 @@ class LicenseBotApp(App):
     view_submission = _recorded(App.view_submission, "views", "callback_id")
     view_closed = _recorded(App.view_closed, "views", "callback_id")
 
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        """Bolt's dispatch, telling the request's ``AckReceipt`` whether the response is
+        the listener's ack (see ``bot.delivery.ack_receipt``)."""
+        receipt = pending_receipt()
+        over_http = receipt is not None
+        if receipt is None:
+            at = req.context.get("received_at")
+            receipt = Receipt(at if isinstance(at, float) else None)
+        req.context[ACK_RECEIPT] = receipt
+        response = super().dispatch(req)
+        ack = req.context.get("ack")
+        acked = isinstance(ack, Ack) and ack.response is not None and response is ack.response
+        receipt.dispatched(carries_ack=acked)
+        if not over_http:
+            # Socket Mode sends the response as soon as this returns.
+            receipt.sent(response.status)
+        return response
+
 
 # --------------------------------------------------------------------------- middleware
 
@@ -153,10 +174,39 @@ def _dedupe_middleware(deps: Deps) -> Callable[..., BoltResponse | None]:
                 log.info("event.duplicate", event_id=event_id, retry_num=retry, retry_reason=reason)
                 # Not 404 (no next() call): Slack would count that as a failure and retry.
                 return BoltResponse(status=200, body="")
+        if not is_event and _is_replay(deps, body):
+            # An empty 200 shows nothing: the replay does nothing visible either.
+            return BoltResponse(status=200, body="")
         next()
         return None
 
     return dedupe_events
+
+
+def _is_replay(deps: Deps, body: dict[str, Any]) -> bool:
+    """A command, button click or other interaction seen before, by its ``trigger_id``.
+
+    Slack makes a new trigger id for each one and never re-sends them, so a second
+    request with the same id is a captured request played again (its signature stays
+    valid for 300 s). This runs after Bolt's signature check: only signed requests count.
+
+    When the dedupe store cannot be reached the request is taken as new (and that logged):
+    unlike an event, Slack never re-sends a refused command or click, so refusing would
+    fail every one of them for the outage, against a replay that needs a captured request.
+    """
+    trigger_id = body.get("trigger_id")
+    if not isinstance(trigger_id, str) or not trigger_id:
+        return False
+    kind = body.get("command") or body.get("type")
+    try:
+        first = deps.dedupe.first_time(f"trigger:{trigger_id}")
+    except StoreUnavailable as exc:
+        log.error("request.dedupe_unavailable", trigger_id=trigger_id, kind=kind, error=str(exc))
+        return False
+    if first:
+        return False
+    log.warning("request.replayed", trigger_id=trigger_id, kind=kind)
+    return True
 
 
 def _is_command(body: dict[str, Any]) -> bool:
@@ -177,26 +227,15 @@ def _on_unhandled_error(
         log.error("request.unverified_error", request_id=ref, error=type(error).__name__)
         return BoltResponse(status=401, body="")
     body = request.body if isinstance(request.body, dict) else {}
-    log.error(
-        "listener.error",
-        request_id=ref,
-        kind=body.get("type") or body.get("command"),
-        exc_info=error,
-    )
-    message = failure_message(ref)
     not_acked = response is not None and response.status >= 500
     if _is_command(body) and not_acked:
+        log.error("listener.error", request_id=ref, kind=body.get("command"), exc_info=error)
         return BoltResponse(
             status=200,
             headers={"content-type": "application/json;charset=utf-8"},
-            body=json.dumps(private_payload(message)),
+            body=json.dumps(private_payload(failure_message(ref))),
         )
-    response_url = response_url_of(body)
-    client = request.context.client
-    if response_url is not None and client is not None:
-        sent = send_response(client, response_url, private_payload(message))
-        if not sent.ok:
-            log.error("delivery.failed", request_id=ref, error=sent.error, via="response_url")
+    report_crash(request.context.client, body, ref, error)
     if not_acked and body.get("type") != "event_callback":
         # The user has been told; a 500 would only add Slack's own error on top.
         return BoltResponse(status=200, body="")
@@ -212,15 +251,18 @@ def build_deps(
     kb: KnowledgeBase,
     audit: Auditor,
     workers: int = 1,
+    background: Background | None = None,
     replica: str | None = None,
 ) -> Deps:
     """The handlers' dependencies from the settings; ``workers`` (processes serving on this
-    host) picks the event dedupe store (``bot.stores.choose.dedupe_store``); ``replica``
-    names this replica in ``/kb status`` (default: host:pid)."""
+    host) picks the event dedupe store (``bot.stores.choose.dedupe_store``); a
+    ``DeliveryPool`` of its own unless ``background`` is given; ``replica`` names this
+    replica in ``/kb status`` (default: host:pid)."""
     return Deps(
         kb=kb,
         audit=audit,
         dedupe=dedupe_store(settings, workers),
+        background=background if background is not None else DeliveryPool(),
         admins=Admins(settings.admins),
         top_k=settings.top_k,
         bot_version=__version__,

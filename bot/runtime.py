@@ -13,6 +13,7 @@ import structlog
 
 from bot.app import LicenseBotApp, build_deps, create_app
 from bot.audit.backend import Trail, open_audit_trail, trail_location
+from bot.delivery.pool import DeliveryPool
 from bot.server import Readiness, deps_readiness
 from bot.settings import Settings
 from handlers.deps import Deps
@@ -21,9 +22,12 @@ from knowledge.service import KnowledgeBase
 if TYPE_CHECKING:
     from bot.installs import Installs
 
-# At shutdown, how long answers already acknowledged may take to be delivered and
-# audited before the trail closes under them (a container gets 10 s after SIGTERM).
-DRAIN_LISTENERS_S = 8.0
+# At shutdown, how long listeners still deciding may take (they only decide and ack;
+# what they hand over goes to the delivery pool)...
+DRAIN_LISTENERS_S = 3.0
+# ...and how long answers already accepted get to go out and be audited before the trail
+# is closed under them.
+DELIVERY_DRAIN_S = 10.0
 
 log = structlog.get_logger("licensebot.runtime")
 
@@ -39,6 +43,7 @@ class Runtime:
     audit: Trail
     deps: Deps
     app: LicenseBotApp
+    deliveries: DeliveryPool
     installs: Installs | None = None
 
     def readiness(self) -> Readiness:
@@ -47,6 +52,7 @@ class Runtime:
     def close(self) -> None:
         """Let acknowledged answers finish, then close the stores and the trail."""
         drain_listeners(self.app, DRAIN_LISTENERS_S)
+        self.deliveries.close(DELIVERY_DRAIN_S)
         close_stores(self.deps, self.installs)
         self.audit.close()
 
@@ -66,18 +72,20 @@ def open_runtime(
         )
     deps: Deps | None = None
     installs: Installs | None = None
+    deliveries = DeliveryPool()
     try:
-        deps = build_deps(settings, kb=kb, audit=audit, workers=workers)
+        deps = build_deps(settings, kb=kb, audit=audit, workers=workers, background=deliveries)
         if settings.oauth_enabled:
             from bot.installs import open_installs  # noqa: PLC0415  (SQLAlchemy: see there)
 
             installs = open_installs(settings)
         app = create_app(settings, deps, verify_token=verify_token, installs=installs)
     except BaseException:
+        deliveries.close(0)
         close_stores(deps, installs)
         audit.close()
         raise
-    return Runtime(settings, kb, audit, deps, app, installs)
+    return Runtime(settings, kb, audit, deps, app, deliveries, installs)
 
 
 def close_stores(deps: Deps | None, installs: Installs | None) -> None:

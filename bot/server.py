@@ -27,11 +27,13 @@ from slack_bolt.adapter.starlette.handler import (
 from slack_sdk.errors import SlackApiError, SlackClientError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.app import LicenseBotApp
+from bot.delivery.ack_receipt import AckReceiptMiddleware
 from bot.http.payloads import shape_problem
 from bot.http.protocol import deadline_protocol
 from bot.http.signature import VERIFIED, RequestSigner
@@ -266,7 +268,10 @@ def build_asgi_app(
                 Route(path, events, methods=["GET"])
                 for path in (flow.install_path, flow.redirect_uri_path)
             ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    # Tells a command's listener whether its ack was sent in time (bot.delivery.ack_receipt).
+    return Starlette(
+        routes=routes, middleware=[Middleware(AckReceiptMiddleware)], lifespan=lifespan
+    )
 
 
 def uvicorn_config(

@@ -27,7 +27,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from starlette.applications import Starlette
 from uvicorn.config import STARTUP_FAILURE
 
-from bot.delivery import build_web_client
+from bot.delivery.client import build_web_client
 from bot.kb_sync import kb_channel
 from bot.logging import configure_logging
 from bot.reloaders import kb_maintenance, remove_pid_file, write_pid_file

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import structlog
-from slack_bolt import Ack, App, BoltContext
-from slack_sdk import WebClient
+from slack_bolt import App
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from handlers.blocks.answer import answer_message
@@ -17,11 +14,14 @@ from handlers.blocks.refs import (
     ACTION_FEEDBACK_NOT_HELPFUL,
     ACTION_FULL_ARTICLE,
     ACTION_POST_TO_CHANNEL,
+    ArticleRef,
+    FeedbackRef,
+    ShareRef,
     decode_article,
     decode_feedback,
     decode_share,
 )
-from handlers.buttons import Button, confirm_posted, post_publicly, tell
+from handlers.buttons import Button, Click, confirm_posted, post_publicly, tell
 from handlers.deps import AuditUnavailable, Deps
 from handlers.flow import AnswerFlow
 from handlers.replies import api_error, apologize, tell_privately
@@ -44,19 +44,8 @@ class AnswerButtons:
         self.deps = deps
         self.flow = AnswerFlow(deps)
 
-    def on_post_to_channel(
-        self,
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: BoltContext,
-        client: WebClient,
-    ) -> None:
-        ack()
-        clicked = _SHARE.read(body, action, context, client)
-        if clicked is None:
-            return
-        ref, req, response_url = clicked
+    def on_post_to_channel(self, ref: ShareRef, click: Click) -> None:
+        req, response_url, client = click.req, click.response_url, click.client
         try:
             answer = self.flow.prepare(req, top=ref.top, shared_from=ref.request_id)
         except Exception as exc:
@@ -85,19 +74,9 @@ class AnswerButtons:
         else:
             apologize(client, req, response_url=response_url, what="post the answer to the channel")
 
-    def on_full_article(
-        self,
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: BoltContext,
-        client: WebClient,
-    ) -> None:
-        ack()
-        clicked = _ARTICLE.read(body, action, context, client)
-        if clicked is None:
-            return
-        ref, req, response_url = clicked
+    def on_full_article(self, ref: ArticleRef, click: Click) -> None:
+        req, response_url, client = click.req, click.response_url, click.client
+        body = click.body
         snapshot_version = self.deps.kb.kb_version
         article = self.deps.kb.article(ref.doc_id)
         if article is None:
@@ -170,41 +149,14 @@ class AnswerButtons:
         if error is not None:
             apologize(client, req, response_url=response_url, what="open the article")
 
-    def on_feedback_helpful(
-        self,
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: BoltContext,
-        client: WebClient,
-    ) -> None:
-        self.feedback(ack, body, action, context, client, helpful=True)
+    def on_feedback_helpful(self, ref: FeedbackRef, click: Click) -> None:
+        self.feedback(ref, click, helpful=True)
 
-    def on_feedback_not_helpful(
-        self,
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: BoltContext,
-        client: WebClient,
-    ) -> None:
-        self.feedback(ack, body, action, context, client, helpful=False)
+    def on_feedback_not_helpful(self, ref: FeedbackRef, click: Click) -> None:
+        self.feedback(ref, click, helpful=False)
 
-    def feedback(
-        self,
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: BoltContext,
-        client: WebClient,
-        *,
-        helpful: bool,
-    ) -> None:
-        ack()
-        clicked = _FEEDBACK.read(body, action, context, client)
-        if clicked is None:
-            return
-        ref, req, response_url = clicked
+    def feedback(self, ref: FeedbackRef, click: Click, *, helpful: bool) -> None:
+        req, response_url, client = click.req, click.response_url, click.client
         try:
             self.deps.audit.record(
                 "answer.feedback",
@@ -248,7 +200,9 @@ class AnswerButtons:
 
 def register(app: App, deps: Deps) -> None:
     buttons = AnswerButtons(deps)
-    app.action(ACTION_POST_TO_CHANNEL)(buttons.on_post_to_channel)
-    app.action(ACTION_FULL_ARTICLE)(buttons.on_full_article)
-    app.action(ACTION_FEEDBACK_HELPFUL)(buttons.on_feedback_helpful)
-    app.action(ACTION_FEEDBACK_NOT_HELPFUL)(buttons.on_feedback_not_helpful)
+    app.action(ACTION_POST_TO_CHANNEL)(_SHARE.listener(deps, buttons.on_post_to_channel))
+    app.action(ACTION_FULL_ARTICLE)(_ARTICLE.listener(deps, buttons.on_full_article))
+    app.action(ACTION_FEEDBACK_HELPFUL)(_FEEDBACK.listener(deps, buttons.on_feedback_helpful))
+    app.action(ACTION_FEEDBACK_NOT_HELPFUL)(
+        _FEEDBACK.listener(deps, buttons.on_feedback_not_helpful)
+    )

@@ -2,8 +2,10 @@
 
 The answer rides on the acknowledgement itself when it is ready within the ack
 budget (the usual case: answering takes milliseconds). Otherwise the command is
-acknowledged with a placeholder and the answer replaces it through ``response_url``
-(``handlers.commands.DeferredCommand``).
+acknowledged with a placeholder and the answer replaces it through ``response_url``.
+An answer in the ack is recorded delivered only once the ack went out in time; if it
+did not, that is recorded as failed and the answer sent through ``response_url``
+(``handlers.commands``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""What the button listeners share: the request a click makes, decoding its value,
-telling the one who clicked privately, and posting publicly."""
+"""What the button listeners share: acking a click at once and doing its work in the
+delivery pool, the request a click makes, decoding its value, telling the one who
+clicked privately, and posting publicly."""
 
 from __future__ import annotations
 
@@ -8,25 +9,22 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import structlog
-from slack_bolt import BoltContext
+from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
 from handlers.blocks.kit import Message
 from handlers.blocks.notices import notice_message
+from handlers.deps import Deps
 from handlers.replies import (
     Delivered,
+    in_background,
     post_message,
     private_payload,
+    report_crash,
     send_response,
     tell_privately,
 )
-from handlers.requests import (
-    AskRequest,
-    context_team,
-    received_at,
-    request_id,
-    response_url_of,
-)
+from handlers.requests import AskRequest, request_id, request_in, response_url_of
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -36,22 +34,29 @@ _NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
 Ref = TypeVar("Ref")
 
 
+@dataclass(frozen=True)
+class Click:
+    """One click on a button: the request it makes, and how to answer the one who clicked."""
+
+    req: AskRequest
+    response_url: str | None
+    client: WebClient
+    body: dict[str, Any]
+
+
 def click(
     body: dict[str, Any], context: BoltContext, surface: str, question: str = ""
 ) -> tuple[AskRequest, str | None]:
     """The request a button click makes, and the ``response_url`` to reply through."""
     container = body.get("container") or {}
     channel = (body.get("channel") or {}).get("id") or container.get("channel_id") or ""
-    thread_ts = container.get("thread_ts")
-    req = AskRequest(
-        request_id=request_id(context),
+    req = request_in(
+        context,
         surface=surface,
         question=question,
         user=str((body.get("user") or {}).get("id") or ""),
         channel=str(channel),
-        team=context_team(context),
-        thread_ts=thread_ts if isinstance(thread_ts, str) else None,
-        started=received_at(context),
+        thread_ts=container.get("thread_ts"),
     )
     return req, response_url_of(body)
 
@@ -91,6 +96,36 @@ class Button(Generic[Ref]):
             return None
         req, response_url = click(body, context, self.surface, self.question(ref))
         return ref, req, response_url
+
+    def listener(self, deps: Deps, on_click: Callable[[Ref, Click], None]) -> Callable[..., None]:
+        """The Bolt listener for this button: ack the click at once, then in the delivery
+        pool (off the threads that ack) decode the value, telling the user when it does
+        not, and ``on_click(value, click)``."""
+
+        def listen(
+            ack: Ack,
+            body: dict[str, Any],
+            action: dict[str, Any],
+            context: BoltContext,
+            client: WebClient,
+        ) -> None:
+            ack()
+            ref = request_id(context)
+
+            def run() -> None:
+                try:
+                    clicked = self.read(body, action, context, client)
+                    if clicked is not None:
+                        value, req, response_url = clicked
+                        on_click(value, Click(req, response_url, client, body))
+                except Exception as exc:
+                    # Off Bolt's threads its error handler is not called: do what it does.
+                    report_crash(client, body, ref, exc)
+
+            in_background(deps, run, request_id=ref, surface=self.surface)
+
+        listen.__name__ = listen.__qualname__ = getattr(on_click, "__name__", self.name)
+        return listen
 
 
 def tell(

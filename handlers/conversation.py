@@ -1,4 +1,8 @@
-"""``@licensebot question`` in a channel (answered in a thread) and direct messages."""
+"""``@licensebot question`` in a channel (answered in a thread) and direct messages.
+
+Events are acknowledged before their listener runs; the answer is then posted from the
+delivery pool, so a slow ``chat.postMessage`` never holds a thread a command needs.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,8 @@ from handlers.blocks.answer import answer_message
 from handlers.blocks.notices import usage_message
 from handlers.deps import Deps
 from handlers.flow import AnswerFlow
-from handlers.replies import apologize, post_message
-from handlers.requests import AskRequest, context_team, received_at, request_id, slack_to_plain
+from handlers.replies import apologize, in_background, post_message
+from handlers.requests import AskRequest, request_in, slack_to_plain
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -32,15 +36,13 @@ def _request(
     event: dict[str, Any], context: BoltContext, surface: str, thread_ts: object
 ) -> AskRequest:
     """The question a person's message asks, answered in ``thread_ts`` (if a str)."""
-    return AskRequest(
-        request_id=request_id(context),
+    return request_in(
+        context,
         surface=surface,
         question=slack_to_plain(event["text"], bot_user_id=context.bot_user_id),
         user=event["user"],
         channel=event["channel"],
-        team=context_team(context),
-        thread_ts=thread_ts if isinstance(thread_ts, str) else None,
-        started=received_at(context),
+        thread_ts=thread_ts,
     )
 
 
@@ -67,7 +69,16 @@ class Conversations:
     a direct message to the bot."""
 
     def __init__(self, deps: Deps) -> None:
+        self.deps = deps
         self.flow = AnswerFlow(deps)
+
+    def answer_later(self, client: WebClient, req: AskRequest) -> None:
+        in_background(
+            self.deps,
+            lambda: answer_in_conversation(self.flow, client, req),
+            request_id=req.request_id,
+            surface=req.surface,
+        )
 
     def on_app_mention(
         self, event: dict[str, Any], context: BoltContext, client: WebClient
@@ -76,14 +87,14 @@ class Conversations:
         if not _from_a_person(event, context) or str(event["channel"]).startswith("D"):
             return
         thread_ts = event.get("thread_ts") or event.get("ts")
-        answer_in_conversation(self.flow, client, _request(event, context, "mention", thread_ts))
+        self.answer_later(client, _request(event, context, "mention", thread_ts))
 
     def on_message(self, event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         # Only direct messages; channel messages reach the bot as app_mention.
         if event.get("channel_type") != "im" or not _from_a_person(event, context):
             return
         thread_ts = event.get("thread_ts")
-        answer_in_conversation(self.flow, client, _request(event, context, "dm", thread_ts))
+        self.answer_later(client, _request(event, context, "dm", thread_ts))
 
 
 def register(app: App, deps: Deps) -> None:

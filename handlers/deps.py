@@ -6,7 +6,7 @@ module's ``register(app, deps)``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -79,6 +79,26 @@ class EventDedupe(Protocol):
         ...
 
 
+class Background(Protocol):
+    def submit(self, work: Callable[[], None]) -> bool:
+        """Run ``work`` soon on a delivery worker, apart from the threads that ack.
+
+        False when too much is already waiting: then ``work`` never runs.
+        """
+        ...
+
+
+# The BoltContext key under which the composition root leaves each request's AckReceipt.
+ACK_RECEIPT = "ack_receipt"
+
+
+class AckReceipt(Protocol):
+    def wait(self, timeout: float) -> str | None:
+        """After ``ack()``: None once the acknowledgement went out within Slack's time;
+        otherwise why it did not (``ack_timeout``)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Admins:
     """Who may change the knowledge base from Slack, per workspace.
@@ -102,6 +122,9 @@ class Deps:
     kb: KnowledgeBase
     audit: Auditor
     dedupe: EventDedupe
+    # Slow Web API work (answers to mentions and DMs, button follow-ups, reloads) goes
+    # here, so the listener threads stay free to ack commands within Slack's 3 s.
+    background: Background
     admins: Admins = Admins()
     top_k: int = 3
     bot_version: str = "0"

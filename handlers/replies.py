@@ -1,9 +1,10 @@
-"""Getting a reply to Slack: chat.postMessage, chat.postEphemeral, ``response_url``, and
-telling a user with the reference when a reply did not get through."""
+"""Getting a reply to Slack: chat.postMessage, chat.postEphemeral, ``response_url``,
+telling a user with the reference when a reply did not get through, and handing slow
+Web API work to the delivery pool."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,11 +14,14 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from handlers.blocks.kit import Message
-from handlers.blocks.notices import apology_message
-from handlers.requests import AskRequest
+from handlers.blocks.notices import apology_message, failure_message
+from handlers.deps import Deps
+from handlers.requests import AskRequest, response_url_of
 
 log = structlog.get_logger("licensebot.slack")
 
+# answer.delivered's error when the delivery pool had no room for the delivery.
+QUEUE_FULL = "delivery_queue_full"
 # Errors where Slack refused the message itself; a plain-text retry may still get through.
 CONTENT_ERRORS = frozenset(
     {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "too_many_blocks"}
@@ -43,7 +47,8 @@ def api_error(exc: SlackApiError) -> str:
 def post_message(
     client: WebClient, message: Message, *, channel: str, thread_ts: str | None = None
 ) -> Delivered:
-    """chat.postMessage (the client retries 429/5xx); a content error gets one plain-text retry."""
+    """chat.postMessage (the client retries what cannot post twice, see bot.delivery.client); a
+    content error gets one plain-text retry."""
     payload = message.as_payload()
     for attempt in range(2):
         try:
@@ -98,6 +103,44 @@ def send_response(client: WebClient, response_url: str, payload: Mapping[str, An
     if response.status_code != 200:
         return Delivered(ok=False, error=f"http_{response.status_code}:{response.body[:100]}")
     return Delivered(ok=True)
+
+
+def report_crash(
+    client: WebClient | None, body: Mapping[str, Any], ref: str, error: BaseException
+) -> None:
+    """A listener failed unexpectedly: log it with the reference and tell the user
+    briefly through the payload's ``response_url``, never with a traceback.
+
+    Only for bodies that passed verification: their ``response_url`` is Slack's.
+    """
+    log.error(
+        "listener.error",
+        request_id=ref,
+        kind=body.get("type") or body.get("command"),
+        exc_info=error,
+    )
+    response_url = response_url_of(body)
+    if response_url is not None and client is not None:
+        sent = send_response(client, response_url, private_payload(failure_message(ref)))
+        if not sent.ok:
+            log.error("delivery.failed", request_id=ref, error=sent.error, via="response_url")
+
+
+def in_background(
+    deps: Deps,
+    work: Callable[[], None],
+    *,
+    request_id: str,
+    surface: str,
+    on_shed: Callable[[], None] | None = None,
+) -> None:
+    """Run ``work`` in the delivery pool; when that is full it is dropped, logged, and
+    ``on_shed`` runs here instead (it must not call Slack)."""
+    if deps.background.submit(work):
+        return
+    log.error("delivery.shed", request_id=request_id, surface=surface, reason=QUEUE_FULL)
+    if on_shed is not None:
+        on_shed()
 
 
 def private_payload(message: Message, *, replace_original: bool = False) -> dict[str, Any]:

@@ -97,3 +97,26 @@ class AskRequest:
 
     def elapsed_ms(self) -> float:
         return round((time.monotonic() - self.started) * 1000, 3)
+
+
+def request_in(
+    context: BoltContext,
+    *,
+    surface: str,
+    question: str,
+    user: str,
+    channel: str,
+    thread_ts: object = None,
+) -> AskRequest:
+    """The request a Slack payload makes: its reference and arrival time come from the
+    context the HTTP adapter (or the app's middleware) set; ``thread_ts`` if a str."""
+    return AskRequest(
+        request_id=request_id(context),
+        surface=surface,
+        question=question,
+        user=user,
+        channel=channel,
+        team=context_team(context),
+        thread_ts=thread_ts if isinstance(thread_ts, str) else None,
+        started=received_at(context),
+    )

@@ -1,10 +1,12 @@
 """``/timeline [topic]``: the reported events, privately, with "Show more" and "Post to channel".
 
 The first page rides on the acknowledgement when it is ready within the ack budget,
-as for ``/ask``; otherwise a placeholder is acknowledged and replaced through
-``response_url``. "Show more" answers privately with the next page (a new ephemeral
-message: replacing a page posted in the channel would rewrite a public message);
-"Post to channel" posts the page the user was looking at, attributed to them.
+as for ``/ask`` (and, as there, counts as delivered only if the ack went out in time);
+otherwise a placeholder is acknowledged and replaced through ``response_url``.
+"Show more" answers privately with the next page (a new ephemeral message: replacing
+a page posted in the channel would rewrite a public message); "Post to channel" posts
+the page the user was looking at, attributed to them. Both buttons are acked at once
+and answered from the delivery pool.
 
 Every page is audited before it is shown (``answer.served``, surface ``timeline`` or
 ``post_to_channel``) and its delivery after (``answer.delivered``). The served record
@@ -35,7 +37,7 @@ from handlers.blocks.timeline import (
     timeline_page_span,
     timeline_usage_message,
 )
-from handlers.buttons import Button, confirm_posted, post_publicly, tell
+from handlers.buttons import Button, Click, confirm_posted, post_publicly, tell
 from handlers.commands import DeferredCommand, ack_with, is_help
 from handlers.deps import Deps
 from handlers.flow import AnswerFlow
@@ -223,19 +225,8 @@ class TimelineButtons:
             tell(client, req, response_url, self.pages.answers.failed(req, exc))
             return None
 
-    def on_show_more(
-        self,
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: BoltContext,
-        client: WebClient,
-    ) -> None:
-        ack()
-        clicked = _MORE.read(body, action, context, client)
-        if clicked is None:
-            return
-        ref, req, response_url = clicked
+    def on_show_more(self, ref: TimelineRef, click: Click) -> None:
+        req, response_url, client = click.req, click.response_url, click.client
 
         def serve() -> TimelinePage:
             return self.pages.serve(
@@ -261,19 +252,8 @@ class TimelineButtons:
         if not sent.ok:
             apologize(client, req, what="show more of the timeline")
 
-    def on_post_to_channel(
-        self,
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: BoltContext,
-        client: WebClient,
-    ) -> None:
-        ack()
-        clicked = _SHARE.read(body, action, context, client)
-        if clicked is None:
-            return
-        ref, req, response_url = clicked
+    def on_post_to_channel(self, ref: TimelineRef, click: Click) -> None:
+        req, response_url, client = click.req, click.response_url, click.client
 
         def serve() -> TimelinePage:
             return self.pages.serve(
@@ -301,5 +281,5 @@ def register(app: App, deps: Deps) -> None:
     pages = TimelinePages(deps)
     buttons = TimelineButtons(pages)
     app.command(COMMAND)(TimelineCommand(pages).on_command)
-    app.action(ACTION_TIMELINE_MORE)(buttons.on_show_more)
-    app.action(ACTION_TIMELINE_POST)(buttons.on_post_to_channel)
+    app.action(ACTION_TIMELINE_MORE)(_MORE.listener(deps, buttons.on_show_more))
+    app.action(ACTION_TIMELINE_POST)(_SHARE.listener(deps, buttons.on_post_to_channel))

@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 import platform
@@ -40,72 +38,37 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
-FAKE = ROOT / "tests" / "e2e" / "fake_slack.py"
-SECRET = "bench-signing-secret-0123456789ab"
-# tests/e2e/fake_slack.py's defaults: the token it accepts and the bot it says it is.
-BOT_TOKEN = "xoxb-fake-bot-token"
-BOT_USER_ID = "UBOT0001"
-TEAM_ID = "T0000001"
-QUESTIONS = (
-    "Which US companies is Huawei talking to about licensing its 5G technology?",
-    "What did Vincent Pang say about the talks?",
-    "When was Huawei added to the Entity List?",
-    "Would Huawei license its 5G patents to an American firm?",
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from slack_load import (  # noqa: E402
+    BOT_TOKEN,
+    FORM,
+    JSON,
+    SECRET,
+    command_body,
+    event_body,
+    signature_headers,
 )
+
+FAKE = ROOT / "tests" / "e2e" / "fake_slack.py"
 READY_TIMEOUT_S = 60.0
 ANSWER_TIMEOUT_S = 300.0
 REQUEST_TIMEOUT_S = 30.0
 
 
-# --------------------------------------------------------------------------- Slack side
-
-
-def signed(body: bytes, content_type: str, path: str, port: int) -> bytes:
-    ts = str(int(time.time()))
-    digest = hmac.new(SECRET.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256)
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-        f"X-Slack-Request-Timestamp: {ts}\r\nX-Slack-Signature: v0={digest.hexdigest()}\r\n"
-        "Connection: close\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-def ask_body(i: int, response_url: str) -> tuple[bytes, str]:
-    form = {
-        "team_id": TEAM_ID,
-        "channel_id": "C0BENCH01",
-        "user_id": "U0BENCH01",
-        "command": "/ask",
-        "text": QUESTIONS[i % len(QUESTIONS)],
-        "response_url": response_url,
-        "trigger_id": f"{i}.bench",
+def signed(body: bytes, content_type: str, port: int) -> bytes:
+    """The whole HTTP request for ``POST /slack/events``, signed, closing its connection."""
+    headers = {
+        "Host": f"127.0.0.1:{port}",
+        "Content-Type": content_type,
+        "Content-Length": str(len(body)),
+        **signature_headers(body),
+        "Connection": "close",
     }
-    return urlencode(form).encode(), "application/x-www-form-urlencoded"
-
-
-def mention_body(i: int) -> tuple[bytes, str]:
-    ts = f"{int(time.time())}.{i:06d}"
-    envelope = {
-        "team_id": TEAM_ID,
-        "api_app_id": "A0BENCH01",
-        "type": "event_callback",
-        "event_id": f"EvBENCH{i:09d}",
-        "event_time": int(time.time()),
-        "event": {
-            "type": "app_mention",
-            "user": "U0BENCH01",
-            "channel": "C0BENCH01",
-            "ts": ts,
-            "event_ts": ts,
-            "text": f"<@{BOT_USER_ID}> {QUESTIONS[i % len(QUESTIONS)]}",
-        },
-    }
-    return json.dumps(envelope).encode(), "application/json"
+    head = "POST /slack/events HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return (head + "\r\n").encode() + body
 
 
 async def post(port: int, request: bytes) -> tuple[int, float]:
@@ -262,19 +225,19 @@ def summary(samples: list[float]) -> dict[str, float]:
 def level(server: Server, fake: Fake, clients: int, requests: int, offset: int) -> dict[str, Any]:
     port = server.port
     asks = [
-        signed(*ask_body(offset + i, f"{fake.url}/response/b{offset + i}"), "/slack/events", port)
+        signed(command_body(offset + i, f"{fake.url}/response/b{offset + i}"), FORM, port)
         for i in range(requests)
     ]
     ask_latency, ask_s = asyncio.run(closed_loop(port, asks, clients))
     before = fake.count("chat.postMessage")
-    mentions = [signed(*mention_body(offset + i), "/slack/events", port) for i in range(requests)]
+    mentions = [signed(event_body(offset + i), JSON, port) for i in range(requests)]
     started = time.perf_counter()
     mention_latency, _ = asyncio.run(closed_loop(port, mentions, clients))
     fake.wait_count("chat.postMessage", before + requests)
     mention_s = time.perf_counter() - started
     # The same events again: Slack's retries, acknowledged and dropped by the dedupe. With
     # nothing to answer, this is the acknowledgement path alone.
-    repeats = [signed(*mention_body(offset + i), "/slack/events", port) for i in range(requests)]
+    repeats = [signed(event_body(offset + i), JSON, port) for i in range(requests)]
     repeat_latency, _ = asyncio.run(closed_loop(port, repeats, clients))
     return {
         "workers": server.workers,

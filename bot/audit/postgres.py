@@ -26,11 +26,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType
 from typing import IO, Any
 
 import structlog
@@ -41,7 +40,7 @@ from sqlalchemy.pool import NullPool
 
 from bot import __version__
 from bot.audit.chain import GENESIS_HASH, canonical_json, check_event, link, scrub_fields, stamp
-from bot.audit.records import AnswerRecords
+from bot.audit.head import ChainedTrail
 from bot.audit.verify import BadRecord, ChainChecker, VerifyResult
 from bot.redact import Redactor
 from bot.settings import DATABASE_SCHEMES
@@ -174,7 +173,7 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class PostgresTrail(AnswerRecords):
+class PostgresTrail(ChainedTrail):
     """Append-only, hash-chained audit table (implements ``handlers.deps.Auditor``)."""
 
     def __init__(
@@ -186,36 +185,17 @@ class PostgresTrail(AnswerRecords):
         secrets: Iterable[str] = (),
     ) -> None:
         """``secrets``: values never to be recorded (``Settings.secret_values``)."""
+        super().__init__()
         self.where = display_url(url)
         self._redactor = Redactor(secrets)
         self.bot_version = bot_version
         self._clock = clock
         self._engine = writer_engine(url)
         self._pid = os.getpid()
-        self._lock = threading.Lock()
         self._table_ready = False
-        self._seq = 0
-        self._head = GENESIS_HASH
-        self._healthy = False
-        self._last_error: str | None = None
         self.probe()
 
     # -- public API (as the file trail's) -----------------------------------------------
-
-    @property
-    def healthy(self) -> bool:
-        """False from a failed append or probe until a later one succeeds (for /readyz)."""
-        return self._healthy
-
-    @property
-    def last_error(self) -> str | None:
-        return self._last_error
-
-    @property
-    def head(self) -> tuple[int, str]:
-        """(seq, hash) of the last record this trail wrote or read."""
-        with self._lock:
-            return self._seq, self._head
 
     def record(self, event: str, **fields: Any) -> Mapping[str, Any]:
         """Append one record; it is committed when this returns.
@@ -279,17 +259,6 @@ class PostgresTrail(AnswerRecords):
 
     def close(self) -> None:
         self._engine.dispose()
-
-    def __enter__(self) -> PostgresTrail:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- internals -------------------------------------------------------------------------
 

@@ -20,10 +20,9 @@ import errno
 import json
 import os
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType
 from typing import Any, BinaryIO
 
 import structlog
@@ -42,7 +41,7 @@ from bot.audit.files import (
     read_tail,
     rotate,
 )
-from bot.audit.records import AnswerRecords
+from bot.audit.head import ChainedTrail
 from bot.redact import Redactor
 from bot.settings import Settings
 from handlers.deps import AuditUnavailable
@@ -79,7 +78,7 @@ class _LineSink:
         self._append(line)
 
 
-class AuditTrail(AnswerRecords):
+class AuditTrail(ChainedTrail):
     """Append-only, hash-chained JSON-lines audit file (implements ``handlers.deps.Auditor``)."""
 
     def __init__(
@@ -93,20 +92,16 @@ class AuditTrail(AnswerRecords):
         secrets: Iterable[str] = (),
     ) -> None:
         """``secrets``: values never to be recorded (``Settings.secret_values``)."""
+        super().__init__()
         self.path = Path(path)
         self._redactor = Redactor(secrets)
         self.max_bytes = max_bytes
         self.bot_version = bot_version
         self._clock = clock
         self._opener = opener
-        self._lock = threading.Lock()
         self._flock = InterProcessLock(self.path.with_name(self.path.name + ".lock"))
         self._segment: Segment | None = None
-        self._seq = 0
-        self._head = GENESIS_HASH
         self._pending: dict[str, Any] | None = None
-        self._healthy = False
-        self._last_error: str | None = None
         self._log = structlog.wrap_logger(
             _LineSink(self._append_line),
             processors=[self._scrub, self._stamp, self._chain, self._render],
@@ -117,21 +112,6 @@ class AuditTrail(AnswerRecords):
         self._check(write_probe=False)
 
     # -- public API ---------------------------------------------------------------------
-
-    @property
-    def healthy(self) -> bool:
-        """False from a failed write or open until a later one succeeds (for /readyz)."""
-        return self._healthy
-
-    @property
-    def last_error(self) -> str | None:
-        return self._last_error
-
-    @property
-    def head(self) -> tuple[int, str]:
-        """(seq, hash) of the last record this trail wrote or found."""
-        with self._lock:
-            return self._seq, self._head
 
     def record(self, event: str, **fields: Any) -> Mapping[str, Any]:
         """Append one record; it is on disk (fsynced) when this returns.
@@ -162,17 +142,6 @@ class AuditTrail(AnswerRecords):
         with self._lock:
             self._close_segment()
             self._flock.close()
-
-    def __enter__(self) -> AuditTrail:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- structlog processors (run under the trail lock) ----------------------------------
 

@@ -14,10 +14,10 @@ from handlers.blocks.kit import (
     button_element,
     context_block,
     cut_rendered,
-    escape,
     section_block,
     shorten,
 )
+from handlers.blocks.literal import escape, fallback_text, literal
 from handlers.blocks.notices import SOURCES_HINT
 from handlers.blocks.quotes import attribution_line, quote_mrkdwn, source_name
 from handlers.blocks.refs import (
@@ -36,7 +36,7 @@ from knowledge.models import NOT_IN_KB, Answer, Quote
 
 
 def _question_line(question: str) -> str:
-    return "*Q:* " + escape(shorten(" ".join(question.split()), QUESTION_DISPLAY_CHARS))
+    return "*Q:* " + literal(shorten(" ".join(question.split()), QUESTION_DISPLAY_CHARS))
 
 
 def _fallback_text(answer: Answer) -> str:
@@ -51,7 +51,7 @@ def _fallback_text(answer: Answer) -> str:
         count = len(answer.quotes)
         plural = "quote" if count == 1 else "quotes"
         text = f"{count} {plural} for “{question}”: “{excerpt}” — {source}"
-    return cut_rendered(escape(text), MAX_FALLBACK_TEXT)
+    return cut_rendered(fallback_text(text), MAX_FALLBACK_TEXT)
 
 
 def _quote_blocks(quote: Quote, index: int, kb_version: str) -> list[Block]:
@@ -133,7 +133,7 @@ def answer_message(
         if answer.truncated:
             extra.append(context_block("Your question was long, so only its beginning was used."))
         if answer.unmatched_terms:
-            terms = ", ".join(escape(t) for t in answer.unmatched_terms)
+            terms = ", ".join(literal(t) for t in answer.unmatched_terms)
             extra.append(context_block(f"Not found in any article: {terms}"))
         room = MAX_MESSAGE_BLOCKS - len(blocks) - tail - len(extra) - 1
         shown = answer.quotes[: max(1, room // 2)]
@@ -152,9 +152,10 @@ def _not_found_blocks(answer: Answer) -> list[Block]:
     reason = answer.reason or f"{NOT_IN_KB}: no article contains a matching passage."
     if answer.reason is None or (answer.refusal is not None and answer.refusal.not_in_kb):
         rest = reason.removeprefix(NOT_IN_KB).lstrip(" :—-")
-        lines = [f"*{NOT_IN_KB}:* {escape(rest)}"]
+        # The reason quotes the question's words back.
+        lines = [f"*{NOT_IN_KB}:* {literal(rest)}"]
     else:
-        lines = [escape(reason)]
+        lines = [literal(reason)]
     if answer.hint:
         lines.append(escape(answer.hint))
     blocks = [section_block("\n".join(lines), block_id="not_found")]

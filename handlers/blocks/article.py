@@ -12,10 +12,10 @@ from handlers.blocks.kit import (
     SLACK_MARGIN,
     Block,
     context_block,
-    escape,
     plain_text,
     section_block,
 )
+from handlers.blocks.literal import MAX_EXPANSION, escape, literal, literal_label
 from handlers.blocks.quotes import quote_mrkdwn
 from knowledge.models import Article
 
@@ -23,21 +23,21 @@ _SAFE_URL = re.compile(r"https?://[^\s<>|]+")
 
 
 def _split_paragraph(paragraph: str, limit: int) -> list[str]:
-    """Raw pieces of ``paragraph`` whose escaped form fits ``limit``, split at spaces."""
+    """Raw pieces of ``paragraph`` whose rendered form fits ``limit``, split at spaces."""
     pieces: list[str] = []
     current: list[str] = []
     size = 0
     for token in re.split(r"(?<=\s)", paragraph):
         word = token
-        cost = len(escape(word))
+        cost = len(literal(word))
         if current and size + cost > limit:
             pieces.append("".join(current))
             current, size = [], 0
         while cost > limit:  # one enormous "word"
-            head = word[: max(1, limit // 5)]
+            head = word[: max(1, limit // MAX_EXPANSION)]
             pieces.append(head)
             word = word[len(head) :]
-            cost = len(escape(word))
+            cost = len(literal(word))
         current.append(word)
         size += cost
     if current:
@@ -46,7 +46,7 @@ def _split_paragraph(paragraph: str, limit: int) -> list[str]:
 
 
 def _chunks(text: str, limit: int) -> list[str]:
-    """Escaped chunks of ``text``, each within ``limit``, broken between paragraphs if possible."""
+    """Rendered chunks of ``text``, each within ``limit``, broken between paragraphs if possible."""
     chunks: list[str] = []
     current = ""
     for raw in re.split(r"\n\s*\n", text):
@@ -54,7 +54,7 @@ def _chunks(text: str, limit: int) -> list[str]:
         if not paragraph:
             continue
         for piece in _split_paragraph(paragraph, limit):
-            rendered = escape(piece.strip())
+            rendered = literal(piece.strip())
             if current and len(current) + 2 + len(rendered) > limit:
                 chunks.append(current)
                 current = ""
@@ -77,8 +77,9 @@ def article_view(
 ) -> dict[str, Any]:
     """A modal showing the cleaned article, the quoted span ``[start, end)`` marked."""
     meta = article.meta
-    blocks: list[Block] = [section_block(f"*{escape(meta.title) if meta.title else 'untitled'}*")]
-    about = [escape(p) for p in (meta.publisher, meta.author) if p]
+    title = literal_label(meta.title) if meta.title else "untitled"
+    blocks: list[Block] = [section_block(f"*{title}*")]
+    about = [literal_label(p) for p in (meta.publisher, meta.author) if p]
     date = meta.published_label
     if date:
         about.append(date)

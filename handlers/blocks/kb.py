@@ -16,11 +16,11 @@ from handlers.blocks.kit import (
     Message,
     context_block,
     cut_rendered,
-    escape,
     is_user_id,
     section_block,
     shorten,
 )
+from handlers.blocks.literal import escape, literal_label
 from knowledge.models import Article, Problem
 from knowledge.service import KBStatus, ReloadResult, ReloadStage
 from knowledge.store.admin import AddResult
@@ -145,13 +145,16 @@ def kb_status_message(
     directory_version: str | None,
     poll_seconds: float | None,
     add_blocked: str | None,
+    server_details: bool = True,
 ) -> Message:
     """``/kb status``. ``directory_version`` is what the directory holds now (``None``:
     unreadable); ``poll_seconds`` is the polling interval (``None`` or 0: off);
-    ``add_blocked`` says why ``/kb add`` cannot write, if it cannot."""
+    ``add_blocked`` says why ``/kb add`` cannot write, if it cannot. Without
+    ``server_details`` the replica, the directory's location and ``add_blocked`` (which
+    names the directory) are left out."""
+    on_replica = f" on replica `{escape(replica)}`" if server_details else ""
     lines = [
-        f"*Knowledge base:* serving kb_version {_kb_version(status.kb_version)} "
-        f"on replica `{escape(replica)}`",
+        f"*Knowledge base:* serving kb_version {_kb_version(status.kb_version)}{on_replica}",
         f"• {status.articles} articles, {status.passages} passages",
         f"• Loaded {_kb_when(status.loaded_at)} by {_kb_who(status.loaded_by)} "
         f"in {status.load_seconds:.2f} s",
@@ -161,9 +164,11 @@ def kb_status_message(
     if status.last_attempt_refused and status.last_refusal is not None:
         refusal = status.last_refusal
         first = escape(str(refusal.problems[0])) if refusal.problems else "no details"
+        # A problem's reason can quote an OS error, and with it a path.
+        shown = f", first: {first}" if server_details else ""
         lines.append(
             f"• Last reload: *refused* {_kb_when(refusal.at)} (by {_kb_who(refusal.by)}), "
-            f"{len(refusal.problems)} problem(s), first: {first}"
+            f"{len(refusal.problems)} problem(s){shown}"
         )
     elif status.last_reload is not None:
         r = status.last_reload
@@ -189,11 +194,14 @@ def kb_status_message(
             f"• Directory: now holds kb_version {_kb_version(directory_version)}, "
             f"not yet served ({pickup})."
         )
-    where = "bundled with licensebot" if status.bundled else escape(str(status.kb_dir))
-    lines.append(f"• Location: {where}")
-    lines.append(
-        f"• Adding articles: {escape(add_blocked)}" if add_blocked else "• Adding articles: enabled"
-    )
+    if server_details:
+        where = "bundled with licensebot" if status.bundled else escape(str(status.kb_dir))
+        lines.append(f"• Location: {where}")
+        lines.append(
+            f"• Adding articles: {escape(add_blocked)}"
+            if add_blocked
+            else "• Adding articles: enabled"
+        )
     text = (
         f"Knowledge base {status.kb_version}: {status.articles} articles, "
         f"{status.passages} passages"
@@ -214,8 +222,8 @@ def kb_sources_message(
     ordered = sorted(articles, key=lambda a: (a.meta.published or dt.date.max, a.doc_id))
     for article in ordered:
         meta = article.meta
-        parts = [f"*{escape(meta.title)}*" if meta.title else "_untitled_"]
-        parts.append(escape(meta.publisher) if meta.publisher else "publisher unknown")
+        parts = [f"*{literal_label(meta.title)}*" if meta.title else "_untitled_"]
+        parts.append(literal_label(meta.publisher) if meta.publisher else "publisher unknown")
         parts.append(meta.published_label or "undated")
         count = passage_counts.get(article.doc_id, 0)
         parts.append(f"{count} passage{'s' if count != 1 else ''}")
@@ -302,8 +310,8 @@ def kb_refused_message(problems: Sequence[Problem], *, serving: str) -> Message:
 def kb_added_message(result: AddResult, *, passages: int) -> Message:
     """An article was added and is being served."""
     meta = result.article.meta
-    about = [escape(meta.title) if meta.title else "untitled"]
-    about.append(escape(meta.publisher) if meta.publisher else "publisher unknown")
+    about = [literal_label(meta.title) if meta.title else "untitled"]
+    about.append(literal_label(meta.publisher) if meta.publisher else "publisher unknown")
     about.append(meta.published_label or "undated")
     lines = [
         f"*Added* `{escape(result.file_name)}` as `{escape(result.doc_id)}`: {' · '.join(about)}, "

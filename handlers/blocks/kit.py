@@ -42,11 +42,6 @@ def is_user_id(value: str) -> bool:
     return bool(_USER_ID.fullmatch(value))
 
 
-def escape(text: str) -> str:
-    """Escape Slack's three control characters so ``text`` renders literally."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def mrkdwn_text(text: str, *, verbatim: bool = True) -> dict[str, Any]:
     # verbatim stops Slack from auto-linking bare URLs and #channel names in untrusted text.
     return {"type": "mrkdwn", "text": text, "verbatim": verbatim}
@@ -92,13 +87,16 @@ def button_element(label: str, action_id: str, value: str, *, style: str | None 
 
 
 def cut_rendered(text: str, limit: int) -> str:
-    """Last-resort cut of already-escaped mrkdwn without splitting an entity."""
+    """Last-resort cut of already-escaped mrkdwn without splitting an entity or a token."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
     amp = cut.rfind("&")
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
+    opened = cut.rfind("<")
+    if opened != -1 and ">" not in cut[opened:]:
+        cut = cut[:opened]
     return cut + "…"
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from handlers.blocks.kit import Message, escape, section_block
+from handlers.blocks.kit import Message, section_block
+from handlers.blocks.literal import escape
 
 SOURCES_HINT = "Try `/kb sources` to see which articles I know about."
 USAGE_TEXT = (

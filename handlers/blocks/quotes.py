@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from handlers.blocks.kit import MAX_SECTION_TEXT, cut_rendered, escape
+from handlers.blocks.kit import MAX_SECTION_TEXT, cut_rendered
+from handlers.blocks.literal import literal, literal_label
 from knowledge.answering.timeline import TimelineSource
 from knowledge.models import Attribution, Quote, SourceRef
 
@@ -35,17 +36,18 @@ def _normalise_spans(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[
 
 
 def _render_quote(text: str, spans: Sequence[tuple[int, int]], cut: int) -> str:
-    """Blockquote of ``text[:cut]``, escaped segment by segment, highlights in bold."""
+    """Blockquote of ``text[:cut]``, rendered literally segment by segment, highlights in
+    bold."""
     parts: list[str] = []
     pos = 0
     for start, end in spans:
         if start >= cut:
             break
         stop = min(end, cut)
-        parts.append(escape(text[pos:start]))
-        parts.append("*" + escape(text[start:stop]) + "*")
+        parts.append(literal(text[pos:start]))
+        parts.append("*" + literal(text[start:stop]) + "*")
         pos = stop
-    parts.append(escape(text[pos:cut]))
+    parts.append(literal(text[pos:cut]))
     body = "".join(parts)
     if cut < len(text):
         body = body.rstrip() + "…"
@@ -93,16 +95,16 @@ def source_line(
     """``— title · publisher · date · {also} A (date), B``: ``first`` in full, then every
     other source by name, each once; escaped mrkdwn, unknown parts left out. With
     ``limit``, at most that many characters, the others that do not fit counted."""
-    parts = [escape(first.title) if first.title else "untitled"]
+    parts = [literal_label(first.title) if first.title else "untitled"]
     if first.publisher:
-        parts.append(escape(first.publisher))
+        parts.append(literal_label(first.publisher))
     if first.published_label:
         parts.append(first.published_label)
     line = "— " + " · ".join(parts)
     labels: list[str] = []
     for source in others:
         name, when = source_name(source), source.published_label
-        label = escape(f"{name} ({when})" if when else name)
+        label = literal_label(f"{name} ({when})" if when else name)
         if label not in labels:
             labels.append(label)
     if limit is None:

@@ -16,10 +16,10 @@ from handlers.blocks.kit import (
     button_element,
     context_block,
     cut_rendered,
-    escape,
     section_block,
     shorten,
 )
+from handlers.blocks.literal import escape, fallback_text, literal, literal_label
 from handlers.blocks.quotes import quote_mrkdwn, source_line, source_name
 from handlers.blocks.refs import (
     ACTION_FULL_ARTICLE,
@@ -59,12 +59,12 @@ def timeline_date_line(event: TimelineEvent) -> str:
     """The event's date in bold, with how the text put it: ``*≈ week of 16 Sep 2019* · “last
     week”``. Escaped mrkdwn."""
     if event.date is None:
-        said = f"“{escape(event.date_text)}”: " if event.date_text else ""
+        said = f"“{literal(event.date_text)}”: " if event.date_text else ""
         return f"*undated* · _{said}the article gives no publication date to place it_"
     label = f"*{escape(event.date_label)}*"
     if event.basis == "lead":
         return f"{label} · _the article's lead: news of the week before it was published_"
-    return f"{label} · _“{escape(event.date_text)}”_" if event.date_text else label
+    return f"{label} · _“{literal(event.date_text)}”_" if event.date_text else label
 
 
 def timeline_conflict_line(event: TimelineEvent) -> str | None:
@@ -82,7 +82,7 @@ def timeline_conflict_line(event: TimelineEvent) -> str | None:
     said = f" (“{event.date_text}”)" if event.date_text else ""
     first = f"{event.date_label}{said} according to {', '.join(dict.fromkeys(own))}" if own else ""
     line = "; ".join([first, *parts] if first else parts)
-    return cut_rendered(f"⚠ *sources disagree:* {escape(line)}", _TIMELINE_CONFLICT_CHARS)
+    return cut_rendered(f"⚠ *sources disagree:* {literal_label(line)}", _TIMELINE_CONFLICT_CHARS)
 
 
 def timeline_sources_line(event: TimelineEvent) -> str:
@@ -148,7 +148,7 @@ def _page_events(page_events: int) -> int:
 
 
 def _timeline_topic(topic: str | None) -> str:
-    return f" about “{escape(shorten(topic, QUESTION_DISPLAY_CHARS))}”" if topic else ""
+    return f" about “{literal(shorten(topic, QUESTION_DISPLAY_CHARS))}”" if topic else ""
 
 
 def _timeline_count(total: int, start: int, end: int) -> str:
@@ -162,7 +162,7 @@ def _timeline_fallback(timeline: Timeline, start: int, end: int) -> str:
     about = f" about “{shorten(timeline.topic, 200)}”" if timeline.topic else ""
     if not timeline.events:
         text = f"Timeline{about}: {timeline.reason or 'no events.'}"
-        return cut_rendered(escape(text), MAX_FALLBACK_TEXT)
+        return cut_rendered(fallback_text(text), MAX_FALLBACK_TEXT)
     lines = [f"Timeline{about}: {_timeline_count(len(timeline.events), start, end)}, oldest first"]
     for event in timeline.events[start : min(end, start + _TIMELINE_FALLBACK_EVENTS)]:
         sentence = shorten(" ".join(event.text.split()), FALLBACK_QUOTE_CHARS)
@@ -172,7 +172,7 @@ def _timeline_fallback(timeline: Timeline, start: int, end: int) -> str:
         lines.append(f"{event.date_label}{flag}: “{sentence}” — {source}{more}")
     if end - start > _TIMELINE_FALLBACK_EVENTS:
         lines.append(f"…and {end - start - _TIMELINE_FALLBACK_EVENTS} more on this page")
-    return cut_rendered(escape("\n".join(lines)), MAX_FALLBACK_TEXT)
+    return cut_rendered(fallback_text("\n".join(lines)), MAX_FALLBACK_TEXT)
 
 
 def timeline_message(
@@ -206,7 +206,7 @@ def timeline_message(
     if not timeline.events:
         blocks.append(section_block(f"*Timeline{about}*", block_id="timeline_header"))
         blocks.extend(notes)
-        lines = [escape(timeline.reason or "The articles report no events.")]
+        lines = [literal(timeline.reason or "The articles report no events.")]
         if timeline.hint:
             lines.append(escape(timeline.hint))
         elif timeline.topic:
@@ -219,7 +219,7 @@ def timeline_message(
         blocks.append(section_block(head, block_id="timeline_header"))
         blocks.extend(notes)
         if timeline.unmatched_terms:
-            terms = ", ".join(escape(t) for t in timeline.unmatched_terms)
+            terms = ", ".join(literal(t) for t in timeline.unmatched_terms)
             blocks.append(context_block(f"Not found in any article: {terms}"))
         blocks.extend(events)
         if end < total:

@@ -1,10 +1,12 @@
 """``/kb status|sources|reload|add|help``: knowledge-base administration from Slack.
 
-``status`` and ``sources`` are open to everyone and answered in the acknowledgement.
+``status`` and ``sources`` are open to everyone and answered in the acknowledgement
+(``status`` names the replica and the directory to admins only).
 ``reload`` and ``add`` are for the user ids in ``LICENSEBOT_ADMINS``; anyone else is
 refused politely and the attempt is audited (``admin.denied``). A reload is
 acknowledged at once with "Reloading…", which is then replaced through
-``response_url`` as the stages finish and finally by the diff (or every problem).
+``response_url`` as the stages finish and finally by the diff (or every problem); it
+runs in the delivery pool, off the threads that ack commands.
 
 Adding an article is a file sent to the bot in a DM: see ``handlers.kb.upload``.
 """
@@ -41,7 +43,13 @@ from handlers.kb.admin import (
     is_admin,
 )
 from handlers.kb.records import problem_fields, reload_fields
-from handlers.replies import Delivered, private_payload, send_response, tell_privately
+from handlers.replies import (
+    Delivered,
+    in_background,
+    private_payload,
+    send_response,
+    tell_privately,
+)
 from handlers.requests import context_team, request_id, response_url_of, slack_to_plain
 from knowledge.service import KBInvalid, ReloadInProgress
 from knowledge.store.admin import directory_version, not_writable_reason
@@ -57,7 +65,8 @@ def replica_name(deps: Deps) -> str:
     return deps.replica or f"{socket.gethostname()}:{os.getpid()}"
 
 
-def status_message(deps: Deps) -> Message:
+def status_message(deps: Deps, *, admin: bool) -> Message:
+    """``/kb status``; the host, pid and directory path only for an ``admin``."""
     kb = deps.kb
     try:
         on_disk: str | None = directory_version(kb.kb_dir)
@@ -69,6 +78,7 @@ def status_message(deps: Deps) -> Message:
         directory_version=on_disk,
         poll_seconds=deps.kb_poll_seconds,
         add_blocked=not_writable_reason(kb),
+        server_details=admin,
     )
 
 
@@ -169,7 +179,7 @@ class KbCommand:
         if not sub or is_help(sub):
             ack_with(ack, kb_usage_message())
         elif sub == "status":
-            ack_with(ack, status_message(deps))
+            ack_with(ack, status_message(deps, admin=is_admin(deps, req)))
         elif sub == "sources":
             ack_with(ack, sources_message(deps))
         elif sub in ("reload", "add") and not is_admin(deps, req):
@@ -178,7 +188,12 @@ class KbCommand:
             ack_with(ack, kb_denied_message(action))
         elif sub == "reload":
             ack_with(ack, kb_progress_message(RELOAD_TITLE, ()))
-            run_reload(deps, client, req)
+            in_background(
+                deps,
+                lambda: run_reload(deps, client, req),
+                request_id=req.request_id,
+                surface=req.surface,
+            )
         elif sub == "add":
             ack_with(ack, kb_add_instructions_message())
         else:

@@ -34,7 +34,7 @@ from handlers.kb.admin import (
     is_admin,
 )
 from handlers.kb.records import problem_fields, reload_fields
-from handlers.replies import Delivered, post_message
+from handlers.replies import Delivered, in_background, post_message
 from handlers.requests import context_team, request_id, slack_to_plain
 from knowledge.ingest.loader import MAX_ARTICLE_BYTES
 from knowledge.models import Problem
@@ -230,8 +230,24 @@ def add_one(
     reporter.finish(kb_added_message(result, passages=passages))
 
 
-def register(app: App, deps: Deps) -> None:
-    def on_file_share(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+class KbUpload:
+    """A file sent to the bot in a DM: an article to add, for admins."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def on_file_share(self, event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        # Downloads, validation and the reload take a while: off the threads that ack.
+        in_background(
+            self.deps,
+            lambda: self.add_shared_files(event, context, client),
+            request_id=request_id(context),
+            surface="kb_upload",
+        )
+
+    def add_shared_files(
+        self, event: dict[str, Any], context: BoltContext, client: WebClient
+    ) -> None:
         req = KbRequest(
             request_id=request_id(context),
             surface="kb_upload",
@@ -239,8 +255,8 @@ def register(app: App, deps: Deps) -> None:
             channel=str(event.get("channel") or ""),
             team=context_team(context),
         )
-        if not is_admin(deps, req):
-            denied(deps, req, "kb add (file upload)")
+        if not is_admin(self.deps, req):
+            denied(self.deps, req, "kb add (file upload)")
             post_message(client, kb_denied_message("add articles"), channel=req.channel)
             return
         file_ids = [f["id"] for f in event["files"] if isinstance(f, dict) and f.get("id")]
@@ -252,17 +268,19 @@ def register(app: App, deps: Deps) -> None:
             notice = "Nothing was added: " + "; ".join(errors) + "."
             log.info("kb.add_refused", reason="metadata", errors=errors, **req.fields())
             audit(
-                deps,
+                self.deps,
                 "kb.add_refused",
                 reason="metadata",
                 errors=errors,
                 problems=[],
-                serving=deps.kb.kb_version,
+                serving=self.deps.kb.kb_version,
                 **req.fields(),
             )
             post_message(client, notice_message(notice), channel=req.channel)
             return
         for file_id in file_ids:
-            add_one(deps, client, req, str(file_id), fields)
+            add_one(self.deps, client, req, str(file_id), fields)
 
-    app.event("message", matchers=[is_file_share_dm])(on_file_share)
+
+def register(app: App, deps: Deps) -> None:
+    app.event("message", matchers=[is_file_share_dm])(KbUpload(deps).on_file_share)

@@ -341,6 +341,18 @@ class Bot:
         rows = [json.loads(line) for line in self.audit_path.read_text().splitlines() if line]
         return [r for r in rows if event is None or r.get("event") == event]
 
+    def wait_audit(self, event: str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The ``event`` records once there are ``count`` of them: a record written after
+        the reply reached the fake Slack (``answer.delivered``) lands a moment later."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.audit_records(event)
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"audit event {event} seen {len(found)} times, wanted {count}")
+            time.sleep(0.02)
+
 
 @pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:

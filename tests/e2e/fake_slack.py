@@ -4,7 +4,8 @@ Serves ``POST /api/<method>`` (auth.test, chat.postMessage, chat.postEphemeral,
 chat.update, views.open, files.info, apps.connections.open, oauth.v2.access),
 ``POST /response/<id>`` for ``response_url`` posts, and ``GET /files/<name>`` for file
 downloads. Scripts make the next N calls of a method (or all of them) answer with a
-given status, headers and body, e.g. 429 with ``Retry-After: 1`` or 500.
+given status, headers and body, e.g. 429 with ``Retry-After: 1`` or 500; ``slow`` makes a
+method answer only after a delay (``release`` lets every delayed call answer at once).
 
 Run on its own (``python tests/e2e/fake_slack.py``), it serves until its stdin closes,
 and ``GET /_stats`` counts the calls of each method (the benchmark's fake lives in a
@@ -106,6 +107,8 @@ class _State:
     tokens: dict[str, Workspace | None] = field(default_factory=dict)  # live token -> team
     expired: set[str] = field(default_factory=set)
     refresh: dict[str, Workspace] = field(default_factory=dict)  # refresh token -> team
+    delays: dict[str, float] = field(default_factory=dict)  # method -> seconds
+    released: threading.Event = field(default_factory=threading.Event)
     lock: threading.Condition = field(default_factory=threading.Condition)
 
 
@@ -151,6 +154,7 @@ class FakeSlack:
         return self
 
     def stop(self) -> None:
+        self.release()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
@@ -227,6 +231,18 @@ class FakeSlack:
             workspace = self._state.tokens[token]
         return workspace.team_id if workspace is not None else TEAM_ID
 
+    def slow(self, method: str, seconds: float) -> None:
+        """Every later call of ``method`` answers after ``seconds`` (or at ``release``)."""
+        with self._state.lock:
+            self._state.delays[method] = seconds
+            self._state.released.clear()
+
+    def release(self) -> None:
+        """Answer every delayed call now, and delay none from here on."""
+        with self._state.lock:
+            self._state.delays.clear()
+            self._state.released.set()
+
     def add_file(self, file_id: str, name: str, content: bytes) -> None:
         with self._state.lock:
             self._state.files[file_id] = (name, content)
@@ -235,6 +251,7 @@ class FakeSlack:
         with self._state.lock:
             self._state.calls.clear()
             self._state.scripts.clear()
+            self._state.delays.clear()
 
     # -- inspection --------------------------------------------------------------------
 
@@ -277,6 +294,12 @@ class FakeSlack:
                 last = len(self._state.calls)
 
     # -- HTTP --------------------------------------------------------------------------
+
+    def _delay(self, method: str) -> None:
+        with self._state.lock:
+            seconds = self._state.delays.get(method, 0.0)
+        if seconds > 0:
+            self._state.released.wait(seconds)
 
     def _record(self, call: Call) -> Script | None:
         with self._state.lock:
@@ -470,6 +493,7 @@ class FakeSlack:
                     self._send(404, b"not found", {"Content-Type": "text/plain"})
                     return
                 script = fake._record(Call(method, self.path, headers, body, time.time()))
+                fake._delay(method)
                 if script is not None:
                     payload = script.body
                     data = (

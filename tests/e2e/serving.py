@@ -233,12 +233,15 @@ def live_workers(supervisor_pid: int) -> set[int]:
     return set()
 
 
-def wait_workers(supervisor_pid: int, count: int, timeout: float = 60) -> set[int]:
+def wait_workers(
+    supervisor_pid: int, count: int, timeout: float = 60, *, gone: int | None = None
+) -> set[int]:
+    """The supervisor's ``count`` workers, once ``gone`` (a killed one) is not among them."""
     deadline = time.monotonic() + timeout
     while True:
         # multiprocessing's resource tracker is a child too; workers are the ones with a port.
         pids = {p for p in live_workers(supervisor_pid) if _is_worker(p)}
-        if len(pids) >= count:
+        if len(pids) >= count and gone not in pids:
             return pids
         assert time.monotonic() < deadline, f"workers {pids}, wanted {count}"
         time.sleep(0.1)

@@ -17,8 +17,8 @@ from handlers.blocks.kit import (
     MAX_MESSAGE_BLOCKS,
     MAX_MODAL_BLOCKS,
     MAX_SECTION_TEXT,
-    escape,
 )
+from handlers.blocks.literal import escape
 from handlers.blocks.notices import apology_message, unavailable_message, usage_message
 from handlers.blocks.quotes import attribution_line, quote_mrkdwn
 from handlers.blocks.refs import (

@@ -2,14 +2,23 @@
 
 slack_sdk retries only connection errors by default. Here 429s are retried after
 the server's ``Retry-After`` (up to a cap, beyond which waiting would block a
-listener for too long) and 500/503 with short exponential backoff, each a bounded
-number of times; ``response_url`` posts reuse the same handlers.
+listener for too long), each a bounded number of times; ``response_url`` posts reuse
+the same handlers.
+
+A retry must not post an answer twice. A 429 means Slack did nothing, so it is always
+retried. A 5xx or a connection lost after the request went out may come after Slack
+acted on it (chat.postMessage can answer 500 and still post), so those are retried
+only for ``IDEMPOTENT_METHODS``; for anything else (posting a message, opening a view,
+a ``response_url``) only a connection that failed before the request was sent is.
 """
 
 from __future__ import annotations
 
 import random
+import socket
 import time
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -31,6 +40,40 @@ CONNECTION_RETRIES = 1
 MAX_RETRY_AFTER_S = 30.0
 BACKOFF_FACTOR_S = 0.25
 WEB_API_TIMEOUT_S = 10
+
+# Web API methods that can be repeated harmlessly: reads, and writes that set a state
+# rather than add something (a second chat.update writes the same message again).
+IDEMPOTENT_METHODS = frozenset(
+    {
+        "apps.connections.open",
+        "auth.test",
+        "bots.info",
+        "chat.update",
+        "conversations.info",
+        "files.info",
+        "users.info",
+    }
+)
+# What urllib raises (wrapped in URLError) when the connection could not be made, so no
+# byte of the request reached the server.
+_NOT_CONNECTED = (ConnectionRefusedError, socket.gaierror, TimeoutError)
+
+
+def is_idempotent(request: HttpRequest) -> bool:
+    """Whether repeating ``request`` cannot do anything twice (see ``IDEMPOTENT_METHODS``)."""
+    method = urlsplit(request.url).path.rstrip("/").rsplit("/", 1)[-1]
+    return method in IDEMPOTENT_METHODS
+
+
+def never_sent(error: Exception | None) -> bool:
+    """Whether ``error`` says the request failed before it was sent.
+
+    urllib wraps the errors of connecting and sending in ``URLError``; a reset or a
+    timeout while waiting for the answer comes unwrapped, after Slack may have acted.
+    """
+    if not isinstance(error, URLError) or isinstance(error, HTTPError):
+        return False
+    return isinstance(error.reason, _NOT_CONNECTED)
 
 
 class ProportionalJitter(Jitter):
@@ -91,8 +134,8 @@ class CappedRateLimitRetryHandler(RetryHandler):
         state.increment_current_attempt()
 
 
-class GatewayAwareServerErrorRetryHandler(ServerErrorRetryHandler):
-    """slack_sdk's handler covers 500 and 503; a proxy's 502 and 504 are as transient."""
+class IdempotentServerErrorRetryHandler(ServerErrorRetryHandler):
+    """500 to 504 (a proxy's 502 and 504 are as transient), for idempotent methods only."""
 
     def _can_retry(
         self,
@@ -102,7 +145,28 @@ class GatewayAwareServerErrorRetryHandler(ServerErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        return response is not None and response.status_code in (500, 502, 503, 504)
+        return (
+            response is not None
+            and response.status_code in (500, 502, 503, 504)
+            and is_idempotent(request)
+        )
+
+
+class SafeConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
+    """slack_sdk's connection-error retries, except where the request may have arrived:
+    then only for idempotent methods."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        return is_idempotent(request) or never_sent(error)
 
 
 def retry_handlers() -> list[RetryHandler]:
@@ -110,11 +174,11 @@ def retry_handlers() -> list[RetryHandler]:
         backoff_factor=BACKOFF_FACTOR_S, jitter=ProportionalJitter()
     )
     return [
-        ConnectionErrorRetryHandler(
+        SafeConnectionErrorRetryHandler(
             max_retry_count=CONNECTION_RETRIES, interval_calculator=backoff
         ),
         CappedRateLimitRetryHandler(),
-        GatewayAwareServerErrorRetryHandler(
+        IdempotentServerErrorRetryHandler(
             max_retry_count=SERVER_ERROR_RETRIES, interval_calculator=backoff
         ),
     ]
