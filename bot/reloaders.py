@@ -333,9 +333,12 @@ def poller_for(kb: KnowledgeBase, interval: float, audit: Auditor | None) -> KBP
     return KBPoller(kb, interval, on_reloaded=reloaded, on_refused=refused)
 
 
+WORKER_RESULT_GLOB = "kb-reload.worker-*.json"
+
+
 def worker_result_file(pid: int) -> str:
     """Where a worker of ``serve --workers`` reports its reloads (the supervisor reads it)."""
-    return f"kb-reload.worker-{pid}.json"
+    return WORKER_RESULT_GLOB.replace("*", str(pid))
 
 
 @contextlib.contextmanager

@@ -35,6 +35,7 @@ from bot.reloaders import (
     RESULT_FILE,
     SIGNAL_BY,
     SIGNAL_RELOAD_WAIT_S,
+    WORKER_RESULT_GLOB,
     read_result,
     worker_result_file,
     write_json,
@@ -42,7 +43,6 @@ from bot.reloaders import (
 
 # Beyond a worker's own wait for a running reload: reading, indexing and reporting.
 REPORT_GRACE_S = 30.0
-WORKER_REPORT_GLOB = "kb-reload.worker-*.json"
 
 log = structlog.get_logger("licensebot.supervisor")
 
@@ -61,7 +61,7 @@ class Supervisor(Multiprocess):
 
     def forget_reports(self) -> None:
         """Remove every worker's report (a killed worker cannot remove its own)."""
-        for report in self.data_dir.glob(WORKER_REPORT_GLOB):
+        for report in self.data_dir.glob(WORKER_RESULT_GLOB):
             with contextlib.suppress(FileNotFoundError):
                 report.unlink()
 

@@ -33,7 +33,7 @@ from serving import (
     wait_workers,
 )
 
-from bot.reloaders import PID_FILE
+from bot.reloaders import PID_FILE, WORKER_RESULT_GLOB
 from bot.stores.choose import DEDUPE_NAMESPACE, SQLITE_FILE
 from bot.stores.sqlite import SqliteTtlStore
 
@@ -133,7 +133,7 @@ def test_two_workers_answer_once_and_survive_a_killed_worker(
     assert server.stop() == 0
     wait_answered(fake, last, timeout=1)
     assert not (server.data_dir / PID_FILE).exists()
-    assert list(server.data_dir.glob("kb-reload.worker-*.json")) == []
+    assert list(server.data_dir.glob(WORKER_RESULT_GLOB)) == []
     stopped = {r["worker_pid"] for r in server.logs("worker.stopped")}
     assert replaced <= stopped  # each live worker closed its stores
 
