@@ -77,6 +77,14 @@ class SourceRef(Attribution):
     passage_id: str
 
 
+class ExpandedTerm(Frozen):
+    """Another word that stood for the asker's: ``term`` as the quote writes it, for the
+    asker's ``for_term`` ("acquired" for "bought")."""
+
+    term: str
+    for_term: str
+
+
 class Quote(Attribution):
     text: str
     doc_id: str
@@ -89,6 +97,16 @@ class Quote(Attribution):
     # relative to ``text``; used to highlight without re-tokenising downstream.
     highlights: tuple[tuple[int, int], ...] = ()
     also_reported_by: tuple[SourceRef, ...] = ()
+    # Other words that stood for the asker's in this quote (the lexicon's, the knowledge
+    # base's synonyms, a typo's correction).
+    expanded_terms: tuple[ExpandedTerm, ...] = ()
+
+    @property
+    def expansion_note(self) -> str | None:
+        """“acquired” for “bought”, “firms” for “companies” — or None when none matched."""
+        if not self.expanded_terms:
+            return None
+        return ", ".join(f"“{e.term}” for “{e.for_term}”" for e in self.expanded_terms)
 
     def audit_fields(self) -> dict[str, Any]:
         """What the audit trail keeps of a quote: the span of the article, and its text."""
@@ -115,11 +133,22 @@ class Refusal(StrEnum):
     UNKNOWN_NAME = "unknown_name"  # a name no article mentions
     UNKNOWN_FOCUS = "unknown_focus"  # what is asked for ("how many X") no article mentions
     NOT_FOUND = "not_found"  # no passage holds enough of the question
+    # An attribute question ("Nokia's market share"): the passages about the entity say
+    # nothing of the attribute.
+    ABSENT_ATTRIBUTE = "absent_attribute"
+    # A "when"/"how many" question: no passage about it holds a date / a number.
+    NO_ANSWER_TYPE = "no_answer_type"
 
     @property
     def not_in_kb(self) -> bool:
         """The articles do not cover it (as opposed to a question that cannot be looked up)."""
-        return self in {Refusal.UNKNOWN_NAME, Refusal.UNKNOWN_FOCUS, Refusal.NOT_FOUND}
+        return self in {
+            Refusal.UNKNOWN_NAME,
+            Refusal.UNKNOWN_FOCUS,
+            Refusal.NOT_FOUND,
+            Refusal.ABSENT_ATTRIBUTE,
+            Refusal.NO_ANSWER_TYPE,
+        }
 
 
 class Answer(Frozen):
@@ -178,6 +207,9 @@ class Answer(Frozen):
                             "publisher": s.publisher,
                         }
                         for s in q.also_reported_by
+                    ],
+                    "expanded_terms": [
+                        {"term": e.term, "for": e.for_term} for e in q.expanded_terms
                     ],
                 }
                 for q in self.quotes

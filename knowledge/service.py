@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -15,14 +16,25 @@ from typing import Literal
 import structlog
 
 from knowledge.answering.answer import compose_answer
+from knowledge.answering.answer_types import is_place
+from knowledge.answering.context import (
+    PassageText,
+    article_subjects,
+    capitalised_runs,
+    name_terms,
+    ordinary_word,
+)
 from knowledge.answering.timeline import Timeline, build_timeline, filter_timeline
 from knowledge.ingest.loader import LoadedKB, load_kb_dir
 from knowledge.ingest.passages import split_all
 from knowledge.ingest.sentences import split_sentences
-from knowledge.models import Answer, Article, Problem
+from knowledge.models import Answer, Article, Passage, Problem
+from knowledge.retrieval.expansion import instance_index
 from knowledge.retrieval.index import Bm25Index, Bm25Params
 from knowledge.retrieval.index_store import load_or_build
-from knowledge.retrieval.tokenizer import WEAK_WORDS, Analyzer, default_analyzer
+from knowledge.retrieval.spelling import Speller
+from knowledge.retrieval.synonyms import compile_rules
+from knowledge.retrieval.tokenizer import WEAK_WORDS, Analyzer, Token, default_analyzer
 from knowledge.store.loaded import SentenceTerms, Snapshot
 from knowledge.store.saved import SavedVersionError, SavedVersions
 
@@ -138,10 +150,13 @@ def build_snapshot(
     analyzer = analyzer or default_analyzer()
     articles = {a.doc_id: a for a in loaded.articles}
     passages = tuple(split_all(loaded.articles))
-    tokens = [analyzer.tokenize(p.text) for p in passages]
+    analysed = [analyzer.analyze(p.text) for p in passages]
+    tokens = [[t.term for t in a] for a in analysed]
     sentences: list[tuple[SentenceTerms, ...]] = []
+    sentence_starts: list[list[int]] = []
     for p in passages:
         spans = split_sentences(p.text) or [(0, len(p.text))]
+        sentence_starts.append([s for s, _ in spans])
         sentences.append(
             tuple(
                 SentenceTerms(p.start + s, p.start + e, frozenset(analyzer.tokenize(p.text[s:e])))
@@ -166,6 +181,9 @@ def build_snapshot(
         # Large enough for queries to reach the compiled search: compile it now,
         # off the serving path, rather than on someone's question.
         index.prepare(wait=False)
+    passage_terms = tuple(frozenset(t) for t in tokens)
+    vocabulary = _Vocabulary.of(analyzer, passages, analysed, sentence_starts)
+    synonyms, _ = compile_rules(loaded.manifest.synonyms, analyzer.tokenize)
     return Snapshot(
         kb_dir=kb_dir,
         kb_version=loaded.kb_version,
@@ -173,14 +191,69 @@ def build_snapshot(
         passages=passages,
         index=index,
         analyzer=analyzer,
-        passage_terms=tuple(frozenset(t) for t in tokens),
+        passage_terms=passage_terms,
         passage_sentences=tuple(sentences),
         loaded_at=dt.datetime.now(dt.UTC),
         loaded_by=loaded_by,
         load_seconds=time.perf_counter() - started,
         passage_pos={p.passage_id: i for i, p in enumerate(passages)},
         weak_terms=frozenset(t for w in WEAK_WORDS for t in analyzer.tokenize(w)),
+        passage_tokens=tuple(tuple(t) for t in tokens),
+        names=vocabulary.names,
+        name_surfaces=vocabulary.surfaces,
+        places=vocabulary.places,
+        subjects=article_subjects(articles, passages, passage_terms, vocabulary.names, analyzer),
+        synonyms=synonyms,
+        instances=vocabulary.instances,
+        speller=Speller(vocabulary.words.items),
     )
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    """The words of a knowledge base, read once when it is indexed."""
+
+    names: frozenset[str]
+    surfaces: dict[str, str]  # name term -> the commonest way the articles write it
+    places: frozenset[str]
+    instances: dict[str, tuple[tuple[tuple[str, ...], str], ...]]
+    words: dict[str, str]  # every word (lower case) and stem -> its index term
+
+    @classmethod
+    def of(
+        cls,
+        analyzer: Analyzer,
+        passages: tuple[Passage, ...],
+        analysed: list[list[Token]],
+        sentence_starts: list[list[int]],
+    ) -> _Vocabulary:
+        texts = [p.text for p in passages]
+        lexicon = analyzer.lexicon
+        names = name_terms(
+            (
+                (text, PassageText(a, starts))
+                for text, a, starts in zip(texts, analysed, sentence_starts, strict=True)
+            ),
+            lambda word: ordinary_word(lexicon, word),
+        )
+        written: dict[str, Counter[str]] = {}
+        words: dict[str, str] = {}
+        runs: dict[tuple[str, ...], str] = {}
+        for text, a in zip(texts, analysed, strict=True):
+            for tok in a:
+                if tok.term in names and tok.surface[:1].isupper():
+                    written.setdefault(tok.term, Counter())[tok.surface] += 1
+                if tok.surface.isalpha():
+                    words.setdefault(tok.surface.casefold(), tok.term)
+                    # Stems too: "aquire" is two edits from "acquired", one from "acquir".
+                    words.setdefault(tok.term, tok.term)
+            for terms, surface in capitalised_runs(text, a):
+                runs.setdefault(terms, surface)
+        surfaces = {t: c.most_common(1)[0][0] for t, c in written.items()}
+        if lexicon is None:
+            return cls(names, surfaces, frozenset(), {}, words)
+        places = frozenset(t for t, w in surfaces.items() if is_place(lexicon, w))
+        return cls(names, surfaces, places, instance_index(lexicon, runs.items()), words)
 
 
 def load_snapshot(

@@ -33,6 +33,8 @@ def render_quote(n: int, q: Quote, *, bold: tuple[str, str]) -> str:
     if q.also_reported_by:
         also = "; ".join(f"{attribution(r)} [{r.passage_id}]" for r in q.also_reported_by)
         lines.append(f"   also reported by: {also}")
+    if q.expansion_note:
+        lines.append(f"   matched {q.expansion_note}")
     return "\n".join(lines)
 
 

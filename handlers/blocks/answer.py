@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.blocks.kit import (
     FALLBACK_QUOTE_CHARS,
+    MAX_CONTEXT_TEXT,
     MAX_FALLBACK_TEXT,
     MAX_MESSAGE_BLOCKS,
     MAX_SECTION_TEXT,
@@ -14,12 +15,13 @@ from handlers.blocks.kit import (
     button_element,
     context_block,
     cut_rendered,
+    mrkdwn_text,
     section_block,
     shorten,
 )
 from handlers.blocks.literal import escape, fallback_text, literal
 from handlers.blocks.notices import SOURCES_HINT
-from handlers.blocks.quotes import attribution_line, quote_mrkdwn, source_name
+from handlers.blocks.quotes import attribution_line, expansion_line, quote_mrkdwn, source_name
 from handlers.blocks.refs import (
     ACTION_FEEDBACK_HELPFUL,
     ACTION_FEEDBACK_NOT_HELPFUL,
@@ -65,10 +67,11 @@ def _quote_blocks(quote: Quote, index: int, kb_version: str) -> list[Block]:
             ArticleRef(doc_id=quote.doc_id, start=quote.start, end=quote.end, kb_version=kb_version)
         ),
     )
-    return [
-        section_block(body, block_id=f"quote_{index}", accessory=button),
-        context_block(attribution_line(quote), block_id=f"source_{index}"),
-    ]
+    source = context_block(attribution_line(quote), block_id=f"source_{index}")
+    note = expansion_line(quote)
+    if note is not None:
+        source["elements"].append(mrkdwn_text(cut_rendered(note, MAX_CONTEXT_TEXT)))
+    return [section_block(body, block_id=f"quote_{index}", accessory=button), source]
 
 
 def _actions(answer: Answer, *, request_id: str, top: int, shareable: bool) -> Block:

@@ -126,3 +126,9 @@ def source_line(
 def attribution_line(quote: Quote) -> str:
     """ "— title · publisher · date · also reported by …" for a quote."""
     return source_line(quote, quote.also_reported_by, also="also reported by")
+
+
+def expansion_line(quote: Quote) -> str | None:
+    """ "Matched “acquired” for “bought”": the other words that stood for the asker's."""
+    note = quote.expansion_note
+    return None if note is None else "Matched " + literal_label(note)

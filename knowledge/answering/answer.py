@@ -1,27 +1,59 @@
 """Compose an answer: verbatim quotes, attribution, corroboration, or a plain refusal.
 
 Whether the knowledge base answers is decided by *what matched* — which content terms
-of the question a passage contains, weighted by how rare each term is — never by a raw
-BM25 score, which is positive even for passages that only share ubiquitous words.
+of the question a passage carries, weighted by how rare each term is — never by a raw
+BM25 score, which is positive even for passages that only share ubiquitous words. A
+term is carried by the passage itself (full weight), by another word for it (an
+expansion, knowledge/retrieval/expansion.py, at its reduced weight), or, for a name, by
+the article's context (its subject, or the passage before: reduced weight).
 """
 
 from __future__ import annotations
 
-import math
-import re
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
-from knowledge.models import NOT_IN_KB, Answer, Quote, Refusal, SourceRef
+from knowledge.answering.answer_types import AnswerType, holds, question_type
+from knowledge.answering.phrases import holds_near, holds_phrase, phrase_holders, phrase_span
+from knowledge.answering.query import (
+    TOPIC_WEIGHT,
+    Focus,
+    Phrase,
+    Query,
+    QueryTerm,
+    query_terms,
+    question_focus,
+    read_query,
+    term_weight,
+)
+from knowledge.models import NOT_IN_KB, Answer, ExpandedTerm, Quote, Refusal, SourceRef
+from knowledge.retrieval.expansion import (
+    DEFAULT_WEIGHTS,
+    Expansion,
+    ExpansionContext,
+    ExpansionWeights,
+    Source,
+    expand_question,
+)
 from knowledge.retrieval.tokenizer import Token
 from knowledge.store.loaded import Snapshot
 
+__all__ = [
+    "MIN_COVERAGE",
+    "TOPIC_WEIGHT",
+    "AnswerWeights",
+    "QueryTerm",
+    "compose_answer",
+    "name_groups",
+    "query_terms",
+]
+
 MAX_QUESTION_CHARS = 1000
-# Share of the question's rarity-weighted content a passage must contain to be quoted;
-# chosen on the bundled question set (docs/retrieval.md has the sweep).
-MIN_COVERAGE = 0.25
+# Share of the question's rarity-weighted content a passage must carry to be quoted;
+# chosen on the dev split (docs/answers.md has the sweep).
+MIN_COVERAGE = 0.2
 CANDIDATES = 40
-# ln(1 + N / (df + 0.5)) at df ≈ N/2: terms at least this common are the KB's topic.
-_TOPIC_WEIGHT = math.log(3.0)
 # Two sentences carry "the same statement" when most of the shorter one's terms recur.
 SAME_STATEMENT_OVERLAP = 0.6
 SAME_STATEMENT_MIN_SHARED = 4
@@ -32,108 +64,54 @@ USAGE_HINT = (
 )
 NOT_FOUND_HINT = "`/kb sources` lists the articles the knowledge base holds."
 
-
-# What a question asks for: "how many X", "what is the X of Y", "Y's X". When the articles
-# never mention X, passages about Y do not answer it, however well they match Y.
-_FOCUS_RES = (
-    re.compile(r"\bhow\s+(?:many|much)\s+(?P<focus>[^\W\d_][\w-]*)", re.IGNORECASE),
-    re.compile(
-        r"\b(?:what|who|which)(?:'s|\s+(?:is|was|are|were))\s+(?:the|a|an)\s+"
-        r"(?P<focus>[\w-]+(?:\s+[\w-]+)?)\s+(?:of|for|at|in)\b",
-        re.IGNORECASE,
-    ),
-    re.compile(
-        r"\b(?:what|which)\s+(?:is|was|are|were)\s+\w+['’]s\s+(?P<focus>[\w-]+)", re.IGNORECASE
-    ),
-)
-
-
-_COMMAND_WORDS = frozenset(
-    """
-    describe explain list summarize summarise give show find name compare outline define
-    detail recap quote cite
-    """.split()
-)
+_TYPE_WORDS = {
+    AnswerType.DATE: "a date",
+    AnswerType.NUMBER: "a number",
+    AnswerType.NAME: "a name",
+    AnswerType.PLACE: "a place",
+}
+# Stand-ins that are the asker's word itself: its other forms, the knowledge base's declared
+# equivalents, the article word a typo meant.
+_OWN = frozenset({Source.INFLECTION, Source.KB_SYNONYM, Source.SPELLING})
+# What an attribute question asks for must be the asker's word itself, a form of it or
+# a synonym the knowledge base declares: a thesaurus synonym of another sense ("part" for
+# "share") would answer a question the passage does not.
+_SAME_MEANING = frozenset({Source.DERIVED, Source.KB_SYNONYM, Source.SPELLING})
 
 
 @dataclass(frozen=True)
-class QueryTerm:
-    term: str
-    surface: str
-    weight: float
-    df: int
-    proper: bool  # capitalised mid-question: a name the articles must mention
+class AnswerWeights:
+    """Every weight and threshold of answering; chosen on the dev split."""
+
+    min_coverage: float = MIN_COVERAGE
+    # A name carried by the article's subject or by the passage before, not the passage.
+    context: float = 0.5
+    # Ranking bonus for a passage holding the kind of answer asked for (a date for "when").
+    type_bonus: float = 0.2
+    # Kinds of answer without which a question is refused ("when" and no passage holds a
+    # date about it).
+    type_required: frozenset[AnswerType] = frozenset({AnswerType.DATE, AnswerType.NUMBER})
+    expansion: ExpansionWeights = field(default_factory=lambda: DEFAULT_WEIGHTS)
+    expand: bool = True
+    # A quote carries at least one of the asker's own words.
+    own_word: bool = True
+    # What counts as a term the passage shares (for "two terms in common"): a share of
+    # the term's weight above this (a broader term, 0.3, is no shared term).
+    shared_credit: float = 0.3
+    # Quotes after the first carry at least this share of the first one's coverage: a
+    # passage matching one word and a broader term for another does not pad an answer.
+    relative_coverage: float = 0.4
 
 
-# A word no article contains is either a paraphrase ("shown" vs "show") or the subject the
-# knowledge base lacks; it weighs as much as a word seen once, discounted (docs/retrieval.md).
-UNKNOWN_TERM_DISCOUNT = 0.8
+DEFAULT_ANSWER_WEIGHTS = AnswerWeights()
 
 
-def _weight(n_docs: int, df: int) -> float:
-    if df == 0:
-        return UNKNOWN_TERM_DISCOUNT * math.log(1.0 + n_docs / 1.5)
-    return math.log(1.0 + n_docs / (df + 0.5))
+def name_groups(query: Query) -> list[frozenset[str]]:
+    """Names a text must carry, each by at least one of its words (the timeline's rule)."""
+    return [*query.names, *(frozenset(p.terms) for p in query.phrases)]
 
 
-def query_terms(snap: Snapshot, tokens: list[Token], question: str) -> list[QueryTerm]:
-    first_word_at = len(question) - len(question.lstrip(" \t\n\"'“‘(*_>"))
-    shouting = question.upper() == question
-    terms: dict[str, QueryTerm] = {}
-    for tok in tokens:
-        if tok.term in terms:
-            continue
-        df = snap.index.doc_freq(tok.term)
-        proper = (
-            not shouting
-            and tok.surface[:1].isupper()
-            # Question words are stopwords; a capitalised first word that is not a
-            # command ("Explain …") is a name, as in "McCaskill's career".
-            and (tok.start > first_word_at or tok.surface.casefold() not in _COMMAND_WORDS)
-        )
-        terms[tok.term] = QueryTerm(
-            tok.term, tok.surface, _weight(snap.index.n_docs, df), df, proper
-        )
-    return list(terms.values())
-
-
-def _focus_terms(snap: Snapshot, question: str) -> set[str]:
-    for pattern in _FOCUS_RES:
-        m = pattern.search(question)
-        if m:
-            return set(snap.analyzer.tokenize(m.group("focus")))
-    return set()
-
-
-def name_groups(tokens: list[Token], qterms: list[QueryTerm]) -> list[frozenset[str]]:
-    """Runs of capitalised question words ("Vincent Pang"); a passage must name each run
-    with at least one of its words."""
-    # A name in most passages is the knowledge base's own subject, not a constraint.
-    proper = {q.term for q in qterms if q.proper and q.df > 0 and q.weight > _TOPIC_WEIGHT}
-    groups: list[set[str]] = []
-    prev_end: int | None = None
-    for tok in tokens:
-        if tok.term not in proper:
-            prev_end = None
-            continue
-        if prev_end is not None and groups and tok.start - prev_end <= 1:
-            groups[-1].add(tok.term)
-        else:
-            groups.append({tok.term})
-        prev_end = tok.end
-    return [frozenset(g) for g in groups]
-
-
-def _names_in_context(snap: Snapshot, i: int, names: list[frozenset[str]]) -> bool:
-    """News text names someone once, then says "he" or "the company": a name counts when
-    the passage or the one before it in the same article carries it."""
-    context = snap.passage_terms[i]
-    if i > 0 and snap.passages[i - 1].doc_id == snap.passages[i].doc_id:
-        context = context | snap.passage_terms[i - 1]
-    return all(not context.isdisjoint(group) for group in names)
-
-
-def _quoted(words: list[str]) -> str:
+def _quoted(words: Iterable[str]) -> str:
     quoted = [f"“{w}”" for w in words]
     if len(quoted) <= 2:
         return " and ".join(quoted)
@@ -148,7 +126,7 @@ def _refusal(
     *,
     truncated: bool,
     hint: str | None,
-    unmatched: list[str],
+    unmatched: Sequence[str],
 ) -> Answer:
     return Answer(
         question=question,
@@ -170,100 +148,301 @@ def _truncate(question: str) -> tuple[str, bool]:
     return question[: cut if cut > MAX_QUESTION_CHARS // 2 else MAX_QUESTION_CHARS], True
 
 
-def compose_answer(snap: Snapshot, question: str, top: int = 3) -> Answer:
+# ------------------------------------------------------------------ matching one passage
+
+
+@dataclass
+class _Match:
+    """How one passage carries the question."""
+
+    i: int
+    credit: dict[str, float]  # question term -> share of its weight carried
+    own: set[str]  # terms the passage carries itself
+    expanded: dict[str, Expansion]  # term -> the expansion that carries it
+    coverage: float = 0.0
+    bm25: float = 0.0
+    typed: bool = False
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything about the question that does not depend on the passage."""
+
+    query: Query
+    total: float
+    expansions: dict[str, list[Expansion]]  # question term -> its expansions, best first
+    phrase_docs: dict[tuple[str, ...], set[str]]  # phrase -> articles that hold it
+    phrase_holders: dict[tuple[str, ...], set[int]]
+    focus: Focus | None
+    kind: AnswerType | None
+    weights: AnswerWeights
+    term_weights: dict[str, float]  # BM25 weight per index term (own 1.0, expansions less)
+    # Only names asked ("Who is Vincent Pang?", "Pang?"): the passage introducing them wins.
+    introduce: bool = False
+    # Names that answer no "who"/"which": the question's own, and the topic's.
+    not_answers: frozenset[str] = frozenset()
+
+
+def _expansion_holds(snap: Snapshot, i: int, exp: Expansion) -> bool:
+    if len(exp.terms) == 1:
+        return exp.terms[0] in snap.passage_terms[i]
+    return set(exp.terms) <= snap.passage_terms[i] and holds_phrase(
+        snap.passage_tokens[i], exp.terms
+    )
+
+
+def _in_context(snap: Snapshot, i: int, terms: Iterable[str]) -> bool:
+    """Names the article is about, or that the passage before carries (he, the company)."""
+    p = snap.passages[i]
+    subject = snap.subjects.get(p.doc_id, frozenset())
+    before = (
+        snap.passage_terms[i - 1]
+        if i > 0 and snap.passages[i - 1].doc_id == p.doc_id
+        else frozenset()
+    )
+    return all(t in subject or t in before for t in terms)
+
+
+def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
+    present = snap.passage_terms[i]
+    query = plan.query
+    w = plan.weights
+    m = _Match(i=i, credit={}, own=set(), expanded={})
+    for q in query.terms:
+        if q.term in present:
+            m.credit[q.term] = 1.0
+            m.own.add(q.term)
+            continue
+        for exp in plan.expansions.get(q.term, ()):
+            if _expansion_holds(snap, i, exp):
+                m.credit[q.term] = exp.weight
+                m.expanded[q.term] = exp
+                break
+    # A name the article is about, or that the passage before carries ("he", "the
+    # company"), is carried here too, at reduced weight.
+    for q in query.terms:
+        if q.term not in m.credit and q.term in snap.names and _in_context(snap, i, (q.term,)):
+            m.credit[q.term] = w.context
+    # Names: each must be carried by the passage, another word for it, or the context.
+    for group in query.names:
+        if any(t in m.credit for t in group):
+            continue
+        if not _in_context(snap, i, group):
+            return None
+        for t in group:
+            m.credit[t] = w.context
+    for phrase in query.phrases:
+        if not _phrase_carried(snap, plan, m, phrase):
+            return None
+    matched = [q for q in query.terms if m.credit.get(q.term, 0.0) > w.shared_credit]
+    if len(matched) < min(2, len(query.terms)) or all(q.term in snap.weak_terms for q in matched):
+        return None  # one shared everyday word ("like", "time") is a coincidence
+    if w.own_word and not (m.own or any(e.source in _OWN for e in m.expanded.values())):
+        return None  # other words and context alone: none of the asker's own words
+    if plan.focus is not None and plan.focus.attribute and not _carries_focus(m, plan.focus):
+        return None
+    m.coverage = sum(q.weight * m.credit.get(q.term, 0.0) for q in query.terms) / plan.total
+    m.bm25 = _bm25(snap, i, plan.term_weights)
+    if plan.introduce:
+        m.typed = _introduces(snap, i, [q.term for q in query.terms])
+    elif plan.kind is not None:
+        m.typed = holds(
+            plan.kind,
+            _without_asked(snap, i, plan.not_answers)
+            if plan.kind is AnswerType.NUMBER
+            else snap.passages[i].text,
+            present,
+            names=snap.names,
+            asked=plan.not_answers,
+            places=snap.places,
+        )
+    return m
+
+
+def _without_asked(snap: Snapshot, i: int, asked: frozenset[str]) -> str:
+    """Passage ``i``'s text with the question's own words blanked: the 30 of "How much
+    does the Mate 30 cost?" is no answer to it."""
+    text = list(snap.passages[i].text)
+    for tok in snap.analysed(i):
+        if tok.term in asked:
+            text[tok.start : tok.end] = " " * (tok.end - tok.start)
+    return "".join(text)
+
+
+def _introduces(snap: Snapshot, i: int, names: Sequence[str]) -> bool:
+    """Passage ``i`` is where its article first names them ("Vincent Pang, senior vice
+    president …"): what "Who is …?" and a bare name ask for."""
+    if not all(t in snap.passage_terms[i] for t in names):
+        return False
+    doc = snap.passages[i].doc_id
+    j = i - 1
+    while j >= 0 and snap.passages[j].doc_id == doc:
+        if any(t in snap.passage_terms[j] for t in names):
+            return False
+        j -= 1
+    return True
+
+
+def _phrase_carried(snap: Snapshot, plan: _Plan, m: _Match, phrase: Phrase) -> bool:
+    """A multi-word name (one the articles write, words adjacent): in the passage, its
+    words adjacent or reworded close together; or some of its words there and the whole
+    name elsewhere in the article ("Pang" after "Vincent Pang"); or the context."""
+    terms = phrase.terms
+    i = m.i
+    doc = snap.passages[i].doc_id
+    if i in plan.phrase_holders[terms] or holds_near(snap.passage_tokens[i], terms):
+        for t in terms:
+            m.credit[t] = 1.0
+            m.own.add(t)
+            m.expanded.pop(t, None)
+        return True
+    in_article = doc in plan.phrase_docs[terms]
+    here = [t for t in terms if t in m.own]
+    if in_article and here:
+        for t in terms:
+            m.credit.setdefault(t, plan.weights.context)
+        return True
+    if in_article and _in_context(snap, i, terms):
+        for t in terms:
+            m.credit[t] = plan.weights.context
+            m.own.discard(t)
+        return True
+    return False
+
+
+def _carries_focus(m: _Match, focus: Focus) -> bool:
+    return all(
+        t in m.own or (t in m.expanded and m.expanded[t].source in _SAME_MEANING)
+        for t in focus.terms
+    )
+
+
+def _bm25(snap: Snapshot, i: int, term_weights: dict[str, float]) -> float:
+    """BM25 of passage ``i`` for a weighted query (rank-bm25's Okapi formula)."""
+    tokens = snap.passage_tokens[i]
+    tf = Counter(t for t in tokens if t in term_weights)
+    if not tf:
+        return 0.0
+    params = snap.index.params
+    norm = params.k1 * (1 - params.b + params.b * len(tokens) / snap.index.avgdl)
+    return sum(
+        term_weights[t] * snap.index.idf(t) * (n * (params.k1 + 1) / (n + norm))
+        for t, n in tf.items()
+    )
+
+
+# ------------------------------------------------------------------ composing
+
+
+def compose_answer(
+    snap: Snapshot,
+    question: str,
+    top: int = 3,
+    weights: AnswerWeights = DEFAULT_ANSWER_WEIGHTS,
+) -> Answer:
     top = max(1, min(top, 10))
     original = question
     question, truncated = _truncate(question)
+
+    def refuse(
+        kind: Refusal, reason: str, unmatched: Sequence[str] = (), hint: str = NOT_FOUND_HINT
+    ) -> Answer:
+        return _refusal(
+            original, snap, kind, reason, truncated=truncated, hint=hint, unmatched=unmatched
+        )
+
     tokens = snap.analyzer.analyze(question)
     if not tokens:
         if question.strip():
-            kind, reason = Refusal.NO_WORDS, "The question has no words to look up."
-        else:
-            kind, reason = Refusal.EMPTY_QUESTION, "The question is empty."
-        return _refusal(
-            original,
-            snap,
-            kind,
-            reason,
-            truncated=truncated,
-            hint=USAGE_HINT,
-            unmatched=[],
-        )
+            return refuse(
+                Refusal.NO_WORDS, "The question has no words to look up.", hint=USAGE_HINT
+            )
+        return refuse(Refusal.EMPTY_QUESTION, "The question is empty.", hint=USAGE_HINT)
     if not snap.passages:
-        return _refusal(
-            original,
-            snap,
-            Refusal.EMPTY_KB,
-            "The knowledge base is empty.",
-            truncated=truncated,
-            hint=NOT_FOUND_HINT,
-            unmatched=[],
-        )
-    qterms = query_terms(snap, tokens, question)
+        return refuse(Refusal.EMPTY_KB, "The knowledge base is empty.")
+    query = read_query(snap, tokens, question, spelling_weight=weights.expansion.spelling)
+    qterms = query.terms
     unknown = [q for q in qterms if q.df == 0]
-    missing_names = [q.surface for q in unknown if q.proper]
-    if missing_names:
-        return _refusal(
-            original,
-            snap,
-            Refusal.UNKNOWN_NAME,
-            f"{NOT_IN_KB}: no article mentions {_quoted([q.surface for q in unknown])}.",
-            truncated=truncated,
-            hint=NOT_FOUND_HINT,
-            unmatched=[q.surface for q in unknown],
+    unknown_words = [q.surface for q in unknown]
+    # A multi-word name no article writes, words adjacent: "World Cup" is not "world" + "cup".
+    holders = {p.terms: phrase_holders(snap, p.terms) for p in query.phrases}
+    unknown_terms = {q.term for q in unknown}
+    # A name whose words no article has is refused for its words ("Philips", "Hue"); one
+    # whose words are there, never together, for the name as a whole.
+    missing_phrases = [
+        p for p in query.phrases if not holders[p.terms] and not set(p.terms) <= unknown_terms
+    ]
+    if missing_phrases:
+        in_phrase = {t for p in missing_phrases for t in p.terms}
+        shown = [p.surface for p in missing_phrases] + [
+            q.surface for q in unknown if q.term not in in_phrase
+        ]
+        return refuse(
+            Refusal.UNKNOWN_NAME, f"{NOT_IN_KB}: no article mentions {_quoted(shown)}.", shown
         )
-    focus = _focus_terms(snap, question)
-    if focus and all(snap.index.doc_freq(t) == 0 for t in focus):
-        shown = [q.surface for q in qterms if q.term in focus]
-        return _refusal(
-            original,
-            snap,
+    keep, named = _expandable(snap, query)
+    expansions = (
+        expand_question(question, tokens, _expansion_context(snap, weights), keep=keep, named=named)
+        if weights.expand
+        else []
+    )
+    # A name no article writes is not in the knowledge base, unless the knowledge base
+    # declares another name for it.
+    declared = {t for e in expansions if e.source is Source.KB_SYNONYM for t in e.for_terms}
+    if any(q.proper and q.term not in declared for q in unknown):
+        return refuse(
+            Refusal.UNKNOWN_NAME,
+            f"{NOT_IN_KB}: no article mentions {_quoted(unknown_words)}.",
+            unknown_words,
+        )
+    focus = question_focus(snap, question)
+    if focus is not None and not _focus_in_kb(snap, focus, expansions):
+        shown = [q.surface for q in qterms if q.term in focus.terms] or [focus.surface]
+        return refuse(
             Refusal.UNKNOWN_FOCUS,
             f"{NOT_IN_KB}: no article mentions {_quoted(shown)}.",
-            truncated=truncated,
-            hint=NOT_FOUND_HINT,
-            unmatched=[q.surface for q in unknown],
+            unknown_words,
         )
-    names = name_groups(tokens, qterms)
-    total = sum(q.weight for q in qterms)
-    scored = []
-    for i, bm25 in snap.index.top_k([q.term for q in qterms], CANDIDATES):
-        present = snap.passage_terms[i]
-        matched = [q for q in qterms if q.term in present]
-        if not matched:
-            continue  # BM25 can score a passage that shares no term with the question
-        if len(matched) < min(2, len(qterms)) or all(q.term in snap.weak_terms for q in matched):
-            continue  # one shared everyday word ("like", "time") is a coincidence, not an answer
-        if names and not _names_in_context(snap, i, names):
-            continue  # a passage that does not name who or what was asked about
-        coverage = sum(q.weight for q in matched) / total
-        scored.append((coverage, bm25, i, matched))
-    best = max((c for c, *_ in scored), default=0.0)
-    if best < MIN_COVERAGE:
-        return _refusal(
-            original,
-            snap,
-            Refusal.NOT_FOUND,
-            _not_found_reason(qterms, unknown),
-            truncated=truncated,
-            hint=NOT_FOUND_HINT,
-            unmatched=[q.surface for q in unknown],
+    plan = _plan(
+        snap,
+        query=query,
+        expansions=expansions,
+        holders=holders,
+        focus=focus,
+        question=question,
+        weights=weights,
+    )
+    candidates = _candidates(snap, plan)
+    matches = [m for i in candidates if (m := _match(snap, plan, i)) is not None]
+    eligible = [m for m in matches if m.coverage >= weights.min_coverage]
+    if not eligible:
+        kind, reason = _not_found(snap, plan, candidates, unknown)
+        return refuse(kind, reason, unknown_words)
+    if plan.kind in weights.type_required and not any(m.typed for m in eligible):
+        about = _quoted(q.surface for q in qterms if q.df > 0)
+        return refuse(
+            Refusal.NO_ANSWER_TYPE,
+            f"{NOT_IN_KB}: no passage about {about} gives {_TYPE_WORDS[plan.kind]}.",
+            unknown_words,
         )
-    eligible = [s for s in scored if s[0] >= MIN_COVERAGE]
-    eligible.sort(key=lambda s: (-round(s[0], 6), -s[1], s[2]))
+    bonus = weights.type_bonus
+    eligible.sort(key=lambda m: (-round(m.coverage + (bonus if m.typed else 0.0), 6), -m.bm25, m.i))
+    floor = weights.relative_coverage * eligible[0].coverage
+    eligible = [eligible[0], *(m for m in eligible[1:] if m.coverage >= floor)]
     quotes: list[Quote] = []
     used: set[int] = set()
-    for _coverage, bm25, i, matched in eligible:
+    for m in eligible:
         if len(quotes) >= top:
             break
-        if i in used:
+        if m.i in used:
             continue
-        corroborating = _corroborating(snap, i)
+        corroborating = _corroborating(snap, m.i)
         if used.intersection(corroborating):
             continue  # the same statement is already quoted from another article
-        used.add(i)
+        used.add(m.i)
         used.update(corroborating)
-        quotes.append(_quote(snap, i, bm25, matched, corroborating))
+        quotes.append(_quote(snap, plan, m, corroborating))
+    first = eligible[0]
     return Answer(
         question=original,
         answered=True,
@@ -271,24 +450,142 @@ def compose_answer(snap: Snapshot, question: str, top: int = 3) -> Answer:
         kb_version=snap.kb_version,
         quotes=tuple(quotes),
         truncated=truncated,
-        unmatched_terms=tuple(
-            q.surface for q in qterms if q.term not in {m.term for m in eligible[0][3]}
-        ),
+        unmatched_terms=tuple(q.surface for q in qterms if first.credit.get(q.term, 0.0) == 0),
     )
 
 
-def _not_found_reason(qterms: list[QueryTerm], unknown: list[QueryTerm]) -> str:
+def _expansion_context(snap: Snapshot, weights: AnswerWeights) -> ExpansionContext:
+    return ExpansionContext(
+        analyzer=snap.analyzer,
+        doc_freq=snap.index.doc_freq,
+        lexicon=snap.analyzer.lexicon,
+        synonyms=snap.synonyms,
+        instances=snap.instances,
+        weights=weights.expansion,
+        weak_terms=snap.weak_terms,
+        compounds=snap.speller.compounds if snap.speller is not None else None,
+    )
+
+
+def _expandable(
+    snap: Snapshot, query: Query
+) -> tuple[Callable[[Token], bool], Callable[[Token], bool]]:
+    """(words the lexicon may expand, names it may give other forms of); a typo is
+    neither (everyday words only to their own forms, see ExpansionContext.weak_terms)."""
+    names = {t for g in query.names for t in g} | {t for p in query.phrases for t in p.terms}
+    names |= snap.names
+    corrected = {q.term for q in query.terms if q.corrected is not None}
+
+    def keep(tok: Token) -> bool:
+        return tok.term not in names and tok.term not in corrected and tok.surface[:1].isalpha()
+
+    def named(tok: Token) -> bool:
+        return tok.term in names and tok.term not in corrected and tok.surface[:1].isalpha()
+
+    return keep, named
+
+
+def _focus_in_kb(snap: Snapshot, focus: Focus, expansions: list[Expansion]) -> bool:
+    if any(snap.index.doc_freq(t) > 0 for t in focus.terms):
+        return True
+    return any(set(e.for_terms) & focus.terms and e.source in _SAME_MEANING for e in expansions)
+
+
+def _plan(
+    snap: Snapshot,
+    *,
+    query: Query,
+    expansions: list[Expansion],
+    holders: dict[tuple[str, ...], set[int]],
+    focus: Focus | None,
+    question: str,
+    weights: AnswerWeights,
+) -> _Plan:
+    by_term: dict[str, list[Expansion]] = {}
+    for exp in expansions:
+        for t in exp.for_terms:
+            by_term.setdefault(t, []).append(exp)
+    own = {q.term for q in query.terms}
+    term_weights = {q.term: 1.0 for q in query.terms if q.df > 0}
+    for exp in expansions:
+        for t in exp.terms:
+            if t not in own:
+                term_weights[t] = max(term_weights.get(t, 0.0), exp.weight)
+    kind = question_type(question)
+    named = {t for g in query.names for t in g} | {t for p in query.phrases for t in p.terms}
+    only_names = bool(named) and all(q.term in named for q in query.terms)
+    if only_names and kind in (AnswerType.NAME, None):
+        kind = None  # "Who is Vincent Pang?" asks what the name is, not for a name
+    n = snap.index.n_docs
+    topic = {t for t in snap.names if term_weight(n, snap.index.doc_freq(t)) <= TOPIC_WEIGHT}
+    return _Plan(
+        query=query,
+        total=sum(q.weight for q in query.terms),
+        expansions=by_term,
+        phrase_docs={t: {snap.passages[i].doc_id for i in h} for t, h in holders.items()},
+        phrase_holders=holders,
+        focus=focus,
+        kind=kind,
+        weights=weights,
+        term_weights=term_weights,
+        introduce=only_names and kind is None,
+        not_answers=frozenset(own | topic),
+    )
+
+
+def _candidates(snap: Snapshot, plan: _Plan) -> list[int]:
+    """Passages worth matching: the best by the asker's words, then by the expansions'."""
+    # Scores may be zero or negative (idf of a term in every passage of a tiny knowledge
+    # base): what a passage shares with the question is judged by _match, not here.
+    own = [q.term for q in plan.query.terms if q.df > 0]
+    found: dict[int, None] = {}
+    for i, _ in snap.index.top_k(own, CANDIDATES) if own else ():
+        found[i] = None
+    extra = [t for t in plan.term_weights if t not in set(own)]
+    for i, _ in snap.index.top_k(extra, CANDIDATES) if extra else ():
+        found.setdefault(i, None)
+    return list(found)
+
+
+def _not_found(
+    snap: Snapshot, plan: _Plan, candidates: list[int], unknown: list[QueryTerm]
+) -> tuple[Refusal, str]:
+    qterms = plan.query.terms
+    focus = plan.focus
+    if focus is not None and focus.attribute:
+        # Would a passage have qualified but for what the question asks about?
+        relaxed = _Plan(**{**plan.__dict__, "focus": None})
+        if any(
+            (m := _match(snap, relaxed, i)) is not None and m.coverage >= plan.weights.min_coverage
+            for i in candidates
+        ):
+            names = [q.surface for q in qterms if q.proper] or [
+                q.surface for q in qterms if q.term not in focus.terms
+            ]
+            return (
+                Refusal.ABSENT_ATTRIBUTE,
+                f"{NOT_IN_KB}: no passage about {_quoted(names)} says anything of "
+                f"“{focus.surface}”.",
+            )
     if unknown:
-        missing = _quoted([q.surface for q in unknown])
-        return f"{NOT_IN_KB}: no article mentions {missing}."
+        missing = _quoted(q.surface for q in unknown)
+        return Refusal.NOT_FOUND, f"{NOT_IN_KB}: no article mentions {missing}."
     return (
+        Refusal.NOT_FOUND,
         f"{NOT_IN_KB}: the articles mention "
-        f"{_quoted([q.surface for q in qterms])}, but no passage speaks of them together."
+        f"{_quoted(q.surface for q in qterms)}, but no passage speaks of them together.",
     )
+
+
+# ------------------------------------------------------------------ corroboration
 
 
 def _corroborating(snap: Snapshot, i: int) -> list[int]:
     """Passages of *other* articles carrying a statement of passage ``i``."""
+    return snap.memo.get(("corroborating", i), lambda: _find_corroborating(snap, i))
+
+
+def _find_corroborating(snap: Snapshot, i: int) -> list[int]:
     doc = snap.passages[i].doc_id
     mine = snap.passage_sentences[i]
     found: dict[str, int] = {}
@@ -316,13 +613,29 @@ def _ref(snap: Snapshot, j: int) -> SourceRef:
     return SourceRef(doc_id=p.doc_id, passage_id=p.passage_id, **meta.attribution())
 
 
-def _quote(
-    snap: Snapshot, i: int, bm25: float, matched: list[QueryTerm], corroborating: list[int]
-) -> Quote:
-    p = snap.passages[i]
+def _expanded_terms(snap: Snapshot, plan: _Plan, m: _Match) -> tuple[ExpandedTerm, ...]:
+    """Which other words stood for the asker's, as the passage writes them."""
+    out: dict[tuple[str, str], None] = {}
+    text = snap.passages[m.i].text
+    for q in plan.query.terms:
+        exp = m.expanded.get(q.term)
+        if exp is not None:
+            span = phrase_span(snap, m.i, exp.terms)
+            if span is not None:
+                out[(text[span[0] : span[1]], exp.for_surface)] = None
+        elif q.corrected is not None and q.term in m.own:
+            span = phrase_span(snap, m.i, (q.term,))
+            if span is not None:
+                out[(text[span[0] : span[1]], q.surface)] = None
+    return tuple(ExpandedTerm(term=t, for_term=f) for t, f in out)
+
+
+def _quote(snap: Snapshot, plan: _Plan, m: _Match, corroborating: list[int]) -> Quote:
+    p = snap.passages[m.i]
     meta = snap.articles[p.doc_id].meta
-    wanted = {q.term for q in matched}
-    highlights = tuple((t.start, t.end) for t in snap.analyzer.analyze(p.text) if t.term in wanted)
+    own = [q for q in plan.query.terms if q.term in m.own and q.corrected is None]
+    wanted = {q.term for q in own}
+    highlights = tuple((t.start, t.end) for t in snap.analysed(m.i) if t.term in wanted)
     return Quote(
         **meta.attribution(),
         text=p.text,
@@ -330,8 +643,9 @@ def _quote(
         passage_id=p.passage_id,
         start=p.start,
         end=p.end,
-        score=round(bm25, 6),
-        matched_terms=tuple(q.surface for q in matched),
+        score=round(m.bm25, 6),
+        matched_terms=tuple(q.surface for q in own),
         highlights=highlights,
         also_reported_by=tuple(_ref(snap, j) for j in corroborating),
+        expanded_terms=_expanded_terms(snap, plan, m),
     )

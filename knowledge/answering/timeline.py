@@ -46,7 +46,7 @@ from scipy import sparse
 # The answer engine's own query analysis, so that a topic selects events by the rules
 # that select passages for an answer (private there: if it moves, this import fails
 # loudly rather than the two rule sets drifting apart).
-from knowledge.answering.answer import MIN_COVERAGE, QueryTerm, name_groups, query_terms
+from knowledge.answering.answer import MIN_COVERAGE, QueryTerm, name_groups
 from knowledge.answering.dates import (
     Precision,
     ResolvedDate,
@@ -54,6 +54,7 @@ from knowledge.answering.dates import (
     news_window,
     resolve,
 )
+from knowledge.answering.query import read_query
 from knowledge.models import Article, Attribution, Frozen, Passage
 from knowledge.retrieval.index import Bm25Index
 from knowledge.store.loaded import Snapshot
@@ -606,12 +607,13 @@ def filter_timeline(timeline: Timeline, topic: str | None, snapshot: Snapshot) -
     tokens = snapshot.analyzer.analyze(topic)
     if not tokens:
         return empty.model_copy(update={"reason": NO_WORDS_REASON, "hint": TOPIC_HINT})
-    qterms = query_terms(snapshot, tokens, topic)
+    query = read_query(snapshot, tokens, topic)
+    qterms = query.terms
     unknown = tuple(q.surface for q in qterms if q.df == 0)
     if any(q.proper for q in qterms if q.df == 0):
         reason = f"No event in the timeline: no article mentions {_quoted(unknown)}."
         return empty.model_copy(update={"reason": reason, "unmatched_terms": unknown})
-    names = name_groups(tokens, qterms)
+    names = name_groups(query)
     event_terms = [
         [t.term for s in e.sources for t in snapshot.analyzer.analyze(s.text)]
         for e in timeline.events

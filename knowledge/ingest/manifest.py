@@ -1,4 +1,5 @@
-"""The knowledge-base manifest: per-article metadata and extra cleaning patterns (TOML)."""
+"""The knowledge-base manifest: per-article metadata, extra cleaning patterns and the
+knowledge base's own synonyms (TOML)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,14 @@ from typing import Any
 import tomli_w
 
 from knowledge.models import Problem
+from knowledge.retrieval.synonyms import (
+    MAX_RULES,
+    RuleError,
+    SynonymRule,
+    compile_rules,
+    parse_rule,
+)
+from knowledge.retrieval.tokenizer import default_analyzer
 
 MANIFEST_NAME = "manifest.toml"
 
@@ -40,6 +49,8 @@ class Manifest:
     entries: dict[str, ManifestEntry] = field(default_factory=dict)
     # Regular expressions for page furniture specific to this knowledge base.
     extra_patterns: tuple[str, ...] = ()
+    # ``[synonyms] rules``: Solr-format synonym rules (knowledge/retrieval/synonyms.py).
+    synonyms: tuple[SynonymRule, ...] = ()
 
 
 def valid_doc_id(doc_id: str) -> bool:
@@ -84,7 +95,7 @@ def read_manifest(kb_dir: Path) -> tuple[Manifest, list[Problem]]:
             )
         ]
     problems: list[Problem] = []
-    unknown_top = set(data) - {"articles", "cleaning"}
+    unknown_top = set(data) - {"articles", "cleaning", "synonyms"}
     for key in sorted(unknown_top):
         problems.append(Problem(file=MANIFEST_NAME, reason=f"unknown top-level key {key!r}"))
 
@@ -113,6 +124,9 @@ def read_manifest(kb_dir: Path) -> tuple[Manifest, list[Problem]]:
                 else:
                     patterns.append(pattern)
 
+    synonyms, synonym_problems = _parse_synonyms(data.get("synonyms", {}), raw)
+    problems.extend(synonym_problems)
+
     entries: dict[str, ManifestEntry] = {}
     articles = data.get("articles", {})
     if not isinstance(articles, dict):
@@ -134,7 +148,74 @@ def read_manifest(kb_dir: Path) -> tuple[Manifest, list[Problem]]:
         problems.extend(entry_problems)
         if entry is not None:
             entries[doc_id] = entry
-    return Manifest(entries=entries, extra_patterns=tuple(patterns)), problems
+    return (
+        Manifest(entries=entries, extra_patterns=tuple(patterns), synonyms=tuple(synonyms)),
+        problems,
+    )
+
+
+def _parse_synonyms(table: Any, raw: str) -> tuple[list[SynonymRule], list[Problem]]:
+    if not isinstance(table, dict):
+        return [], [Problem(file=MANIFEST_NAME, reason="[synonyms] must be a table")]
+    line = _table_line(raw, "synonyms")
+    problems = [
+        Problem(file=MANIFEST_NAME, line=line, reason=f"synonyms: unknown key {key!r}")
+        for key in sorted(set(table) - {"rules"})
+    ]
+    rules = table.get("rules", [])
+    if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
+        problems.append(
+            Problem(
+                file=MANIFEST_NAME, line=line, reason="synonyms.rules must be a list of strings"
+            )
+        )
+        return [], problems
+    if len(rules) > MAX_RULES:
+        problems.append(
+            Problem(
+                file=MANIFEST_NAME,
+                line=line,
+                reason=f"synonyms.rules has {len(rules)} rules; at most {MAX_RULES}",
+            )
+        )
+        return [], problems
+    parsed: list[SynonymRule] = []
+    errors: list[RuleError] = []
+    after = line or 0
+    for text in rules:
+        at = _string_line(raw, text, after)
+        after = at or after
+        rule = parse_rule(text, at)
+        if isinstance(rule, RuleError):
+            errors.append(rule)
+        else:
+            parsed.append(rule)
+    errors.extend(compile_rules(parsed, default_analyzer().tokenize)[1])
+    errors.sort(key=lambda e: e.line or 0)
+    problems.extend(
+        Problem(file=MANIFEST_NAME, line=e.line, reason=f"synonym rule {e.rule!r}: {e.reason}")
+        for e in errors
+    )
+    return ([] if errors else parsed), problems
+
+
+def _table_line(raw: str, name: str) -> int | None:
+    for n, line in enumerate(raw.splitlines(), start=1):
+        if line.strip().replace(" ", "") == f"[{name}]":
+            return n
+    return None
+
+
+def _string_line(raw: str, text: str, after: int) -> int | None:
+    """The line holding the string literal ``text``, the first one after line ``after``."""
+    escaped: str = tomli_w.dumps({"x": text})[4:].strip()
+    literals = (escaped, f"'{text}'", f'"{text}"')
+    lines = raw.splitlines()
+    order: list[int] = [*range(after + 1, len(lines) + 1), *range(1, after + 1)]
+    for n in order:
+        if any(lit in lines[n - 1] for lit in literals):
+            return n
+    return None
 
 
 def _parse_entry(

@@ -117,6 +117,23 @@ class Lexicon:
             found.update(dict.fromkeys(self._morphy(key, pos)))
         return tuple(found)
 
+    def forms(self, lemma: str) -> tuple[str, ...]:
+        """The irregular inflections of ``lemma`` (WordNet's exception lists read the other
+        way: "make" -> "made", "buy" -> "bought"), sorted; regular ones are not listed."""
+        key = self._key(lemma)
+        return self._irregular.get(key, ()) if key else ()
+
+    @functools.cached_property
+    def _irregular(self) -> dict[str, tuple[str, ...]]:
+        # Built on first use; two threads racing build the same dict.
+        found: dict[str, set[str]] = {}
+        for table in self._tables.exceptions.values():
+            for form, bases in table.items():
+                for base in bases:
+                    if base != form:
+                        found.setdefault(base, set()).add(form)
+        return {base: tuple(sorted(f)) for base, f in found.items()}
+
     def related(
         self,
         word: str,

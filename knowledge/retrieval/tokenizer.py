@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 import Stemmer
 
+from knowledge.retrieval.lexicon import Lexicon, load_lexicon
+
 # Order matters: the first alternative that matches at a position wins.
 _TOKEN_RE = re.compile(
     r"""
@@ -96,6 +98,10 @@ class Token(NamedTuple):
 class Analyzer:
     """Turns text into index terms; one instance is shared by index and queries.
 
+    ``lexicon`` is the thesaurus questions are expanded with (knowledge/retrieval/
+    expansion.py); it does not change the terms, but its version is part of the
+    signature, so a saved index is never paired with another lexicon.
+
     With ``word_parts`` a letter run and a number split by a hyphen are one term
     ("BCL-2" -> ``bcl2``, spanning all of "BCL-2"), and a term mixing letters and
     digits is followed by its runs ("Tet1" -> ``tet1``, ``tet``, ``1``), each run
@@ -108,10 +114,12 @@ class Analyzer:
         stopwords: frozenset[str] = STOPWORDS,
         stem: bool = True,
         word_parts: bool = False,
+        lexicon: Lexicon | None = None,
     ) -> None:
         self.stopwords = stopwords
         self.stem = stem
         self.word_parts = word_parts
+        self.lexicon = lexicon
         # PyStemmer objects are not thread-safe and Bolt answers from a thread pool.
         self._local = threading.local()
         self._cache: dict[str, str] = {}
@@ -122,6 +130,7 @@ class Analyzer:
         return (
             f"v2:stem={self.stem}:stop={len(self.stopwords)}:syn={len(SYNONYMS)}"
             f":parts={self.word_parts}"
+            f":lex={self.lexicon.version if self.lexicon is not None else None}"
         )
 
     def analyze(self, text: str) -> list[Token]:
@@ -221,7 +230,7 @@ def _parts(token: Token) -> list[Token]:
 
 @lru_cache(maxsize=1)
 def default_analyzer() -> Analyzer:
-    return Analyzer()
+    return Analyzer(lexicon=load_lexicon())
 
 
 def tokenize(text: str) -> list[str]:

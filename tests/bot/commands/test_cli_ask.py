@@ -17,7 +17,7 @@ from knowledge.service import KnowledgeBase
 LICENSEBOT = Path(sys.executable).with_name("licensebot")
 QUOTE_KEYS = {
     "text", "doc_id", "passage_id", "title", "publisher", "published", "date_estimated",
-    "url", "start", "end", "score", "matched_terms", "also_reported_by",
+    "url", "start", "end", "score", "matched_terms", "also_reported_by", "expanded_terms",
 }  # fmt: skip
 PANG = "What did Pang say about the long journey?"
 
@@ -77,6 +77,40 @@ def small_kb(root: Path) -> Path:
 
 def test_the_licensebot_script_is_installed() -> None:
     assert LICENSEBOT.is_file()
+
+
+def test_ask_json_lists_the_other_words_that_matched(tmp_path: Path) -> None:
+    # "buy" is not in the article; "acquired" is, and the lexicon relates them.
+    proc = run(tmp_path, "ask", "When did Nokia buy Alcatel-Lucent?", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = one_json_object(proc.stdout)
+    quotes = data["quotes"]
+    assert isinstance(quotes, list)
+    first = quotes[0]
+    assert set(first) == QUOTE_KEYS
+    assert first["expanded_terms"] == [{"term": "acquired", "for": "buy"}]
+    assert "acquired" in first["text"]
+    assert "buy" not in first["matched_terms"]
+    for quote in quotes:
+        for item in quote["expanded_terms"]:
+            assert set(item) == {"term", "for"}
+            assert item["term"] in quote["text"]
+            assert isinstance(item["for"], str)
+
+
+def test_ask_says_which_other_word_matched(tmp_path: Path) -> None:
+    proc = run(tmp_path, "ask", "When did Nokia buy Alcatel-Lucent?")
+    assert proc.returncode == 0, proc.stderr
+    assert "   matched “acquired” for “buy”" in proc.stdout.splitlines()
+
+
+def test_a_typo_is_shown_as_the_word_it_was_taken_for(tmp_path: Path) -> None:
+    proc = run(tmp_path, "ask", "When did Nokia aquire Alcatel-Lucent?", "--json")
+    data = one_json_object(proc.stdout)
+    assert data["answered"] is True
+    quotes = data["quotes"]
+    assert isinstance(quotes, list)
+    assert {"term": "acquired", "for": "aquire"} in quotes[0]["expanded_terms"]
 
 
 def test_ask_json_prints_exactly_one_json_object(tmp_path: Path) -> None:

@@ -36,7 +36,15 @@ from handlers.blocks.refs import (
     encode_feedback,
     encode_share,
 )
-from knowledge.models import Answer, Article, ArticleMeta, Quote, Refusal, SourceRef
+from knowledge.models import (
+    Answer,
+    Article,
+    ArticleMeta,
+    ExpandedTerm,
+    Quote,
+    Refusal,
+    SourceRef,
+)
 
 KB_VERSION = "0123456789abcdef"
 
@@ -188,6 +196,30 @@ def test_answer_message_layout() -> None:
     }
     assert "ref123" in blocks[-1]["elements"][0]["text"]
     assert message.text.startswith("2 quotes for “Will Huawei license 5G?”")
+
+
+def test_a_quote_says_which_other_words_matched() -> None:
+    expanded = (
+        ExpandedTerm(term="acquired", for_term="bought"),
+        ExpandedTerm(term="<firms>", for_term="companies & co"),
+    )
+    answer = make_answer((make_quote(expanded_terms=expanded), make_quote(passage_id="doc_a#2")))
+    blocks = answer_message(answer, request_id="r").blocks
+    source = next(b for b in blocks if b.get("block_id") == "source_0")
+    attribution, note = source["elements"]
+    assert attribution["text"].startswith("— Huawei offers 5G")
+    assert note == {
+        "type": "mrkdwn",
+        "text": "Matched “acquired” for “bought”, “&lt;firms&gt;” for “companies &amp; co”",
+        "verbatim": True,
+    }
+    # A quote that matched only the asker's own words has no note.
+    plain = next(b for b in blocks if b.get("block_id") == "source_1")
+    assert len(plain["elements"]) == 1
+    # The words are untrusted text: formatting markers in them format nothing.
+    marked = make_quote(expanded_terms=(ExpandedTerm(term="*Acme*", for_term="_acme_"),))
+    note = answer_message(make_answer((marked,)), request_id="r").blocks[2]["elements"][1]
+    assert "<!date^00000000^{_}|*>Acme<!date^00000000^{_}|*>" in note["text"]
 
 
 def test_shared_answer_is_attributed_and_has_no_share_button() -> None:

@@ -29,7 +29,7 @@ OFF_TOPIC = {
 PANG_DOCS = {"000_9ce69e5facb87b11", "001_f90f437b07126a50", "002_98cfeea8a68944c7"}
 QUOTE_KEYS = {
     "text", "doc_id", "passage_id", "title", "publisher", "published", "date_estimated",
-    "url", "start", "end", "score", "matched_terms", "also_reported_by",
+    "url", "start", "end", "score", "matched_terms", "also_reported_by", "expanded_terms",
 }  # fmt: skip
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from bot.cli import main
 from knowledge.evaluation.beir import (
+    DEFAULT_CONFIG,
+    PLAIN_CONFIG,
     TUNED_CONFIG,
     BeirFormatError,
     RetrievalConfig,
@@ -111,6 +113,14 @@ def test_title_repeat_and_word_parts_are_engine_knobs() -> None:
     assert TUNED_CONFIG.word_parts
 
 
+def test_the_default_preset_is_the_one_chosen_on_train() -> None:
+    # Chosen on SciFact's train split (docs/retrieval.md): word parts, title twice.
+    assert RetrievalConfig(title_repeat=2, word_parts=True) == DEFAULT_CONFIG
+    assert TUNED_CONFIG == DEFAULT_CONFIG
+    assert RetrievalConfig() == PLAIN_CONFIG
+    assert not PLAIN_CONFIG.analyzer().word_parts
+
+
 def test_word_parts_let_a_hyphenated_query_find_the_joined_spelling(tmp_path: Path) -> None:
     corpus = [
         {"_id": "bcl", "title": "", "text": "Bcl2 inhibits apoptosis"},
@@ -173,6 +183,11 @@ def test_cli_prints_the_metrics(fruit: Path, capsys: pytest.CaptureFixture[str])
     text = capsys.readouterr().out
     assert text.count("nDCG@10") == 2
     assert "preset tuned" in text
+    assert main(["eval", "--beir", str(fruit), "--json", "--preset", "plain"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["preset"] == "plain"
+    assert plain["config"]["title_repeat"] == 1
+    assert plain["config"]["word_parts"] is False
 
 
 def test_cli_errors(fruit: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

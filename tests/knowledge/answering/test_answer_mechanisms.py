@@ -1,0 +1,251 @@
+"""The answer engine's mechanisms of issue 15, on a small made-up knowledge base.
+
+Each test names the mechanism it pins down: expansion (and its lower weight), article
+context, multi-word names, attribute questions, answer types, typos and the knowledge
+base's own synonyms (applied on reload).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from answer_kb import make_answer_kb
+
+from knowledge.answering.answer import AnswerWeights, compose_answer
+from knowledge.models import Answer, Refusal
+from knowledge.service import KBInvalid, KnowledgeBase
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    return KnowledgeBase.load(make_answer_kb(tmp_path_factory.mktemp("kb")))
+
+
+def first(answer: Answer) -> str:
+    assert answer.answered, answer.reason
+    return answer.quotes[0].passage_id
+
+
+def expanded(answer: Answer) -> list[tuple[str, str]]:
+    return [(e.term, e.for_term) for q in answer.quotes for e in q.expanded_terms]
+
+
+# ------------------------------------------------------------------ expansion
+
+
+def test_a_synonym_answers_and_says_what_it_stood_for(kb: KnowledgeBase) -> None:
+    answer = kb.answer("When did Acme buy Brightline?")
+    assert first(answer) == "alpha#1"
+    quote = answer.quotes[0]
+    assert "buy" not in quote.matched_terms  # the article never writes "buy"
+    assert set(quote.matched_terms) == {"Acme", "Brightline"}
+    assert [e.for_term for e in quote.expanded_terms] == ["buy"]
+    assert quote.expanded_terms[0].term in quote.text
+
+
+def test_without_expansion_the_same_question_finds_less(kb: KnowledgeBase) -> None:
+    question = "Does the firm expect licensing revenue growth?"
+    with_lexicon = compose_answer(kb.snapshot, question)
+    without = compose_answer(kb.snapshot, question, weights=AnswerWeights(expand=False))
+    assert first(with_lexicon) == "alpha#3"
+    assert ("grow", "growth") in expanded(with_lexicon)
+    assert expanded(without) == []
+
+
+def test_an_expansion_weighs_less_than_the_askers_word(kb: KnowledgeBase) -> None:
+    # alpha#1 holds "purchase": the asker's own word in one question, a synonym of "buy"
+    # in the other. It ranks with less weight, and covers less of the question.
+    own = compose_answer(kb.snapshot, "Brightline purchase")
+    other = compose_answer(kb.snapshot, "Brightline buy")
+    assert first(own) == first(other) == "alpha#1"
+    assert own.quotes[0].score > other.quotes[0].score
+    strict = AnswerWeights(min_coverage=0.9)
+    assert compose_answer(kb.snapshot, "Brightline purchase", weights=strict).answered
+    assert not compose_answer(kb.snapshot, "Brightline buy", weights=strict).answered
+
+
+def test_a_class_word_finds_a_named_thing_of_that_class(kb: KnowledgeBase) -> None:
+    # "Zurich" is a city to the lexicon; the passage never says "city".
+    answer = kb.answer("Which city did the Acme deal close in?")
+    assert first(answer) == "alpha#2"
+    assert ("Zurich", "city") in expanded(answer)
+
+
+def test_names_are_never_expanded(kb: KnowledgeBase) -> None:
+    # "acme" is an English word for a peak; in these articles it is a name, and a
+    # passage saying "peak" would not be about it.
+    answer = kb.answer("Acme patents")
+    assert answer.answered
+    assert all(e.for_term != "Acme" for q in answer.quotes for e in q.expanded_terms)
+
+
+# ------------------------------------------------------------------ article context
+
+
+def test_the_article_subject_counts_in_passages_that_say_the_company(kb: KnowledgeBase) -> None:
+    # alpha#3 says "The company expects …": Acme is the article's subject (its title).
+    assert "Acme" not in kb.snapshot.passages[2].text
+    answer = kb.answer("Does Acme expect revenue to grow?")
+    assert first(answer) == "alpha#3"
+    assert "Acme" not in answer.quotes[0].matched_terms
+
+
+def test_the_subject_of_another_article_does_not_count(kb: KnowledgeBase) -> None:
+    # Orbit is beta's subject, not alpha's: alpha#3 does not answer about Orbit.
+    answer = kb.answer("Does Orbit expect revenue to grow?")
+    assert all(q.doc_id != "alpha" for q in answer.quotes)
+
+
+def test_subjects_come_from_title_lead_and_most_passages(kb: KnowledgeBase) -> None:
+    subjects = kb.snapshot.subjects
+    analyzer = kb.snapshot.analyzer
+    assert set(analyzer.tokenize("Acme Brightline")) <= subjects["alpha"]
+    assert set(analyzer.tokenize("Orbit")) <= subjects["beta"]
+    assert not set(analyzer.tokenize("Zurich Europe")) & subjects["alpha"]
+
+
+# ------------------------------------------------------------------ multi-word names
+
+
+def test_a_multi_word_name_no_article_writes_is_refused_naming_it(kb: KnowledgeBase) -> None:
+    # "world" and "cup" are both in beta#2, never as "World Cup".
+    answer = kb.answer("What did Acme say at the World Cup?")
+    assert answer.answered is False
+    assert answer.reason == "Not in the knowledge base: no article mentions “World Cup”."
+    assert answer.refusal is Refusal.UNKNOWN_NAME
+    assert "World Cup" in answer.unmatched_terms
+
+
+def test_a_multi_word_name_the_articles_write_is_answered(kb: KnowledgeBase) -> None:
+    answer = kb.answer("Who runs Brightline Systems?")
+    assert first(answer) == "alpha#1"
+
+
+def test_names_side_by_side_must_be_written_together(kb: KnowledgeBase) -> None:
+    # Both are names of the articles, never next to each other: not one name.
+    assert kb.answer("What did Orbit Zurich say?").answered is False
+
+
+# ------------------------------------------------------------------ attribute questions
+
+
+def test_an_attribute_must_be_in_the_quoted_passage(kb: KnowledgeBase) -> None:
+    answer = kb.answer("What is the royalty rate of Orbit?")
+    assert first(answer) == "beta#3"
+    # beta#1 is about Orbit's modems, but says nothing of revenue (alpha#3 does, of Acme).
+    refused = kb.answer("What is Orbit's modem revenue?")
+    assert refused.answered is False
+    assert refused.reason == (
+        "Not in the knowledge base: no passage about “Orbit” says anything of “modem revenue”."
+    )
+    assert refused.refusal is Refusal.ABSENT_ATTRIBUTE
+    assert refused.refusal.not_in_kb
+
+
+# ------------------------------------------------------------------ answer types
+
+
+def test_when_prefers_the_passage_with_a_date(kb: KnowledgeBase) -> None:
+    # alpha#1 ("in March 2018") and alpha#2 (the deal) carry as much of the question.
+    question = "When did Acme deal with Brightline?"
+    assert first(kb.answer(question)) == "alpha#1"
+    untyped = compose_answer(kb.snapshot, question, weights=AnswerWeights(type_bonus=0.0))
+    assert first(untyped) == "alpha#2"
+
+
+def test_when_without_any_date_is_refused_saying_so(kb: KnowledgeBase) -> None:
+    answer = kb.answer("When did Orbit open its modem patents?")
+    assert answer.answered is False
+    assert answer.reason is not None
+    assert answer.reason.endswith("gives a date.")
+    assert answer.refusal is Refusal.NO_ANSWER_TYPE
+    assert answer.refusal.not_in_kb
+
+
+def test_how_much_wants_a_number(kb: KnowledgeBase) -> None:
+    assert first(kb.answer("How much did Acme pay for Brightline?")) == "alpha#1"
+    assert kb.answer("How much is the Orbit royalty rate?").answered is False
+
+
+def test_a_number_the_question_gives_is_no_answer_to_how_much(kb: KnowledgeBase) -> None:
+    # gamma#1 holds "Loaf 9": the 9 is part of the name asked about, not a price.
+    answer = kb.answer("How much does a Loaf 9 recipe licence cost?")
+    assert answer.answered is False
+    assert answer.reason is not None
+    assert answer.reason.endswith("gives a number.")
+
+
+def test_a_broader_term_alone_is_no_term_in_common() -> None:
+    # "headquartered" -> broader "provide" -> "providers": one name and a broader word
+    # are not the two terms a passage must share.
+    bundled = KnowledgeBase.load().snapshot
+    question = "Where is Ericsson headquartered?"
+    assert compose_answer(bundled, question, weights=AnswerWeights(shared_credit=0.0)).answered
+    assert not compose_answer(bundled, question).answered
+
+
+def test_a_bare_name_gets_the_passage_introducing_it(kb: KnowledgeBase) -> None:
+    assert first(kb.answer("Reyes?")) == "alpha#2"
+    assert first(kb.answer("who is dana reyes")) == "alpha#2"
+
+
+# ------------------------------------------------------------------ typos
+
+
+def test_a_typo_is_taken_for_the_article_word(kb: KnowledgeBase) -> None:
+    answer = kb.answer("When did Acme aqcuire Brightline?")
+    assert first(answer) == "alpha#1"
+    assert ("acquired", "aqcuire") in expanded(answer)
+
+
+def test_a_real_word_the_articles_lack_is_not_corrected(kb: KnowledgeBase) -> None:
+    # "pizza" is an English word: it is not taken for anything, and nothing answers.
+    answer = kb.answer("pizza franchisees")
+    assert answer.answered is False or all(
+        e.for_term != "pizza" for q in answer.quotes for e in q.expanded_terms
+    )
+
+
+def test_an_unknown_name_close_to_a_known_one_is_corrected(kb: KnowledgeBase) -> None:
+    answer = kb.answer("What did Brightlyne Systems do?")
+    assert answer.answered
+    assert ("Brightline", "Brightlyne") in expanded(answer)
+
+
+# ------------------------------------------------------------------ the KB's own synonyms
+
+
+def test_kb_synonyms_apply_and_change_on_reload(tmp_path: Path) -> None:
+    # Made-up words: neither the articles nor the lexicon know them.
+    root = make_answer_kb(tmp_path / "kb", synonyms=["zorblat => widget"])
+    kb = KnowledgeBase.load(root)
+    answer = kb.answer("zorblats from Acme")
+    assert first(answer) == "alpha#1"
+    assert ("Widgets", "zorblats") in expanded(answer)
+    # Explicit rules go one way: "widget" has no entry.
+    assert kb.snapshot.synonyms.lookup(("widget",)) == ()
+
+    make_answer_kb(root, synonyms=["quibbet, widget"])
+    kb.reload()
+    assert kb.answer("zorblats from Acme").answered is False
+    assert ("Widgets", "quibbet") in expanded(kb.answer("quibbet from Acme"))
+    assert kb.snapshot.synonyms.lookup(("widget",)) == ((("quibbet",), "quibbet"),)
+
+    # A broken rule refuses the reload; the old rules keep serving.
+    make_answer_kb(root, synonyms=["quibbet"])
+    with pytest.raises(KBInvalid, match="synonym rule 'quibbet'"):
+        kb.reload()
+    assert ("Widgets", "quibbet") in expanded(kb.answer("quibbet from Acme"))
+
+
+def test_kb_synonyms_give_names_other_names(tmp_path: Path) -> None:
+    kb = KnowledgeBase.load(make_answer_kb(tmp_path / "kb", synonyms=["BLS => Brightline"]))
+    answer = kb.answer("When did Acme buy BLS?")
+    assert first(answer) == "alpha#1"
+    assert ("Brightline", "BLS") in expanded(answer)
+    # Without the rule, a name no article writes is refused, naming it.
+    plain = KnowledgeBase.load(make_answer_kb(tmp_path / "plain"))
+    refused = plain.answer("When did Acme buy BLS?")
+    assert refused.answered is False
+    assert refused.reason == "Not in the knowledge base: no article mentions “buy” and “BLS”."
