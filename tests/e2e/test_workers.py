@@ -114,7 +114,18 @@ def test_two_workers_answer_once_and_survive_a_killed_worker(
         assert all(store.recall(f"event:{e['event_id']}") is not None for e in lost)
     finally:
         store.close()
-    assert len(lost) < len(during) / 2  # the killed worker had at most its share
+    # ... and at most what it acknowledged without answering: uvicorn logs a response
+    # before sending it; an answer is logged once posted, a dropped retry when dropped.
+    victims = [r for r in server.logs() if r.get("worker_pid") == victim]
+    acked = sum(
+        1
+        for r in victims
+        if r.get("logger") == "uvicorn.access" and '"POST /slack/events HTTP/1.1" 200' in r["event"]
+    )
+    posted = sum(1 for r in victims if r["event"] == "answer.served" and r.get("delivered"))
+    dropped = sum(1 for r in victims if r["event"] == "event.duplicate")
+    unanswered = acked - posted - dropped
+    assert len(lost) <= unanswered, (len(lost), unanswered)
 
     # One intact chain, and every answer that reached Slack has its answer.served.
     verify = licensebot(server.env, "audit", "verify")
