@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from re import Pattern
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import structlog
 from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse
@@ -32,10 +32,13 @@ from bot.http.signature import was_verified
 from bot.settings import Settings, SettingsError
 from bot.stores.choose import conversation_store, dedupe_store
 from handlers.blocks.notices import failure_message
-from handlers.deps import ACK_RECEIPT, Auditor, Background, Deps, StoreUnavailable
+from handlers.deps import ACK_RECEIPT, Admins, Auditor, Background, Deps, StoreUnavailable
 from handlers.replies import private_payload, report_crash
 from handlers.requests import new_request_id
 from knowledge.service import KnowledgeBase
+
+if TYPE_CHECKING:
+    from bot.installs import Installs
 
 # One line per feature module; each exposes register(app: App, deps: Deps) -> None.
 HANDLER_MODULES: tuple[str, ...] = (
@@ -111,6 +114,8 @@ class LicenseBotApp(App):
 
     def __init__(self, **kwargs: Any) -> None:
         self.registrations = Registrations()
+        # The listeners' threads, so that a shutdown can wait for answers in flight.
+        self.listener_pool: ThreadPoolExecutor | None = kwargs.get("listener_executor")
         # The HTTP server verifies requests with it before Bolt sees them.
         self.signing_secret: str = kwargs.get("signing_secret") or ""
         super().__init__(**kwargs)
@@ -265,7 +270,7 @@ def build_deps(
         audit=audit,
         dedupe=dedupe_store(settings, workers),
         background=background if background is not None else DeliveryPool(),
-        admins=settings.admins,
+        admins=Admins(settings.admins),
         top_k=settings.top_k,
         bot_version=__version__,
         kb_poll_seconds=settings.kb_poll_seconds,
@@ -282,25 +287,43 @@ def create_app(
     *,
     client: WebClient | None = None,
     verify_token: bool = False,
+    installs: Installs | None = None,
 ) -> LicenseBotApp:
     """The Bolt app with every module in ``HANDLER_MODULES`` registered.
 
-    ``verify_token`` calls ``auth.test`` now instead of on the first request.
+    ``verify_token`` calls ``auth.test`` now instead of on the first request (single
+    workspace). With ``installs`` (``bot.installs``) the app serves every workspace that
+    installed it through the OAuth flow, and has no token of its own.
     """
-    if settings.slack_bot_token is None:
+    if installs is None and settings.slack_bot_token is None:
         raise SettingsError("missing setting SLACK_BOT_TOKEN (the bot's xoxb- token)")
     secret = settings.slack_signing_secret
+    web = client or build_web_client(settings)
+    # Many workspaces: each request gets its workspace's token from the installation store.
+    oauth: dict[str, Any] = {}
+    if installs is not None:
+        from bot.installs import authorize, oauth_settings  # noqa: PLC0415  (SQLAlchemy)
+
+        oauth = {
+            "installation_store": installs.installation_store,
+            "oauth_settings": oauth_settings(settings, installs, deps.audit),
+            "authorize": authorize(settings, installs, web),
+        }
     app = LicenseBotApp(
         name="licensebot",
-        client=client or build_web_client(settings),
+        client=web,
         # Socket Mode needs no signing secret; an empty one rejects every HTTP request.
         signing_secret=secret.get_secret_value() if secret is not None else "",
-        token_verification_enabled=verify_token,
+        token_verification_enabled=verify_token and installs is None,
         process_before_response=False,
         listener_executor=ThreadPoolExecutor(
             max_workers=LISTENER_WORKERS, thread_name_prefix="bolt-listener"
         ),
+        **oauth,
     )
+    if installs is not None:
+        # app_uninstalled / tokens_revoked delete what the store holds for that workspace.
+        app.enable_token_revocation_listeners()
     app.middleware(_request_context)
     app.middleware(_dedupe_middleware(deps))
     app.error(_on_unhandled_error)

@@ -11,7 +11,7 @@ import logging
 import re
 import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Protocol, TextIO
 
 import structlog
@@ -115,6 +115,15 @@ def _drop_duplicates(_logger: WrappedLogger, _method: str, event_dict: EventDict
     return event_dict
 
 
+def _static_fields(fields: dict[str, Any]) -> Processor:
+    def add(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+        for key, value in fields.items():
+            event_dict.setdefault(key, value)
+        return event_dict
+
+    return add
+
+
 def use_json(fmt: LogFormat, stream: LogStream) -> bool:
     if fmt == "json":
         return True
@@ -130,13 +139,15 @@ def configure_logging(
     *,
     stream: LogStream | None = None,
     cache_loggers: bool = True,
+    fields: Mapping[str, Any] | None = None,
     secrets: Iterable[str] = (),
 ) -> logging.Handler:
     """Install the pipeline on the root logger (replacing an earlier one) and return its handler.
 
     ``secrets`` are values never to be written (``Settings.secret_values``).
     ``cache_loggers=False`` keeps loggers re-reading the configuration, for callers
-    (tests) that configure more than once per process.
+    (tests) that configure more than once per process. ``fields`` are added to every
+    line (a worker's pid, so the lines of several workers on one stderr can be told apart).
     """
     out = stream if stream is not None else sys.stderr
     redactor = Redactor(secrets)
@@ -147,6 +158,8 @@ def configure_logging(
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _drop_duplicates,
     ]
+    if fields:
+        shared.append(_static_fields(dict(fields)))
     renderer: Processor
     if use_json(fmt, out):
         renderer = structlog.processors.JSONRenderer()

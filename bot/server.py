@@ -1,7 +1,8 @@
 """HTTP serving: Starlette + uvicorn in front of the Bolt app, and the Socket Mode runner.
 
 Routes: ``POST /slack/events`` (events, commands and interactivity), ``GET /healthz``
-(the process is up) and ``GET /readyz`` (knowledge base loaded, audit trail writable).
+(the process is up) and ``GET /readyz`` (knowledge base loaded, audit trail writable);
+with OAuth installs also ``GET /slack/install`` and ``GET /slack/oauth_redirect``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Any
 
 import structlog
@@ -51,8 +52,14 @@ REQUEST_TIMEOUT_S = 5.0
 # Connections waiting for a whole request at once; a new one closes the longest-waiting.
 MAX_WAITING_CONNECTIONS = 512
 GRACEFUL_SHUTDOWN_S = 10
+# `serve --workers`: uvicorn sends its configuration to each worker process, which cannot
+# carry a class made at run time; the worker imports this one by name instead (and gets
+# its own registry of waiting connections, one per process).
+WORKER_PROTOCOL = deadline_protocol(REQUEST_TIMEOUT_S, MAX_WAITING_CONNECTIONS)
+WORKER_PROTOCOL_PATH = "bot.server:WORKER_PROTOCOL"
 
 Readiness = Callable[[], tuple[bool, Mapping[str, Any]]]
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 log = structlog.get_logger("licensebot.server")
 
@@ -132,6 +139,8 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
         self, req: Request, addition_context_properties: dict[str, Any] | None = None
     ) -> Response:
         received_at = time.monotonic()
+        if req.method == "GET" and self.app.oauth_flow is not None:
+            return await self.handle_oauth(req)
         if req.method != "POST":
             return PlainTextResponse("method not allowed", status_code=405)
         client = client_address(req)
@@ -169,6 +178,28 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
             bolt_response = await run_in_threadpool(self.app.dispatch, bolt_request)
         return to_starlette_response(bolt_response)
 
+    async def handle_oauth(self, req: Request) -> Response:
+        """``GET /slack/install`` and ``/slack/oauth_redirect`` (Bolt's OAuth flow): both
+        touch the state and installation stores, the callback calls ``oauth.v2.access``."""
+        flow = self.app.oauth_flow
+        assert flow is not None
+        if req.url.path == flow.install_path:
+            step = flow.handle_installation
+        elif req.url.path == flow.redirect_uri_path:
+            step = flow.handle_callback
+        else:
+            return PlainTextResponse("not found", status_code=404)
+        try:
+            bolt_response = await run_in_threadpool(step, to_bolt_request(req, b""))
+        except Exception as exc:
+            # A store that cannot be reached: the installer may simply try again.
+            log.error("oauth.failed", path=req.url.path, error=f"{type(exc).__name__}: {exc}")
+            return PlainTextResponse(
+                "The installation could not be completed right now. Please try again.",
+                status_code=503,
+            )
+        return to_starlette_response(bolt_response)
+
 
 def deps_readiness(deps: Deps) -> Readiness:
     """Ready when the knowledge base has passages and the audit trail can be written."""
@@ -192,9 +223,16 @@ def deps_readiness(deps: Deps) -> Readiness:
     return check
 
 
-def build_asgi_app(bolt_app: LicenseBotApp | None, readiness: Readiness) -> Starlette:
+def build_asgi_app(
+    bolt_app: LicenseBotApp | None,
+    readiness: Readiness,
+    *,
+    lifespan: Lifespan | None = None,
+) -> Starlette:
     """The ASGI app; ``bolt_app=None`` serves only the health routes (Socket Mode).
 
+    An app with Bolt's OAuth flow also serves ``GET /slack/install`` and
+    ``GET /slack/oauth_redirect``. ``lifespan`` runs around serving (workers).
     ``/healthz`` is outside the admission limit: it answers from the event loop, and a
     liveness probe failing under load would only get a busy process restarted.
     """
@@ -224,33 +262,43 @@ def build_asgi_app(bolt_app: LicenseBotApp | None, readiness: Readiness) -> Star
             return await handler.handle(request)
 
         routes.append(Route(EVENTS_PATH, events, methods=["POST"]))
+        flow = bolt_app.oauth_flow
+        if flow is not None:
+            routes += [
+                Route(path, events, methods=["GET"])
+                for path in (flow.install_path, flow.redirect_uri_path)
+            ]
     # Tells a command's listener whether its ack was sent in time (bot.delivery.ack_receipt).
-    return Starlette(routes=routes, middleware=[Middleware(AckReceiptMiddleware)])
+    return Starlette(
+        routes=routes, middleware=[Middleware(AckReceiptMiddleware)], lifespan=lifespan
+    )
 
 
 def uvicorn_config(
-    asgi_app: Starlette,
+    asgi_app: Starlette | str,
     *,
     host: str,
     port: int,
     request_timeout: float = REQUEST_TIMEOUT_S,
     max_waiting: int = MAX_WAITING_CONNECTIONS,
+    **options: Any,
 ) -> uvicorn.Config:
-    return uvicorn.Config(
-        asgi_app,
-        host=host,
-        port=port,
+    """uvicorn's configuration for every way of serving; ``options`` add to it or replace
+    (workers: the app factory's import string, ``workers=N``, ``lifespan="on"`` and the
+    protocol by name, ``WORKER_PROTOCOL``)."""
+    settings: dict[str, Any] = {
         # None: uvicorn's loggers propagate to the root handler set up by bot.logging.
-        log_config=None,
-        lifespan="off",
-        server_header=False,
+        "log_config": None,
+        "lifespan": "off",
+        "server_header": False,
         # Not uvicorn's limit_concurrency: it counts open connections, idle ones included,
         # so sockets that never send a request locked everyone out with 503s. Admission
         # counts requests instead, and the protocol closes connections that stall.
-        http=deadline_protocol(request_timeout, max_waiting),
-        ws="none",
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-    )
+        "http": deadline_protocol(request_timeout, max_waiting),
+        "ws": "none",
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+    }
+    return uvicorn.Config(asgi_app, host=host, port=port, **{**settings, **options})
 
 
 def serve_http(asgi_app: Starlette, *, host: str, port: int) -> None:

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.stores.redis_url import check_redis_url
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+MAX_WORKERS = 64
+# The bot scopes of manifest.yml (tests/bot/test_manifest.py keeps the two in step).
+DEFAULT_SLACK_SCOPES = (
+    "app_mentions:read",
+    "chat:write",
+    "commands",
+    "im:history",
+    "channels:history",
+    "groups:history",
+    "files:read",
+)
+# A workspace id, as LICENSEBOT_ADMINS qualifies a user with it.
+_TEAM_ID = re.compile(r"T[A-Z0-9]{2,}")
+_SCOPE = re.compile(r"[a-z][a-z0-9_.]*(?::[a-z0-9_.]+)*")
 # psycopg 3 is the driver whichever of these is given.
 DATABASE_SCHEMES = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
 
@@ -33,9 +48,19 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field(DEFAULT_SLACK_API_URL, validation_alias="SLACK_API_URL")
+    # Many workspaces: Bolt's OAuth flow installs the app (instead of SLACK_BOT_TOKEN).
+    slack_client_id: str | None = Field(None, validation_alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(None, validation_alias="SLACK_CLIENT_SECRET")
+    slack_scopes: Annotated[tuple[str, ...], NoDecode] = Field(
+        DEFAULT_SLACK_SCOPES, validation_alias="SLACK_SCOPES"
+    )
+    # Only needed when the app has several redirect URLs; None: the one configured at Slack.
+    slack_redirect_uri: str | None = Field(None, validation_alias="SLACK_REDIRECT_URI")
 
     host: str = Field("127.0.0.1", validation_alias="LICENSEBOT_HOST")
     port: int = Field(3000, ge=1, le=65535, validation_alias="LICENSEBOT_PORT")
+    # uvicorn worker processes of `licensebot serve` on this host (--workers wins).
+    workers: int = Field(1, ge=1, le=MAX_WORKERS, validation_alias="LICENSEBOT_WORKERS")
     # None means the knowledge base bundled with the package.
     kb_dir: Path | None = Field(None, validation_alias="LICENSEBOT_KB_DIR")
     admins: Annotated[frozenset[str], NoDecode] = Field(
@@ -79,13 +104,74 @@ class Settings(BaseSettings):
     @field_validator("admins", mode="before")
     @classmethod
     def _split_admins(cls, value: object) -> object:
+        """``U…`` (a user of the one workspace) or ``T…:U…`` (that user in that workspace)."""
         if isinstance(value, str):
             ids = [part.strip() for part in value.split(",") if part.strip()]
-            for uid in ids:
+            for entry in ids:
+                team, sep, uid = entry.rpartition(":")
+                if sep and not _TEAM_ID.fullmatch(team):
+                    raise ValueError(f"not a Slack workspace id: {team!r} (in {entry!r})")
                 if not uid.isalnum() or not uid[0].isalpha():
                     raise ValueError(f"not a Slack user id: {uid!r}")
             return frozenset(ids)
         return value
+
+    @field_validator("slack_scopes", mode="before")
+    @classmethod
+    def _split_scopes(cls, value: object) -> object:
+        if isinstance(value, str):
+            scopes = tuple(part.strip() for part in value.split(",") if part.strip())
+            for scope in scopes:
+                if not _SCOPE.fullmatch(scope):
+                    raise ValueError(f"not a Slack scope: {scope!r}")
+            if not scopes:
+                raise ValueError("names no scope")
+            return scopes
+        return value
+
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "slack_client_id",
+        "slack_client_secret",
+        "slack_redirect_uri",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `SLACK_BOT_TOKEN=` in a .env file means "not set", not a token.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("slack_redirect_uri")
+    @classmethod
+    def _redirect_uri(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_to_authorize(self) -> Settings:
+        oauth = {
+            "SLACK_CLIENT_ID": self.slack_client_id,
+            "SLACK_CLIENT_SECRET": self.slack_client_secret,
+        }
+        given = [name for name, value in oauth.items() if value is not None]
+        if len(given) == 1:
+            missing = next(name for name in oauth if name not in given)
+            raise ValueError(f"{given[0]} is set without {missing} (OAuth installs need both)")
+        if given and self.slack_bot_token is not None:
+            raise ValueError(
+                "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+                "(installs in many workspaces), not both"
+            )
+        bare = sorted(a for a in self.admins if ":" not in a)
+        if given and bare:
+            raise ValueError(
+                "LICENSEBOT_ADMINS: with OAuth installs give each admin as WORKSPACE_ID:USER_ID "
+                f"(e.g. T0123ABCD:{bare[0]}), not a bare user id"
+            )
+        return self
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -152,6 +238,11 @@ class Settings(BaseSettings):
     def has_slack_http_credentials(self) -> bool:
         return self.slack_bot_token is not None and self.slack_signing_secret is not None
 
+    @property
+    def oauth_enabled(self) -> bool:
+        """Installs in many workspaces (Bolt's OAuth flow) rather than one bot token."""
+        return self.slack_client_id is not None and self.slack_client_secret is not None
+
 
 def load_settings(**overrides: object) -> Settings:
     """Build the one Settings object; errors become a single line naming the variable."""
@@ -159,9 +250,13 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = err.get("loc") or ("?",)
+        message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        if not err.get("loc"):
+            # A rule across several settings; its message names them.
+            raise SettingsError(f"invalid settings: {message}") from None
+        loc = err["loc"]
         name = str(loc[0])
         field = Settings.model_fields.get(name)
         alias = field.validation_alias if field is not None else None
         var = alias if isinstance(alias, str) else name.upper()
-        raise SettingsError(f"invalid setting {var}: {err.get('msg', 'invalid value')}") from None
+        raise SettingsError(f"invalid setting {var}: {message}") from None

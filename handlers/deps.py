@@ -137,6 +137,24 @@ class AckReceipt(Protocol):
 
 
 @dataclass(frozen=True)
+class Admins:
+    """Who may change the knowledge base from Slack, per workspace.
+
+    ``LICENSEBOT_ADMINS`` entries are ``T…:U…`` (that user in that workspace) or a bare
+    ``U…``, which counts in whichever workspace the request comes from: only
+    single-workspace mode accepts those, because with many installs the same id could
+    be claimed by another workspace.
+    """
+
+    entries: frozenset[str] = frozenset()
+
+    def allows(self, team: str | None, user: str) -> bool:
+        if not user:
+            return False
+        return user in self.entries or (team is not None and f"{team}:{user}" in self.entries)
+
+
+@dataclass(frozen=True)
 class Deps:
     kb: KnowledgeBase
     audit: Auditor
@@ -144,7 +162,7 @@ class Deps:
     # Slow Web API work (answers to mentions and DMs, button follow-ups, reloads) goes
     # here, so the listener threads stay free to ack commands within Slack's 3 s.
     background: Background
-    admins: frozenset[str] = frozenset()
+    admins: Admins = Admins()
     top_k: int = 3
     bot_version: str = "0"
     # How often replicas look for knowledge-base changes (None or 0: never), for /kb status.

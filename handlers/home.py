@@ -30,7 +30,7 @@ from handlers.deps import Deps
 from handlers.kb.admin import KbRequest, denied, is_admin
 from handlers.kb.reload import reload_and_report
 from handlers.replies import api_error, in_background
-from handlers.requests import request_id
+from handlers.requests import context_team, request_id
 from handlers.threads import Reply, Turns
 from knowledge.evaluation.gaps import DEFAULT_DAYS, gaps_digest
 
@@ -50,7 +50,7 @@ def _metadata(view: dict[str, Any] | None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def home_state(deps: Deps, user: str, *, page: int = 0) -> HomeState:
+def home_state(deps: Deps, user: str, *, team: str | None, page: int = 0) -> HomeState:
     kb = deps.kb
     snap = kb.snapshot
     counts: dict[str, int] = {}
@@ -64,7 +64,7 @@ def home_state(deps: Deps, user: str, *, page: int = 0) -> HomeState:
             log.error("home.history_unavailable", user=user, error=str(exc))
             error = HISTORY_UNAVAILABLE
     admin = None
-    if is_admin(deps, user):
+    if deps.admins.allows(team, user):
         since = dt.datetime.now(dt.UTC) - dt.timedelta(days=DEFAULT_DAYS)
         items = []
         if deps.history is not None:
@@ -90,9 +90,15 @@ def home_state(deps: Deps, user: str, *, page: int = 0) -> HomeState:
 
 
 def publish(
-    deps: Deps, client: WebClient, user: str, *, channel: str | None, page: int = 0
+    deps: Deps,
+    client: WebClient,
+    user: str,
+    *,
+    team: str | None,
+    channel: str | None,
+    page: int = 0,
 ) -> bool:
-    view = home_view(home_state(deps, user, page=page))
+    view = home_view(home_state(deps, user, team=team, page=page))
     view["private_metadata"] = json.dumps({"c": channel, "p": page}, separators=(",", ":"))
     try:
         client.views_publish(user_id=user, view=view)
@@ -146,13 +152,14 @@ class Home:
         dm = channel if isinstance(channel, str) else None
 
         def run() -> None:
-            publish(self.deps, client, user, channel=dm)
+            publish(self.deps, client, user, team=context_team(context), channel=dm)
 
         in_background(self.deps, run, request_id=request_id(context), surface="home")
 
     def on_sources_page(self, page: int, click: Click) -> None:
         meta = _view_of(click)
-        publish(self.deps, click.client, click.req.user, channel=_channel(meta), page=page)
+        req = click.req
+        publish(self.deps, click.client, req.user, team=req.team, channel=_channel(meta), page=page)
 
     def on_ask(self, question: str, click: Click) -> None:
         # The direct message with the bot (from app_home_opened); the user id opens it too.
@@ -169,11 +176,12 @@ class Home:
             channel=_channel(meta) or "",
             team=click.req.team,
         )
-        if not is_admin(self.deps, user):
+        if not is_admin(self.deps, req):
             denied(self.deps, req, "home reload")
         else:
             reload_and_report(self.deps, req)
-        publish(self.deps, click.client, user, channel=_channel(meta), page=_page(meta))
+        channel, page = _channel(meta), _page(meta)
+        publish(self.deps, click.client, user, team=req.team, channel=channel, page=page)
 
 
 def register(app: App, deps: Deps) -> None:

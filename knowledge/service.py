@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import time
@@ -287,6 +288,19 @@ class KnowledgeBase:
         # The full timeline of one snapshot, built on first use and dropped with it.
         self._timeline_cache: tuple[Snapshot, Timeline] | None = None
         self._prompts_cache: tuple[Snapshot, tuple[Prompt, ...]] | None = None
+        self._listeners: list[Callable[[ReloadResult], None]] = []
+
+    def on_reloaded(self, listener: Callable[[ReloadResult], None]) -> Callable[[], None]:
+        """Call ``listener`` after every reload that swapped a snapshot in, whoever
+        asked for it (e.g. to tell other replicas); its failures are logged, never raised.
+        Returns the function that stops it."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return remove
 
     @classmethod
     def load(
@@ -381,9 +395,14 @@ class KnowledgeBase:
             self._snapshot = new
             self.last_reload, self.last_reload_error = result, None
             _report(progress, "swap", started, f"now serving kb_version {new.kb_version}")
-            return result
         finally:
             self._reload_lock.release()
+        for listener in list(self._listeners):
+            try:
+                listener(result)
+            except Exception as exc:
+                log.warning("kb.reload_listener_failed", error=repr(exc))
+        return result
 
     def _keep_for_replay(self, loaded: LoadedKB) -> list[Problem]:
         """Store the version before it can serve (as ``load_snapshot`` does); [] if stored."""

@@ -25,10 +25,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
-from bench_slack import event_body, running_bot, signed_post  # noqa: E402
 from fake_slack import TEAM_ID  # noqa: E402
+from slack_load import event_body, running_bot, signed_post  # noqa: E402
 
 COMMANDS = (("/ask", "Which US companies is Huawei talking to?"), ("/timeline", "entity list"))
 FORM = "application/x-www-form-urlencoded"

@@ -115,7 +115,7 @@ def display_url(url: str) -> str:
         return "(unparseable database URL)"
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     """The driver's first line, not SQLAlchemy's statement dump and help link."""
     orig = getattr(exc, "orig", None)
     lines = str(orig if orig is not None else exc).strip().splitlines()
@@ -236,7 +236,7 @@ class PostgresTrail(ChainedTrail):
             except SQLAlchemyError as exc:
                 self._fail(exc, event)
                 raise AuditUnavailable(
-                    f"audit database {self.where} cannot be written: {_describe(exc)}"
+                    f"audit database {self.where} cannot be written: {describe(exc)}"
                 ) from exc
             self._seq, self._head = int(rec["seq"]), str(rec["hash"])
             self._healthy = True
@@ -289,7 +289,7 @@ class PostgresTrail(ChainedTrail):
         # Look for the table again next time, as a restarted process would.
         self._table_ready = False
         self._healthy = False
-        self._last_error = _describe(exc)
+        self._last_error = describe(exc)
         _log.error(
             "audit.unavailable", database=self.where, error=self._last_error, failed_event=event
         )
@@ -322,7 +322,7 @@ def _snapshot(url: str) -> Iterator[Connection]:
                     )
                 yield conn
     except SQLAlchemyError as exc:
-        raise DatabaseUnreadable(f"cannot read {display_url(url)}: {_describe(exc)}") from exc
+        raise DatabaseUnreadable(f"cannot read {display_url(url)}: {describe(exc)}") from exc
     finally:
         engine.dispose()
 

@@ -137,6 +137,17 @@ def _reported_problem(fields: dict[str, Any]) -> Problem:
 
 
 def _print_report(report: dict[str, Any]) -> int:
+    code = _print_outcome(report)
+    # Under `serve --workers N` the supervisor reports each worker too.
+    for worker in report.get("workers") or []:
+        print(
+            f"  worker {worker.get('pid')}: {worker.get('outcome')}, "
+            f"serving kb_version {worker.get('serving')}"
+        )
+    return code
+
+
+def _print_outcome(report: dict[str, Any]) -> int:
     outcome = report.get("outcome")
     if outcome == "reloaded":
         print(
@@ -200,7 +211,8 @@ def run_status(args: argparse.Namespace) -> int:
     if info is None:
         print(f"server: none found (no {PID_FILE} in {settings.data_dir})")
     elif process_is(info):
-        print(f"server: pid {info.pid}, knowledge base {info.kb_dir}")
+        workers = f", {info.workers} workers" if info.workers > 1 else ""
+        print(f"server: pid {info.pid}{workers}, knowledge base {info.kb_dir}")
     else:
         print(f"server: pid {info.pid} is not running (stale {PID_FILE})")
     report = read_result(settings.data_dir)

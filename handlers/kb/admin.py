@@ -45,8 +45,8 @@ class KbRequest:
         }
 
 
-def is_admin(deps: Deps, user: str) -> bool:
-    return bool(user) and user in deps.admins
+def is_admin(deps: Deps, req: KbRequest) -> bool:
+    return deps.admins.allows(req.team, req.user)
 
 
 def audit(deps: Deps, event: str, **fields: Any) -> bool:

@@ -170,10 +170,10 @@ class KbCommand:
         if not sub or is_help(sub):
             ack_with(ack, kb_usage_message())
         elif sub == "status":
-            ack_with(ack, status_message(deps, admin=is_admin(deps, req.user)))
+            ack_with(ack, status_message(deps, admin=is_admin(deps, req)))
         elif sub == "sources":
             ack_with(ack, sources_message(deps))
-        elif sub in ADMIN_ONLY and not is_admin(deps, req.user):
+        elif sub in ADMIN_ONLY and not is_admin(deps, req):
             denied(deps, req, f"/kb {sub}")
             action = ADMIN_ONLY[sub]
             ack_with(ack, kb_denied_message(action))

@@ -255,7 +255,7 @@ class KbUpload:
             channel=str(event.get("channel") or ""),
             team=context_team(context),
         )
-        if not is_admin(self.deps, req.user):
+        if not is_admin(self.deps, req):
             denied(self.deps, req, "kb add (file upload)")
             post_message(client, kb_denied_message("add articles"), channel=req.channel)
             return

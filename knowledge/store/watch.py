@@ -54,10 +54,12 @@ class KBPoller:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def poll_once(self) -> PollOutcome:
+    def poll_once(self, *, by: str = POLL_BY, force: bool = False) -> PollOutcome:
+        """One check; ``force`` compares contents even when the fingerprint has not moved
+        (a peer said the directory changed, and a shared volume's metadata may lag)."""
         try:
             fingerprint = dir_fingerprint(self.kb.kb_dir)
-            if fingerprint == self._seen:
+            if fingerprint == self._seen and not force:
                 return "unchanged"
             if directory_version(self.kb.kb_dir) == self.kb.kb_version:
                 self._seen = fingerprint
@@ -68,7 +70,7 @@ class KBPoller:
             with no_addition_running(self.kb.kb_dir) as settled:
                 if not settled:
                     return "busy"
-                result = self.kb.reload(by=POLL_BY)
+                result = self.kb.reload(by=by)
         except ReloadInProgress:
             # Leave the fingerprint unseen: the next poll looks again.
             return "busy"
@@ -76,7 +78,7 @@ class KBPoller:
             self._seen = fingerprint
             log.warning(
                 "kb.reload_refused",
-                by=POLL_BY,
+                by=by,
                 kb_dir=str(self.kb.kb_dir),
                 serving=self.kb.kb_version,
                 problems=[str(p) for p in exc.problems],
@@ -90,7 +92,7 @@ class KBPoller:
         self._last_error = None
         log.info(
             "kb.reloaded",
-            by=POLL_BY,
+            by=by,
             old_version=result.old_version,
             new_version=result.new_version,
             added=list(result.added),

@@ -13,7 +13,7 @@ import yaml
 import handlers.blocks.refs
 from bot.app import LicenseBotApp, build_deps, create_app
 from bot.audit.records import AnswerRecords
-from bot.settings import load_settings
+from bot.settings import DEFAULT_SLACK_SCOPES, load_settings
 from knowledge.service import KnowledgeBase
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,6 +142,12 @@ def test_scopes_cover_what_is_registered(manifest: dict[str, Any], app: LicenseB
     assert needed <= scopes
     # Nothing beyond that: no multi-person DMs, no posting under other names.
     assert not scopes & {"mpim:history", "chat:write.customize"}
+
+
+def test_oauth_installs_ask_for_the_manifest_scopes(manifest: dict[str, Any]) -> None:
+    # SLACK_SCOPES defaults to what the manifest grants a single-workspace install.
+    assert set(DEFAULT_SLACK_SCOPES) == set(manifest["oauth_config"]["scopes"]["bot"])
+    assert len(DEFAULT_SLACK_SCOPES) == len(set(DEFAULT_SLACK_SCOPES))
 
 
 def test_http_mode_urls_and_socket_mode_default(manifest: dict[str, Any]) -> None:

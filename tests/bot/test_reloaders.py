@@ -29,6 +29,7 @@ from bot.reloaders import (
     read_result,
     remove_pid_file,
     request_reload,
+    worker_result_file,
     write_pid_file,
 )
 from bot.settings import load_settings
@@ -334,3 +335,24 @@ def test_licensebot_kb_reload_signals_another_process(kb_dir: Path, data_dir: Pa
         finally:
             if server.poll() is None:
                 server.kill()
+
+
+def test_a_worker_reports_in_its_own_file_and_leaves_the_pid_file_alone(
+    kb_dir: Path, data_dir: Path
+) -> None:
+    settings = load_settings(data_dir=data_dir, kb_dir=kb_dir, kb_poll_seconds=0)
+    kb = KnowledgeBase.load(kb_dir)
+    name = worker_result_file(os.getpid())
+    with kb_maintenance(settings, kb, None, supervisor_pid=os.getppid()):
+        assert not (data_dir / PID_FILE).exists()
+        started = read_result(data_dir, name)
+        assert started is not None
+        assert (started["pid"], started["seq"], started["outcome"]) == (os.getpid(), 0, "started")
+        assert started["serving"] == kb.kb_version
+        os.kill(os.getpid(), signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while (read_result(data_dir, name) or {}).get("seq") != 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert read_result(data_dir, RESULT_FILE) is None  # the supervisor writes that one
+    assert not (data_dir / name).exists()

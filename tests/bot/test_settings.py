@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.settings import DEFAULT_SLACK_API_URL, SettingsError, load_settings
+from bot.settings import DEFAULT_SLACK_API_URL, DEFAULT_SLACK_SCOPES, SettingsError, load_settings
 
 VARIABLES = (
     "SLACK_BOT_TOKEN",
@@ -20,6 +20,11 @@ VARIABLES = (
     "LICENSEBOT_ADMINS",
     "LICENSEBOT_DATA_DIR",
     "LICENSEBOT_LOG_LEVEL",
+    "LICENSEBOT_WORKERS",
+    "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET",
+    "SLACK_SCOPES",
+    "SLACK_REDIRECT_URI",
 )
 BOT_TOKEN = "xoxb-1234567890-abcdefghijkl"
 SECRET = "0123456789abcdef0123456789abcdef"
@@ -80,6 +85,13 @@ def test_dotenv_file(tmp_path: Path) -> None:
         ("LICENSEBOT_REDIS_URL", "redis://127.0.0.1:6379/0?socket_timeout=soon"),
         ("LICENSEBOT_REDIS_KEY_PREFIX", "has space:"),
         ("LICENSEBOT_REDIS_KEY_PREFIX", ""),
+        ("LICENSEBOT_ADMINS", "acme:U01ADMIN"),
+        ("LICENSEBOT_ADMINS", "T01ACME:"),
+        ("LICENSEBOT_WORKERS", "0"),
+        ("LICENSEBOT_WORKERS", "1000"),
+        ("SLACK_SCOPES", "chat:write, not a scope"),
+        ("SLACK_SCOPES", " , "),
+        ("SLACK_REDIRECT_URI", "slack.example/redirect"),
     ],
 )
 def test_malformed_values_name_the_variable(
@@ -138,3 +150,85 @@ def test_serve_with_a_malformed_setting_exits_2(
     code, err = serve(["serve"], capsys)
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and "LICENSEBOT_PORT" in err
+
+
+def test_oauth_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_CLIENT_ID", "1111.2222")
+    monkeypatch.setenv("SLACK_CLIENT_SECRET", "client-secret-0123")
+    monkeypatch.setenv("SLACK_SCOPES", "chat:write, commands,app_mentions:read")
+    monkeypatch.setenv("LICENSEBOT_ADMINS", "T01ACME:U01ADMIN,T02GLOBEX:U01ADMIN")
+    settings = load_settings()
+    assert settings.oauth_enabled and not settings.has_slack_http_credentials
+    assert settings.slack_scopes == ("chat:write", "commands", "app_mentions:read")
+    assert settings.admins == frozenset({"T01ACME:U01ADMIN", "T02GLOBEX:U01ADMIN"})
+    assert "client-secret-0123" not in repr(settings)
+
+
+def test_single_workspace_is_the_default() -> None:
+    settings = load_settings()
+    assert not settings.oauth_enabled
+    assert settings.slack_scopes == DEFAULT_SLACK_SCOPES
+    assert settings.workers == 1
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SLACK_CLIENT_ID": "1111.2222"}, "SLACK_CLIENT_ID is set without SLACK_CLIENT_SECRET"),
+        ({"SLACK_CLIENT_SECRET": "s3cret-value"}, "without SLACK_CLIENT_ID"),
+        (
+            {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s", "SLACK_BOT_TOKEN": BOT_TOKEN},
+            "not both",
+        ),
+        (
+            {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s", "LICENSEBOT_ADMINS": "U01A"},
+            "T0123ABCD:U01A",
+        ),
+    ],
+)
+def test_conflicting_ways_to_authorize_are_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert expected in message and "\n" not in message
+    assert "s3cret-value" not in message and BOT_TOKEN not in message
+
+
+def test_oauth_serve_needs_only_the_signing_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SLACK_CLIENT_ID", "1111.2222")
+    monkeypatch.setenv("SLACK_CLIENT_SECRET", "client-secret-0123")
+    code, err = serve(["serve"], capsys)
+    assert code == 2
+    assert err.startswith("licensebot: missing SLACK_SIGNING_SECRET:")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["serve", "--workers", "0"], "must be between 1 and 64"),
+        (["serve", "--workers", "two"], "not a number"),
+    ],
+)
+def test_bad_worker_counts_are_refused(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_workers_are_for_http_mode(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-A111-222-abcdef")
+    code, err = serve(["serve", "--socket-mode", "--workers", "2"], capsys)
+    assert code == 2
+    assert "--workers is for HTTP mode" in err and len(err.strip().splitlines()) == 1

@@ -435,3 +435,11 @@ def make_bot(
 @pytest.fixture
 def bot(make_bot: BotFactory) -> Bot:
     return make_bot()
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Any]:
+    """``licensebot serve`` as real processes (``serving.serve_processes``)."""
+    from serving import serve_processes  # serving imports this module
+
+    yield from serve_processes(tmp_path)

@@ -3,17 +3,30 @@
 Serves ``POST /api/<method>`` (auth.test, chat.postMessage, chat.postEphemeral,
 chat.update, views.open, views.publish, views.update, assistant.threads.setStatus,
 assistant.threads.setSuggestedPrompts, assistant.threads.setTitle, files.info,
-apps.connections.open), ``POST /response/<id>``
-for ``response_url`` posts, and ``GET /files/<name>`` for file downloads. Scripts
-make the next N calls of a method (or all of them) answer with a given status,
-headers and body, e.g. 429 with ``Retry-After: 1`` or 500; ``slow`` makes a method
-answer only after a delay (``release`` lets every delayed call answer at once).
+apps.connections.open, oauth.v2.access), ``POST /response/<id>`` for ``response_url``
+posts, and ``GET /files/<name>`` for file downloads. Scripts make the next N calls of a
+method (or all of them) answer with a given status, headers and body, e.g. 429 with
+``Retry-After: 1`` or 500; ``slow`` makes a method answer only after a delay (``release``
+lets every delayed call answer at once).
+
+Run on its own (``python tests/e2e/fake_slack.py``), it serves until its stdin closes,
+and ``GET /_stats`` counts the calls of each method (the benchmark's fake lives in a
+process of its own, apart from the app's and the load generator's).
+
+Several workspaces: ``add_workspace`` makes an OAuth code that ``oauth.v2.access``
+exchanges (client id and secret checked, as Slack does, by HTTP basic auth) for that
+workspace's bot token, optionally rotating (``refresh_token`` + ``expires_in``, then
+``grant_type=refresh_token`` issues the next token). Every token the fake issued, and
+the one it was built with, answers ``auth.test`` with its own workspace's ids; a
+rotated-away token answers ``token_expired``.
 """
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -87,11 +100,29 @@ class Script:
     remaining: int | None  # None: for ever
 
 
+@dataclass(frozen=True)
+class Workspace:
+    """A workspace the app can be installed in, with its bot's ids."""
+
+    team_id: str
+    team_name: str
+    bot_user_id: str
+    bot_id: str
+    code: str  # what the OAuth redirect carries for this workspace
+    installer: str
+    rotating: bool = False  # tokens expire and are refreshed
+    expires_in: int = 43_200
+
+
 @dataclass
 class _State:
     calls: list[Call] = field(default_factory=list)
     scripts: dict[str, list[Script]] = field(default_factory=dict)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # id -> (name, bytes)
+    workspaces: dict[str, Workspace] = field(default_factory=dict)  # code -> workspace
+    tokens: dict[str, Workspace | None] = field(default_factory=dict)  # live token -> team
+    expired: set[str] = field(default_factory=set)
+    refresh: dict[str, Workspace] = field(default_factory=dict)  # refresh token -> team
     delays: dict[str, float] = field(default_factory=dict)  # method -> seconds
     released: threading.Event = field(default_factory=threading.Event)
     lock: threading.Condition = field(default_factory=threading.Condition)
@@ -100,10 +131,20 @@ class _State:
 class FakeSlack:
     """``with FakeSlack() as slack:`` — ``slack.api_url`` is what ``SLACK_API_URL`` should be."""
 
-    def __init__(self, token: str = BOT_TOKEN) -> None:
+    def __init__(
+        self,
+        token: str = BOT_TOKEN,
+        *,
+        client_id: str = "1111.2222",
+        client_secret: str = "fake-client-secret-0123456789",
+    ) -> None:
         self.token = token
+        self.client_id = client_id
+        self.client_secret = client_secret
         self._state = _State()
+        self._state.tokens[token] = None  # the default workspace (TEAM_ID)
         self._ts = itertools.count(1)
+        self._issued = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -170,6 +211,42 @@ class FakeSlack:
         """Answer 200 with ``{"ok": false, "error": error}`` (how Slack reports most errors)."""
         self.fail(method, status=200, times=times, body={"ok": False, "error": error})
 
+    def add_workspace(
+        self,
+        team_id: str,
+        *,
+        name: str | None = None,
+        rotating: bool = False,
+        expires_in: int = 43_200,
+    ) -> Workspace:
+        """A workspace that can install the app; its OAuth code is ``workspace.code``."""
+        suffix = team_id[1:]
+        workspace = Workspace(
+            team_id=team_id,
+            team_name=name or f"Workspace {team_id}",
+            bot_user_id=f"UB{suffix}",
+            bot_id=f"BB{suffix}",
+            code=f"code-{team_id}-{next(self._issued)}",
+            installer=f"UI{suffix}",
+            rotating=rotating,
+            expires_in=expires_in,
+        )
+        with self._state.lock:
+            self._state.workspaces[workspace.code] = workspace
+        return workspace
+
+    def tokens_of(self, team_id: str) -> list[str]:
+        """Every token issued for the workspace, oldest first (rotated-away ones too)."""
+        with self._state.lock:
+            return [t for t, w in self._state.tokens.items() if w and w.team_id == team_id]
+
+    def team_of(self, token: str) -> str | None:
+        with self._state.lock:
+            if token not in self._state.tokens:
+                return None
+            workspace = self._state.tokens[token]
+        return workspace.team_id if workspace is not None else TEAM_ID
+
     def slow(self, method: str, seconds: float) -> None:
         """Every later call of ``method`` answers after ``seconds`` (or at ``release``)."""
         with self._state.lock:
@@ -197,6 +274,14 @@ class FakeSlack:
     def calls(self, method: str | None = None) -> list[Call]:
         with self._state.lock:
             return [c for c in self._state.calls if method is None or c.method == method]
+
+    def counts(self) -> dict[str, int]:
+        """How many calls of each method so far."""
+        with self._state.lock:
+            found: dict[str, int] = {}
+            for call in self._state.calls:
+                found[call.method] = found.get(call.method, 0) + 1
+            return found
 
     def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
         """Block until ``method`` was called ``count`` times; those calls."""
@@ -249,14 +334,38 @@ class FakeSlack:
                 scripts.pop(0)
             return None
 
+    def _token(self, body: dict[str, Any], headers: dict[str, str]) -> str | None:
+        auth = headers.get("authorization", "")
+        if auth.startswith("Bearer "):
+            return auth.removeprefix("Bearer ")
+        token = body.get("token")
+        return token if isinstance(token, str) else None
+
     def _answer(self, method: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
         if method == "response_url":
             return {}
-        auth = headers.get("authorization", "")
-        if auth != f"Bearer {self.token}" and body.get("token") != self.token:
-            return {"ok": False, "error": "invalid_auth"}
+        if method == "oauth.v2.access":
+            return self._oauth_access(body, headers)
+        token = self._token(body, headers)
+        with self._state.lock:
+            if token in self._state.expired:
+                return {"ok": False, "error": "token_expired"}
+            if token not in self._state.tokens:
+                return {"ok": False, "error": "invalid_auth"}
+            workspace = self._state.tokens[token]
         ts = f"{1700000000 + next(self._ts)}.000100"
         if method == "auth.test":
+            if workspace is not None:
+                return {
+                    "ok": True,
+                    "url": f"https://{workspace.team_id.lower()}.slack.test/",
+                    "team": workspace.team_name,
+                    "user": "licensebot",
+                    "team_id": workspace.team_id,
+                    "user_id": workspace.bot_user_id,
+                    "bot_id": workspace.bot_id,
+                    "is_enterprise_install": False,
+                }
             return {
                 "ok": True,
                 "url": "https://fake.slack.test/",
@@ -316,6 +425,51 @@ class FakeSlack:
         view_id = str(body.get("view_id") or "V" + ts.replace(".", "")[:10])
         return {"ok": True, "view": {**view, "id": view_id, "hash": f"h{ts}"}}
 
+    def _oauth_access(self, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        """``oauth.v2.access``: a code for a bot token, or (rotation) a refresh token for
+        the next one; the client's id and secret come as HTTP basic auth."""
+        auth = headers.get("authorization", "")
+        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        if auth != f"Basic {expected}":
+            return {"ok": False, "error": "invalid_client_id"}
+        with self._state.lock:
+            if body.get("grant_type") == "refresh_token":
+                workspace = self._state.refresh.pop(str(body.get("refresh_token")), None)
+                if workspace is None:
+                    return {"ok": False, "error": "invalid_refresh_token"}
+                for old, owner in list(self._state.tokens.items()):
+                    if owner is workspace:
+                        del self._state.tokens[old]
+                        self._state.expired.add(old)
+            else:
+                workspace = self._state.workspaces.pop(str(body.get("code")), None)
+                if workspace is None:
+                    return {"ok": False, "error": "invalid_code"}
+            n = next(self._issued)
+            token = (
+                f"xoxb-{workspace.team_id}-{n}"
+                if not workspace.rotating
+                else f"xoxe.xoxb-{workspace.team_id}-{n}"
+            )
+            self._state.tokens[token] = workspace
+            answer: dict[str, Any] = {
+                "ok": True,
+                "app_id": "A0APP0001",
+                "authed_user": {"id": workspace.installer},
+                "scope": "app_mentions:read,chat:write,commands,im:history,files:read",
+                "token_type": "bot",
+                "access_token": token,
+                "bot_user_id": workspace.bot_user_id,
+                "team": {"id": workspace.team_id, "name": workspace.team_name},
+                "enterprise": None,
+                "is_enterprise_install": False,
+            }
+            if workspace.rotating:
+                refresh = f"xoxe-1-refresh-{workspace.team_id}-{n}"
+                self._state.refresh[refresh] = workspace
+                answer.update(refresh_token=refresh, expires_in=workspace.expires_in)
+            return answer
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
@@ -338,12 +492,20 @@ class FakeSlack:
 
             def do_GET(self) -> None:
                 headers = self._headers()
+                if self.path == "/_stats":
+                    # For a fake in another process (scripts/bench_slack.py): calls so far.
+                    stats = {"calls": fake.counts()}
+                    self._send(
+                        200, json.dumps(stats).encode(), {"Content-Type": "application/json"}
+                    )
+                    return
                 if self.path.startswith("/files/"):
                     file_id = self.path.removeprefix("/files/")
                     fake._record(Call("file", self.path, headers, {"file": file_id}, time.time()))
                     with fake._state.lock:
                         known = fake._state.files.get(file_id)
-                    if known is None or headers.get("authorization") != f"Bearer {fake.token}":
+                    token = headers.get("authorization", "").removeprefix("Bearer ")
+                    if known is None or fake.team_of(token) is None:
                         self._send(404, b"not found", {"Content-Type": "text/plain"})
                         return
                     self._send(200, known[1], {"Content-Type": "application/octet-stream"})
@@ -385,3 +547,16 @@ class FakeSlack:
                 self._send(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
 
         return Handler
+
+
+def main() -> None:
+    """Serve a fake on its own (``python tests/e2e/fake_slack.py``) until stdin closes: one
+    JSON line on stdout says where; ``GET /_stats`` counts the calls."""
+
+    with FakeSlack() as fake:
+        print(json.dumps({"url": fake.url, "api_url": fake.api_url}), flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
