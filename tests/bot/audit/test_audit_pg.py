@@ -187,7 +187,12 @@ def test_processes_starting_together_append_one_chain(pg_schema_url: str, tmp_pa
         by_writer.setdefault(tag, []).append(int(i))
     assert by_writer == {f"p{n}": list(range(per_process)) for n in range(processes)}
     # The writers raced to create the table; exactly one did.
-    triggers = sql(pg_schema_url, f"SELECT count(*) FROM pg_trigger WHERE tgname LIKE '{TABLE}%'")
+    # pg_trigger spans every schema: count only this test's (others may run beside it).
+    triggers = sql(
+        pg_schema_url,
+        "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        f"WHERE t.tgname LIKE '{TABLE}%' AND c.relnamespace = current_schema()::regnamespace",
+    )
     assert triggers == [(2,)]
 
 
