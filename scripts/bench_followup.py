@@ -87,6 +87,9 @@ def measure(server: Server, fake: Fake, requests: int, threads: int, offset: int
         assert status == 200, status
         roots.append(ts)
     wait_posted(fake, base + threads)
+    # A thread is remembered right after its answer is posted: give the last ones that
+    # moment (a person replies seconds later, never within the same millisecond).
+    time.sleep(0.3)
     acks: list[float] = []
     answers: list[float] = []
     for i in range(requests):
