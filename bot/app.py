@@ -23,13 +23,14 @@ from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from bot import __version__
+from bot.audit.backend import open_history
 from bot.dedupe import dedupe_unavailable
 from bot.delivery.ack_receipt import Receipt, pending_receipt
 from bot.delivery.client import build_web_client
 from bot.delivery.pool import DeliveryPool
 from bot.http.signature import was_verified
 from bot.settings import Settings, SettingsError
-from bot.stores.choose import dedupe_store
+from bot.stores.choose import conversation_store, dedupe_store
 from handlers.blocks.notices import failure_message
 from handlers.deps import ACK_RECEIPT, Admins, Auditor, Background, Deps, StoreUnavailable
 from handlers.replies import private_payload, report_crash
@@ -44,11 +45,16 @@ HANDLER_MODULES: tuple[str, ...] = (
     "handlers.ask",
     "handlers.timeline",
     "handlers.kb.command",
-    # Before handlers.conversation: its DM listener takes every message, this one only
-    # file shares.
+    # Before handlers.conversation, whose DM listener takes every message: Bolt runs the
+    # first listener that matches, and these take only file shares and thread replies.
     "handlers.kb.upload",
+    "handlers.followup",
     "handlers.conversation",
     "handlers.answer_buttons",
+    "handlers.feedback_form",
+    "handlers.home",
+    "handlers.agent",
+    "handlers.claims",
 )
 
 # Listener threads: commands hold one until they ack, so keep plenty free. Listeners only
@@ -257,7 +263,8 @@ def build_deps(
     """The handlers' dependencies from the settings; ``workers`` (processes serving on this
     host) picks the event dedupe store (``bot.stores.choose.dedupe_store``); a
     ``DeliveryPool`` of its own unless ``background`` is given; ``replica`` names this
-    replica in ``/kb status`` (default: host:pid)."""
+    replica in ``/kb status`` (default: host:pid). Threads the bot answered in are kept
+    in ``conversation_store`` (SQLite or Redis, never memory)."""
     return Deps(
         kb=kb,
         audit=audit,
@@ -268,6 +275,9 @@ def build_deps(
         bot_version=__version__,
         kb_poll_seconds=settings.kb_poll_seconds,
         replica=replica,
+        conversations=conversation_store(settings),
+        history=open_history(settings),
+        agent_view=settings.agent_view,
     )
 
 

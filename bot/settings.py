@@ -15,7 +15,15 @@ from bot.stores.redis_url import check_redis_url
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 MAX_WORKERS = 64
 # The bot scopes of manifest.yml (tests/bot/test_manifest.py keeps the two in step).
-DEFAULT_SLACK_SCOPES = ("app_mentions:read", "chat:write", "commands", "im:history", "files:read")
+DEFAULT_SLACK_SCOPES = (
+    "app_mentions:read",
+    "chat:write",
+    "commands",
+    "im:history",
+    "channels:history",
+    "groups:history",
+    "files:read",
+)
 # A workspace id, as LICENSEBOT_ADMINS qualifies a user with it.
 _TEAM_ID = re.compile(r"T[A-Z0-9]{2,}")
 _SCOPE = re.compile(r"[a-z][a-z0-9_.]*(?::[a-z0-9_.]+)*")
@@ -79,6 +87,13 @@ class Settings(BaseSettings):
         pattern=r"^[!-~]+$",  # printable ASCII, no spaces
         validation_alias="LICENSEBOT_REDIS_KEY_PREFIX",
     )
+    # How long the bot remembers a thread it answered in (for follow-ups without a mention).
+    thread_ttl_days: float = Field(
+        30.0, gt=0, le=3650, validation_alias="LICENSEBOT_THREAD_TTL_DAYS"
+    )
+    # The app was created from manifest-agent.yml (Slack's agent messaging experience):
+    # direct messages are answered in threads, with a "thinking" status and suggested prompts.
+    agent_view: bool = Field(False, validation_alias="LICENSEBOT_AGENT_VIEW")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias="LICENSEBOT_LOG_LEVEL"
     )

@@ -1,17 +1,16 @@
-"""The answer message's buttons: Post to channel, Full article, Helpful / Not helpful."""
+"""The answer message's buttons: Post to channel, Full article, Helpful (Not helpful opens
+the form of ``handlers.feedback_form``)."""
 
 from __future__ import annotations
 
 import structlog
 from slack_bolt import App
-from slack_sdk.errors import SlackApiError, SlackClientError
 
 from handlers.blocks.answer import answer_message
 from handlers.blocks.article import article_view
 from handlers.blocks.notices import notice_message, unavailable_message
 from handlers.blocks.refs import (
     ACTION_FEEDBACK_HELPFUL,
-    ACTION_FEEDBACK_NOT_HELPFUL,
     ACTION_FULL_ARTICLE,
     ACTION_POST_TO_CHANNEL,
     ArticleRef,
@@ -24,8 +23,9 @@ from handlers.blocks.refs import (
 from handlers.buttons import Button, Click, confirm_posted, post_publicly, tell
 from handlers.deps import AuditUnavailable, Deps
 from handlers.flow import AnswerFlow
-from handlers.replies import api_error, apologize, tell_privately
+from handlers.replies import apologize, open_view, tell_privately
 from handlers.requests import valid_user_id
+from handlers.threads import ThreadRegistry
 
 log = structlog.get_logger("licensebot.slack")
 
@@ -34,7 +34,7 @@ _SHARE = Button(
     "post_to_channel", "post_to_channel", decode_share, _STALE_BUTTON, lambda ref: ref.question
 )
 _ARTICLE = Button("full_article", "full_article", decode_article, _STALE_BUTTON)
-_FEEDBACK = Button("feedback", "feedback", decode_feedback, _STALE_BUTTON)
+FEEDBACK = Button("feedback", "feedback", decode_feedback, _STALE_BUTTON)
 
 
 class AnswerButtons:
@@ -43,6 +43,7 @@ class AnswerButtons:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.flow = AnswerFlow(deps)
+        self.threads = ThreadRegistry(deps.conversations)
 
     def on_post_to_channel(self, ref: ShareRef, click: Click) -> None:
         req, response_url, client = click.req, click.response_url, click.client
@@ -68,6 +69,10 @@ class AnswerButtons:
             note=note,
         )
         sent, via = post_publicly(client, message, req, response_url)
+        root_ts = req.thread_ts or sent.ts
+        if sent.ok and root_ts is not None:
+            # The posted answer starts a thread the asker can follow up in.
+            self.threads.remember_answer(req, root_ts, answer, top=ref.top)
         self.flow.finish(req, answer, ts=sent.ts, error=sent.error, via=via)
         if sent.ok:
             confirm_posted(client, response_url)
@@ -127,19 +132,11 @@ class AnswerButtons:
                 response_url=response_url,
             )
             return
-        trigger_id = body.get("trigger_id")
-        error: str | None = None
-        view_id: str | None = None
-        try:
-            opened = client.views_open(trigger_id=str(trigger_id), view=view)
-            view_id = (opened.get("view") or {}).get("id")
-        except SlackApiError as exc:
-            error = api_error(exc)
-        except (SlackClientError, OSError) as exc:
-            error = type(exc).__name__
+        opened = open_view(client, body.get("trigger_id"), view)
+        error = opened.error
         self.flow.delivered(
             req,
-            ts=view_id,
+            ts=opened.ts,
             error=error,
             via="views.open",
             log_event="article.shown",
@@ -150,12 +147,13 @@ class AnswerButtons:
             apologize(client, req, response_url=response_url, what="open the article")
 
     def on_feedback_helpful(self, ref: FeedbackRef, click: Click) -> None:
-        self.feedback(ref, click, helpful=True)
+        if self.record_feedback(ref, click, helpful=True):
+            thanks = notice_message("Thanks — I noted that this answer was helpful.")
+            tell(click.client, click.req, click.response_url, thanks)
 
-    def on_feedback_not_helpful(self, ref: FeedbackRef, click: Click) -> None:
-        self.feedback(ref, click, helpful=False)
-
-    def feedback(self, ref: FeedbackRef, click: Click, *, helpful: bool) -> None:
+    def record_feedback(self, ref: FeedbackRef, click: Click, *, helpful: bool) -> bool:
+        """Audit ``answer.feedback`` for the answer ``ref`` names; False (the user told)
+        when it could not be recorded."""
         req, response_url, client = click.req, click.response_url, click.client
         try:
             self.deps.audit.record(
@@ -171,15 +169,9 @@ class AnswerButtons:
             )
         except AuditUnavailable as exc:
             self.flow.refused(req, exc)
-            tell(
-                client,
-                req,
-                response_url,
-                notice_message(
-                    f"I couldn't record your feedback right now (ref {req.request_id})."
-                ),
-            )
-            return
+            message = f"I couldn't record your feedback right now (ref {req.request_id})."
+            tell(client, req, response_url, notice_message(message))
+            return False
         log.info(
             "feedback.recorded",
             request_id=ref.request_id,
@@ -189,20 +181,11 @@ class AnswerButtons:
             helpful=helpful,
             passage_ids=list(ref.passage_ids),
         )
-        verdict = "helpful" if helpful else "not helpful"
-        tell(
-            client,
-            req,
-            response_url,
-            notice_message(f"Thanks — I noted that this answer was {verdict}."),
-        )
+        return True
 
 
 def register(app: App, deps: Deps) -> None:
     buttons = AnswerButtons(deps)
     app.action(ACTION_POST_TO_CHANNEL)(_SHARE.listener(deps, buttons.on_post_to_channel))
     app.action(ACTION_FULL_ARTICLE)(_ARTICLE.listener(deps, buttons.on_full_article))
-    app.action(ACTION_FEEDBACK_HELPFUL)(_FEEDBACK.listener(deps, buttons.on_feedback_helpful))
-    app.action(ACTION_FEEDBACK_NOT_HELPFUL)(
-        _FEEDBACK.listener(deps, buttons.on_feedback_not_helpful)
-    )
+    app.action(ACTION_FEEDBACK_HELPFUL)(FEEDBACK.listener(deps, buttons.on_feedback_helpful))

@@ -6,10 +6,12 @@ module's ``register(app, deps)``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from knowledge.evaluation.gaps import GapItem
 from knowledge.service import KnowledgeBase
 
 
@@ -66,7 +68,7 @@ class Auditor(Protocol):
 
 
 class StoreUnavailable(RuntimeError):
-    """A shared store (dedupe, later the thread registry) cannot be reached right now."""
+    """A shared store (dedupe, the thread registry) cannot be reached right now."""
 
 
 class EventDedupe(Protocol):
@@ -85,6 +87,41 @@ class Background(Protocol):
 
         False when too much is already waiting: then ``work`` never runs.
         """
+        ...
+
+
+class KeyValueStore(Protocol):
+    """Values kept for a while (``bot.stores.ttl.TtlStore``): the threads the bot answered
+    in. Both methods raise ``StoreUnavailable`` when the store cannot answer."""
+
+    def remember(self, key: str, value: str, ttl_seconds: float | None = None) -> None:
+        """Set ``key`` to ``value`` for ``ttl_seconds`` (the store's own TTL if None)."""
+        ...
+
+    def recall(self, key: str) -> str | None:
+        """The value of ``key``, or None when it was never set or has expired."""
+        ...
+
+
+@dataclass(frozen=True)
+class PastQuestion:
+    """A question someone asked, as the audit trail recorded it."""
+
+    question: str
+    request_id: str
+    answered: bool
+    at: dt.datetime | None = None
+
+
+class AuditHistory(Protocol):
+    """What the audit trail can tell the Slack surfaces about the past."""
+
+    def recent_questions(self, user: str, limit: int = 5) -> list[PastQuestion]:
+        """``user``'s last distinct questions, newest first."""
+        ...
+
+    def gap_items(self, since: dt.datetime) -> list[GapItem]:
+        """Refusals for lack of an article and answers marked not helpful since ``since``."""
         ...
 
 
@@ -132,3 +169,9 @@ class Deps:
     kb_poll_seconds: float | None = None
     # The name /kb status gives this replica; None: host:pid.
     replica: str | None = None
+    # The thread registry; None: no follow-ups without a mention.
+    conversations: KeyValueStore | None = None
+    # The audit trail read back (a user's last questions, the gaps); None: not shown.
+    history: AuditHistory | None = None
+    # The app runs Slack's agent messaging experience (manifest-agent.yml).
+    agent_view: bool = False

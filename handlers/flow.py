@@ -25,10 +25,16 @@ class AnswerFlow:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    def prepare(self, req: AskRequest, *, top: int | None = None, **extra: Any) -> Answer:
-        """The answer, durably audited. Raises ``AuditUnavailable``: then say nothing of it."""
+    def prepare(
+        self, req: AskRequest, *, top: int | None = None, skip: int = 0, **extra: Any
+    ) -> Answer:
+        """The answer, durably audited; ``skip`` leaves out its first quotes (the pages of
+        it already shown; recorded, so replay does too). Raises ``AuditUnavailable``: then
+        say nothing of it."""
         top = top if top is not None else self.deps.top_k
-        answer = self.deps.kb.answer(req.question, top)
+        answer = self.deps.kb.answer(req.question, top, skip=skip)
+        if skip:
+            extra["skip"] = skip
         self.record_served(req, **answer.audit_fields(top=top), **extra)
         return answer
 

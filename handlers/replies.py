@@ -73,6 +73,18 @@ def post_message(
     return Delivered(ok=False, error="unreachable")
 
 
+def open_view(client: WebClient, trigger_id: object, view: Mapping[str, Any]) -> Delivered:
+    """views.open for a click's ``trigger_id``; ``ts`` is the opened view's id."""
+    try:
+        opened = client.views_open(trigger_id=str(trigger_id), view=dict(view))
+    except SlackApiError as exc:
+        return Delivered(ok=False, error=api_error(exc))
+    except (SlackClientError, OSError) as exc:
+        return Delivered(ok=False, error=type(exc).__name__)
+    view_id = (opened.get("view") or {}).get("id")
+    return Delivered(ok=True, ts=view_id if isinstance(view_id, str) else None)
+
+
 def post_ephemeral(
     client: WebClient, message: Message, *, channel: str, user: str, thread_ts: str | None = None
 ) -> Delivered:

@@ -167,11 +167,14 @@ class Answer(Frozen):
 
     def audit_fields(self, *, top: int) -> dict[str, Any]:
         """What an ``answer.served`` record says of this answer; ``top`` is what replay
-        re-asks with."""
+        re-asks with. ``refusal`` and ``unmatched_terms`` tell the gaps digest what the
+        knowledge base lacked."""
         return {
             "question": self.question,
             "answered": self.answered,
             "reason": self.reason,
+            "refusal": self.refusal.value if self.refusal is not None else None,
+            "unmatched_terms": list(self.unmatched_terms),
             "truncated": self.truncated,
             "kb_version": self.kb_version,
             "top": top,

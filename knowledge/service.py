@@ -17,6 +17,7 @@ import structlog
 
 from knowledge.answering.answer import compose_answer
 from knowledge.answering.answer_types import is_place
+from knowledge.answering.claims import ClaimCheck, check_claims
 from knowledge.answering.context import (
     PassageText,
     article_subjects,
@@ -24,6 +25,7 @@ from knowledge.answering.context import (
     name_terms,
     ordinary_word,
 )
+from knowledge.answering.prompts import MAX_PROMPTS, Prompt, example_prompts
 from knowledge.answering.timeline import Timeline, build_timeline, filter_timeline
 from knowledge.ingest.loader import LoadedKB, load_kb_dir
 from knowledge.ingest.passages import split_all
@@ -285,6 +287,7 @@ class KnowledgeBase:
         self.last_refusal: ReloadRefusal | None = None
         # The full timeline of one snapshot, built on first use and dropped with it.
         self._timeline_cache: tuple[Snapshot, Timeline] | None = None
+        self._prompts_cache: tuple[Snapshot, tuple[Prompt, ...]] | None = None
         self._listeners: list[Callable[[ReloadResult], None]] = []
 
     def on_reloaded(self, listener: Callable[[ReloadResult], None]) -> Callable[[], None]:
@@ -322,17 +325,35 @@ class KnowledgeBase:
     def kb_version(self) -> str:
         return self._snapshot.kb_version
 
-    def answer(self, question: str, top: int = 3) -> Answer:
+    def answer(self, question: str, top: int = 3, *, skip: int = 0) -> Answer:
+        """The answer with ``top`` quotes, of which the first ``skip`` are left out (the
+        pages of it already shown)."""
         # One snapshot reference per question: a concurrent reload cannot mix versions.
-        return compose_answer(self._snapshot, question, top)
+        answer = compose_answer(self._snapshot, question, top)
+        return answer.model_copy(update={"quotes": answer.quotes[skip:]}) if skip else answer
 
     def timeline(self, topic: str | None = None) -> Timeline:
         snap = self._snapshot  # one snapshot per request, as for answers
+        return filter_timeline(self._full_timeline(snap), topic, snap)
+
+    def _full_timeline(self, snap: Snapshot) -> Timeline:
         cached = self._timeline_cache
         if cached is None or cached[0] is not snap:
             cached = (snap, build_timeline(snap))
             self._timeline_cache = cached
-        return filter_timeline(cached[1], topic, snap)
+        return cached[1]
+
+    def check_claims(self, text: str, *, said_on: dt.date | None = None) -> ClaimCheck:
+        return check_claims(self._snapshot, text, said_on=said_on)
+
+    def example_prompts(self, limit: int = MAX_PROMPTS) -> tuple[Prompt, ...]:
+        """Questions the knowledge base answers, from its main names and latest events."""
+        snap = self._snapshot
+        cached = self._prompts_cache
+        if cached is None or cached[0] is not snap:
+            cached = (snap, example_prompts(snap, self._full_timeline(snap), MAX_PROMPTS * 2))
+            self._prompts_cache = cached
+        return cached[1][:limit]
 
     def article(self, doc_id: str) -> Article | None:
         return self._snapshot.articles.get(doc_id)

@@ -21,10 +21,11 @@ from typing import IO, Any, Protocol, Self
 
 from bot import __version__
 from bot.audit.files import fsync_dir
+from bot.audit.history import DatabaseHistory, FileHistory
 from bot.audit.trail import open_trail
 from bot.audit.verify import VerifyResult, read_records, trail_files, verify_trail
 from bot.settings import Settings
-from handlers.deps import Auditor
+from handlers.deps import AuditHistory, Auditor
 
 
 class Trail(Auditor, Protocol):
@@ -62,6 +63,13 @@ def open_audit_trail(settings: Settings, *, bot_version: str = __version__) -> T
             secrets=settings.secret_values,
         )
     return open_trail(settings, bot_version=bot_version)
+
+
+def open_history(settings: Settings) -> AuditHistory:
+    """What the trail answers go to can tell about the past (the Home tab, the gaps)."""
+    if settings.database_url is not None:
+        return DatabaseHistory(settings.database_url.get_secret_value())
+    return FileHistory(settings.resolved_audit_path)
 
 
 def trail_location(settings: Settings) -> str:

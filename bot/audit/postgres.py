@@ -67,6 +67,10 @@ _ROWS = text(
     f"SELECT seq, prev_hash, hash, record FROM {TABLE} ORDER BY seq"  # noqa: S608
 )
 _ONE = text(f"SELECT record FROM {TABLE} WHERE seq = :seq")  # noqa: S608
+_NEWEST = text(
+    f"SELECT record FROM {TABLE} WHERE event = :event ORDER BY seq DESC LIMIT :n"  # noqa: S608
+)
+_SINCE = text(f"SELECT record FROM {TABLE} WHERE ts >= :since ORDER BY seq")  # noqa: S608
 _DDL = (
     f"""CREATE TABLE {TABLE} (
         seq bigint PRIMARY KEY CHECK (seq > 0),
@@ -384,6 +388,35 @@ def read_records(url: str) -> Iterator[dict[str, Any]]:
             continue
         if isinstance(rec, dict):
             yield rec
+
+
+def _parsed(record: str) -> dict[str, Any] | None:
+    try:
+        rec = json.loads(record)
+    except ValueError:
+        return None
+    return rec if isinstance(rec, dict) else None
+
+
+def newest_records(url: str, event: str, limit: int) -> list[dict[str, Any]]:
+    """The last ``limit`` records of ``event``, newest first (the history of the Home tab)."""
+    with _snapshot(url) as conn:
+        found = conn.execute(_NEWEST, {"event": event, "n": limit}).scalars().all()
+    return [rec for rec in map(_parsed, found) if rec is not None]
+
+
+def records_since(url: str, since: dt.datetime) -> Iterator[dict[str, Any]]:
+    """Records stamped at or after ``since``, in chain order (the gaps digest's period)."""
+    with (
+        _snapshot(url) as conn,
+        conn.execution_options(stream_results=True, yield_per=_BATCH).execute(
+            _SINCE, {"since": since}
+        ) as result,
+    ):
+        for (record,) in result:
+            rec = _parsed(str(record))
+            if rec is not None:
+                yield rec
 
 
 def find_record(url: str, seq: int) -> dict[str, Any] | None:

@@ -10,6 +10,14 @@ Field names (a contract for ``licensebot audit show`` and for auditors):
                     message_ts or error, latency_ms, plus the same context fields
 ``error.reported``  ref, request_id, surface, error, plus context
 
+Conversations (issue 17) add to ``answer.served``: ``refusal`` and ``unmatched_terms``
+(what the gaps digest groups by); for a follow-up ``asked`` (as written), ``followup``
+("combined" | "more"), ``builds_on`` (earlier request ids) and ``skip`` (quotes of
+``question``'s answer shown before; replay drops them); for the agent surface
+``context_channel``; for ``check_claim`` ``said_on``, ``message_ts``, ``statements`` and a
+``verdict`` per quote. ``answer.feedback`` (request_id, feedback_id, helpful, question)
+and ``answer.feedback_reason`` (request_id, feedback_id, reason, comment) are feedback.
+
 Every record also gets ts (UTC), event, bot_version, seq, prev_hash and hash from
 the trail itself.
 """
@@ -43,6 +51,12 @@ SURFACES: frozenset[str] = frozenset(
         "full_article",
         "cli_ask",
         "cli_timeline",
+        # Conversations (issue 17): a follow-up in a channel thread, the agent messaging
+        # surface's DM threads, "Ask again" on the Home tab, the check_claim shortcut.
+        "thread",
+        "agent",
+        "home",
+        "check_claim",
     }
 )
 

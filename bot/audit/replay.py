@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ def find_record(audit_path: Path, seq: int) -> dict[str, Any]:
 
 
 TIMELINE_SURFACES = frozenset({"timeline", "cli_timeline"})
+CLAIM_SURFACES = frozenset({"check_claim"})
 
 
 def _load(path: Path) -> KnowledgeBase:
@@ -76,6 +78,16 @@ def compare_quotes(
         ):
             notes.append(f"quote {i}: score {old_score} recorded, {new_score} now")
     return differences, notes
+
+
+def _said_on(record: Mapping[str, Any]) -> dt.date | None:
+    said_on = record.get("said_on")
+    if not isinstance(said_on, str):
+        return None
+    try:
+        return dt.date.fromisoformat(said_on)
+    except ValueError:
+        return None
 
 
 def replay_record(
@@ -114,12 +126,20 @@ def replay_record(
         raise ReplayError(
             f"stored knowledge base {kb_version} now hashes to {kb.kb_version} (altered copy)"
         )
+    replayed: list[Mapping[str, Any]]
     if is_timeline:
         timeline = kb.timeline(question or None)
         answered = bool(timeline.events)
-        replayed: list[Mapping[str, Any]] = list(timeline.audit_quotes())
+        replayed = list(timeline.audit_quotes())
+    elif record.get("surface") in CLAIM_SURFACES:
+        checked = kb.check_claims(question, said_on=_said_on(record))
+        answered = any(s.matched for s in checked.statements)
+        replayed = list(checked.audit_quotes())
     else:
-        answer = kb.answer(question, top)
+        # A follow-up asking for "more" showed the answer without its first quotes.
+        skip = record.get("skip")
+        skip = skip if isinstance(skip, int) and skip > 0 else 0
+        answer = kb.answer(question, top, skip=skip)
         answered, replayed = answer.answered, [q.audit_fields() for q in answer.quotes]
     differences: list[str] = []
     if answered != record.get("answered"):

@@ -51,7 +51,8 @@ def parse_since(text: str) -> dt.datetime:
     return moment
 
 
-def _record_time(rec: Mapping[str, Any]) -> dt.datetime | None:
+def record_time(rec: Mapping[str, Any]) -> dt.datetime | None:
+    """When ``rec`` was written (its ``ts``, UTC when it names no zone); None if unreadable."""
     ts = rec.get("ts")
     if not isinstance(ts, str):
         return None
@@ -71,7 +72,7 @@ def select(
 ) -> Iterator[Mapping[str, Any]]:
     for rec in records:
         if since is not None:
-            moment = _record_time(rec)
+            moment = record_time(rec)
             if moment is None or moment < since:
                 continue
         if users and rec.get("user") not in users:

@@ -4,11 +4,15 @@ and reload the running server (``SIGHUP`` through its pid file)."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from bot.audit.history import DatabaseHistory, FileHistory
 from bot.commands.common import add_kb_option, open_kb, settings_for
+from bot.commands.render import gaps_lines
 from bot.reloaders import (
     PID_FILE,
     ReloadRequestError,
@@ -17,7 +21,9 @@ from bot.reloaders import (
     read_result,
     request_reload,
 )
+from knowledge.evaluation.gaps import DEFAULT_DAYS, MAX_DAYS, gaps_digest
 from knowledge.models import Problem
+from knowledge.retrieval.tokenizer import default_analyzer
 from knowledge.service import KBInvalid, bundled_kb_dir, check_kb_dir, load_snapshot
 from knowledge.store.admin import directory_version
 
@@ -59,6 +65,32 @@ def register(sub: Any) -> None:
         help="how long to wait for the server's report (default 60)",
     )
     reload.set_defaults(func=run_reload)
+    gaps = kb_sub.add_parser(
+        "gaps",
+        help="what the knowledge base lacks: refused and not-helpful questions, grouped",
+        description=(
+            "Questions of the last DAYS days the knowledge base refused for lack of an article, "
+            "and answers marked not helpful, grouped by the words nothing matched, most "
+            "frequent first, each with a count and an example; read from the audit trail "
+            "(the database when LICENSEBOT_DATABASE_URL or --database-url is set)."
+        ),
+    )
+    gaps.add_argument(
+        "--days",
+        type=int,
+        default=DEFAULT_DAYS,
+        metavar="N",
+        help=f"the period, in days up to now (default {DEFAULT_DAYS}, at most {MAX_DAYS})",
+    )
+    gaps.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="groups to show (default 20)"
+    )
+    gaps.add_argument("--path", type=Path, default=None, help="audit file (default as audit)")
+    gaps.add_argument(
+        "--database-url", default=None, metavar="URL", help="read the trail from this database"
+    )
+    gaps.add_argument("--json", action="store_true", help="print one JSON object")
+    gaps.set_defaults(func=run_gaps)
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -190,3 +222,43 @@ def run_status(args: argparse.Namespace) -> int:
             f"{report.get('outcome')}, serving kb_version {report.get('serving')}"
         )
     return code
+
+
+def run_gaps(args: argparse.Namespace) -> int:
+    if not 1 <= args.days <= MAX_DAYS:
+        print(f"licensebot: --days must be 1 to {MAX_DAYS}", file=sys.stderr)
+        return 2
+    if args.limit < 1:
+        print("licensebot: --limit must be at least 1", file=sys.stderr)
+        return 2
+    if args.path is not None and args.database_url is not None:
+        print("licensebot: give an audit file or --database-url, not both", file=sys.stderr)
+        return 2
+    settings = settings_for(args)
+    url = args.database_url or (
+        settings.database_url.get_secret_value()
+        if settings.database_url is not None and args.path is None
+        else None
+    )
+    history = (
+        DatabaseHistory(url) if url else FileHistory(args.path or settings.resolved_audit_path)
+    )
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=args.days)
+    try:
+        items = history.gap_items(since)
+    except OSError as exc:
+        print(f"licensebot: cannot read the audit trail: {exc}", file=sys.stderr)
+        return 2
+    gaps = gaps_digest(items, default_analyzer(), limit=args.limit)
+    if args.json:
+        report = {
+            "days": args.days,
+            "since": since.isoformat(),
+            "items": len(items),
+            "gaps": [g.to_json_dict() for g in gaps],
+        }
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    for line in gaps_lines(gaps, days=args.days, items=len(items)):
+        print(line)
+    return 0

@@ -1,7 +1,11 @@
-"""Plain-text rendering of answers for the terminal (Slack has its own in handlers/blocks.py)."""
+"""Plain-text rendering of answers and the gaps digest for the terminal (Slack has its
+own in handlers/blocks)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from knowledge.evaluation.gaps import Gap
 from knowledge.models import NOT_IN_KB, Answer, Attribution, Quote
 
 
@@ -50,3 +54,21 @@ def render_answer(answer: Answer, *, ansi: bool = False) -> str:
         return "\n".join(out)
     out.extend(render_quote(i, q, bold=bold) for i, q in enumerate(answer.quotes, start=1))
     return "\n\n".join(out)
+
+
+def gaps_lines(gaps: Sequence[Gap], *, days: int, items: int) -> list[str]:
+    """The gaps digest for the terminal: one line per group, most frequent first."""
+    period = "day" if days == 1 else f"{days} days"
+    if not gaps:
+        return [f"No refused or not-helpful questions in the last {period}."]
+    lines = [f"{items} refused or not-helpful questions in the last {period}, by missing words:"]
+    for gap in gaps:
+        kinds = [f"{gap.refused} refused"] if gap.refused else []
+        if gap.not_helpful:
+            kinds.append(f"{gap.not_helpful} not helpful")
+        reasons = f" [{', '.join(gap.reasons)}]" if gap.reasons else ""
+        lines.append(
+            f"{gap.count:>4}  {' '.join(gap.words)}  ({', '.join(kinds)}){reasons}"
+            f"  e.g. “{gap.example}”"
+        )
+    return lines

@@ -121,13 +121,20 @@ def answer_message(
     shareable: bool = False,
     asked_by: str | None = None,
     note: str | None = None,
+    asked: str | None = None,
+    answering: str | None = None,
 ) -> Message:
     """The answer as a chat message.
 
     ``shareable`` adds the "Post to channel" button (for private /ask answers);
-    ``asked_by`` attributes a shared answer to the user who asked.
+    ``asked_by`` attributes a shared answer to the user who asked. A follow-up answered
+    as another question shows what was ``asked`` and, beneath, "Answering: …".
     """
-    blocks: list[Block] = [section_block(_question_line(answer.question), block_id="question")]
+    shown_question = asked if asked is not None else answer.question
+    blocks: list[Block] = [section_block(_question_line(shown_question), block_id="question")]
+    if answering is not None:
+        line = literal(shorten(" ".join(answering.split()), QUESTION_DISPLAY_CHARS))
+        blocks.append(context_block(f"Answering: {line}", block_id="answering"))
     if not answer.answered:
         blocks.extend(_not_found_blocks(answer))
     else:

@@ -31,6 +31,8 @@ KB_USAGE_TEXT = (
     "• `/kb sources`: the articles, with publisher, date and passage count\n"
     "• `/kb reload` (admins): re-read the knowledge-base directory and swap it in\n"
     "• `/kb add` (admins): how to add an article by sending me a file\n"
+    "• `/kb gaps [days]` (admins): refused and not-helpful questions of the last days "
+    "(default 7), grouped by the words nothing matched\n"
     "• `/kb help`: this list"
 )
 KB_ADD_TEXT = (

@@ -168,3 +168,66 @@ def decode_timeline_ref(value: str) -> TimelineRef:
         kb_version=_field(data, "v", str),
         request_id=_field(data, "r", str),
     )
+
+
+ACTION_HOME_ASK = "home_ask"
+ACTION_HOME_SOURCES = "home_sources_page"
+ACTION_HOME_RELOAD = "home_reload"
+# A question in an "Ask again" button is cut to this, leaving the value room for JSON.
+ASK_VALUE_CHARS = 1500
+
+
+def encode_ask(question: str) -> str:
+    """ "Ask again" and the Home tab's example questions: the question itself."""
+    value = _dump({"q": question[:ASK_VALUE_CHARS]})
+    if len(value) > MAX_BUTTON_VALUE:
+        raise ValueError(f"ask button value of {len(value)} characters is too long")
+    return value
+
+
+def decode_ask(value: str) -> str:
+    question = _field(_load(value), "q", str)
+    if not question.strip():
+        raise ValueError("button value field 'q' is empty")
+    return str(question)
+
+
+def encode_page(page: int) -> str:
+    return _dump({"p": page})
+
+
+def decode_page(value: str) -> int:
+    page = _field(_load(value), "p", int)
+    if page < 0:
+        raise ValueError("button value field 'p' is negative")
+    return int(page)
+
+
+ACTION_CLAIM_POST = "claim_post_in_thread"
+
+
+@dataclass(frozen=True)
+class ClaimRef:
+    """What "Post in thread" needs: the check it repeats and where to post it."""
+
+    request_id: str
+    channel: str
+    thread_ts: str  # the checked message's thread (or the message itself)
+    kb_version: str
+
+
+def encode_claim(ref: ClaimRef) -> str:
+    value = _dump({"r": ref.request_id, "c": ref.channel, "t": ref.thread_ts, "v": ref.kb_version})
+    if len(value) > MAX_BUTTON_VALUE:
+        raise ValueError("claim button value is too long")
+    return value
+
+
+def decode_claim(value: str) -> ClaimRef:
+    data = _load(value)
+    return ClaimRef(
+        request_id=_field(data, "r", str),
+        channel=_field(data, "c", str),
+        thread_ts=_field(data, "t", str),
+        kb_version=_field(data, "v", str),
+    )

@@ -1,9 +1,9 @@
-"""``/kb status|sources|reload|add|help``: knowledge-base administration from Slack.
+"""``/kb status|sources|reload|add|gaps|help``: knowledge-base administration from Slack.
 
 ``status`` and ``sources`` are open to everyone and answered in the acknowledgement
 (``status`` names the replica and the directory to admins only).
-``reload`` and ``add`` are for the user ids in ``LICENSEBOT_ADMINS``; anyone else is
-refused politely and the attempt is audited (``admin.denied``). A reload is
+``reload``, ``add`` and ``gaps [days]`` are for the user ids in ``LICENSEBOT_ADMINS``;
+anyone else is refused politely and the attempt is audited (``admin.denied``). A reload is
 acknowledged at once with "Reloading…", which is then replaced through
 ``response_url`` as the stages finish and finally by the diff (or every problem); it
 runs in the delivery pool, off the threads that ack commands.
@@ -13,6 +13,7 @@ Adding an article is a file sent to the bot in a DM: see ``handlers.kb.upload``.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 from typing import Any
@@ -21,28 +22,26 @@ import structlog
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
+from handlers.blocks.home import gaps_message
 from handlers.blocks.kb import (
     kb_add_instructions_message,
-    kb_busy_message,
     kb_denied_message,
     kb_progress_message,
-    kb_refused_message,
-    kb_reload_message,
     kb_sources_message,
     kb_status_message,
     kb_usage_message,
 )
 from handlers.blocks.kit import Message
+from handlers.blocks.notices import notice_message
 from handlers.commands import ack_with, is_help
 from handlers.deps import Deps
 from handlers.kb.admin import (
     KbRequest,
     ProgressMessage,
-    audit,
     denied,
     is_admin,
 )
-from handlers.kb.records import problem_fields, reload_fields
+from handlers.kb.reload import reload_and_report
 from handlers.replies import (
     Delivered,
     in_background,
@@ -51,11 +50,18 @@ from handlers.replies import (
     tell_privately,
 )
 from handlers.requests import context_team, request_id, response_url_of, slack_to_plain
-from knowledge.service import KBInvalid, ReloadInProgress
+from knowledge.evaluation.gaps import DEFAULT_DAYS, MAX_DAYS, gaps_digest
 from knowledge.store.admin import directory_version, not_writable_reason
 
 COMMAND = "/kb"
 RELOAD_TITLE = "Reloading the knowledge base…"
+MAX_GAPS_IN_SLACK = 20
+# The subcommands for admins only, and what anyone else is told they may not do.
+ADMIN_ONLY = {
+    "reload": "reload the knowledge base",
+    "add": "add articles",
+    "gaps": "see the gaps digest",
+}
 
 log = structlog.get_logger("licensebot.kb")
 
@@ -110,42 +116,8 @@ def run_reload(deps: Deps, client: WebClient, req: KbRequest) -> None:
             replace_original=True,
         )
 
-    kb = deps.kb
     reporter = ProgressMessage(RELOAD_TITLE, progress, final)
-    try:
-        result = kb.reload(by=req.user, progress=reporter.on_stage)
-    except ReloadInProgress:
-        log.info("kb.reload_refused", reason="in_progress", **req.fields())
-        audit(
-            deps,
-            "kb.reload_refused",
-            reason="in_progress",
-            serving=kb.kb_version,
-            problems=[],
-            **req.fields(),
-        )
-        sent = reporter.finish(kb_busy_message(kb.kb_version))
-    except KBInvalid as exc:
-        log.warning(
-            "kb.reload_refused",
-            reason="invalid",
-            serving=kb.kb_version,
-            problems=[str(p) for p in exc.problems],
-            **req.fields(),
-        )
-        audit(
-            deps,
-            "kb.reload_refused",
-            reason="invalid",
-            serving=kb.kb_version,
-            problems=problem_fields(exc.problems),
-            **req.fields(),
-        )
-        sent = reporter.finish(kb_refused_message(exc.problems, serving=kb.kb_version))
-    else:
-        log.info("kb.reloaded", **reload_fields(result), **req.fields())
-        audit(deps, "kb.reloaded", **reload_fields(result), **req.fields())
-        sent = reporter.finish(kb_reload_message(result))
+    sent = reporter.finish(reload_and_report(deps, req, reporter.on_stage))
     if not sent.ok:
         log.error(
             "delivery.failed",
@@ -154,6 +126,25 @@ def run_reload(deps: Deps, client: WebClient, req: KbRequest) -> None:
             error=sent.error,
             via="response_url",
         )
+
+
+def gaps_reply(deps: Deps, args: list[str]) -> Message:
+    """``/kb gaps [days]``: the digest of the last ``days`` (default 7, 1 to 365)."""
+    days = DEFAULT_DAYS
+    if args:
+        if len(args) > 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= MAX_DAYS:
+            return kb_usage_message(unknown="gaps " + " ".join(args))
+        days = int(args[0])
+    if deps.history is None:
+        return notice_message("The audit trail cannot be read here, so there is no digest.")
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    try:
+        items = deps.history.gap_items(since)
+    except OSError as exc:
+        log.error("kb.gaps_unavailable", error=str(exc))
+        return notice_message("The audit trail cannot be read right now; try again later.")
+    gaps = gaps_digest(items, deps.kb.snapshot.analyzer, limit=MAX_GAPS_IN_SLACK)
+    return gaps_message(gaps, days=days, items=len(items))
 
 
 class KbCommand:
@@ -182,9 +173,9 @@ class KbCommand:
             ack_with(ack, status_message(deps, admin=is_admin(deps, req)))
         elif sub == "sources":
             ack_with(ack, sources_message(deps))
-        elif sub in ("reload", "add") and not is_admin(deps, req):
-            action = "reload the knowledge base" if sub == "reload" else "add articles"
+        elif sub in ADMIN_ONLY and not is_admin(deps, req):
             denied(deps, req, f"/kb {sub}")
+            action = ADMIN_ONLY[sub]
             ack_with(ack, kb_denied_message(action))
         elif sub == "reload":
             ack_with(ack, kb_progress_message(RELOAD_TITLE, ()))
@@ -196,6 +187,8 @@ class KbCommand:
             )
         elif sub == "add":
             ack_with(ack, kb_add_instructions_message())
+        elif sub == "gaps":
+            ack_with(ack, gaps_reply(deps, words[1:]))
         else:
             ack_with(ack, kb_usage_message(unknown=words[0]))
 

@@ -1,4 +1,5 @@
-"""manifest.yml declares exactly what the app registers."""
+"""manifest.yml (and its agent variant, manifest-agent.yml) declare exactly what the app
+registers."""
 
 from __future__ import annotations
 
@@ -15,8 +16,12 @@ from bot.audit.records import AnswerRecords
 from bot.settings import DEFAULT_SLACK_SCOPES, load_settings
 from knowledge.service import KnowledgeBase
 
-MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
+ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = ROOT / "manifest.yml"
+AGENT_MANIFEST = ROOT / "manifest-agent.yml"
 EVENTS_URL_SUFFIX = "/slack/events"
+# Delivered only to apps with features.agent_view: subscribed in the agent variant alone.
+AGENT_ONLY_EVENTS = frozenset({"app_context_changed"})
 
 
 class NullAuditor(AnswerRecords):
@@ -24,11 +29,20 @@ class NullAuditor(AnswerRecords):
         return {"event": event, **fields}
 
 
-@pytest.fixture(scope="module")
-def manifest() -> dict[str, Any]:
-    data = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+def load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert isinstance(data, dict)
     return data
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict[str, Any]:
+    return load(MANIFEST)
+
+
+@pytest.fixture(scope="module")
+def agent_manifest() -> dict[str, Any]:
+    return load(AGENT_MANIFEST)
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +70,43 @@ def test_bot_events_match(manifest: dict[str, Any], app: LicenseBotApp) -> None:
     bot_events = manifest["settings"]["event_subscriptions"]["bot_events"]
     assert len(bot_events) == len(set(bot_events))
     # message.im, message.channels, ... all arrive as Bolt "message" events.
-    assert {e.split(".")[0] for e in bot_events} == app.registrations.events
-    # Channel messages reach the bot only as app_mention; it must not read every message.
-    assert [e for e in bot_events if e.startswith("message.")] == ["message.im"]
+    assert {e.split(".")[0] for e in bot_events} == app.registrations.events - AGENT_ONLY_EVENTS
+    # Channel messages are read for thread follow-ups only; never multi-person DMs.
+    assert sorted(e for e in bot_events if e.startswith("message.")) == [
+        "message.channels",
+        "message.groups",
+        "message.im",
+    ]
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert "app_home_opened" in app.registrations.events
+
+
+def test_the_agent_variant_is_the_same_app_plus_the_agent_surface(
+    manifest: dict[str, Any], agent_manifest: dict[str, Any], app: LicenseBotApp
+) -> None:
+    events = agent_manifest["settings"]["event_subscriptions"]["bot_events"]
+    assert {e.split(".")[0] for e in events} == app.registrations.events
+    agent_view = agent_manifest["features"]["agent_view"]
+    assert agent_view["agent_description"].strip()
+    assert "assistant_view" not in agent_manifest["features"]  # being retired by Slack
+    assert "assistant:write" in agent_manifest["oauth_config"]["scopes"]["bot"]
+    # Everything else is manifest.yml's, so the two cannot drift apart.
+    expected = yaml.safe_load(yaml.safe_dump(manifest))
+    expected["features"]["agent_view"] = agent_view
+    expected["oauth_config"]["scopes"]["bot"] = [
+        s for s in agent_manifest["oauth_config"]["scopes"]["bot"]
+    ]
+    assert set(expected["oauth_config"]["scopes"]["bot"]) == set(
+        manifest["oauth_config"]["scopes"]["bot"]
+    ) | {"assistant:write"}
+    expected["settings"]["event_subscriptions"]["bot_events"] = events
+    assert set(events) == set(manifest["settings"]["event_subscriptions"]["bot_events"]) | set(
+        AGENT_ONLY_EVENTS
+    )
+    assert agent_manifest == expected
+    text = MANIFEST.read_text(encoding="utf-8")
+    assert "manifest-agent.yml" in text and "LICENSEBOT_AGENT_VIEW" in text
 
 
 def test_interactivity_and_action_ids_match(manifest: dict[str, Any], app: LicenseBotApp) -> None:
@@ -73,8 +120,12 @@ def test_interactivity_and_action_ids_match(manifest: dict[str, Any], app: Licen
         if name.startswith("ACTION_") and isinstance(value, str)
     }
     assert app.registrations.actions == declared
-    shortcuts = {s["callback_id"] for s in manifest["features"].get("shortcuts", [])}
-    assert shortcuts == app.registrations.shortcuts
+    shortcuts = manifest["features"].get("shortcuts", [])
+    assert {s["callback_id"] for s in shortcuts} == app.registrations.shortcuts
+    assert "check_claim" in app.registrations.shortcuts
+    for shortcut in shortcuts:
+        assert shortcut["type"] == "message"
+        assert len(shortcut["name"]) <= 24 and len(shortcut["description"]) <= 80
 
 
 def test_scopes_cover_what_is_registered(manifest: dict[str, Any], app: LicenseBotApp) -> None:
@@ -84,16 +135,13 @@ def test_scopes_cover_what_is_registered(manifest: dict[str, Any], app: LicenseB
         needed.add("commands")
     if "app_mention" in app.registrations.events:
         needed.add("app_mentions:read")
-    if "message.im" in manifest["settings"]["event_subscriptions"]["bot_events"]:
-        needed.add("im:history")
+    bot_events = manifest["settings"]["event_subscriptions"]["bot_events"]
+    history = {"message.im": "im:history", "message.channels": "channels:history"}
+    history["message.groups"] = "groups:history"
+    needed |= {scope for event, scope in history.items() if event in bot_events}
     assert needed <= scopes
-    # Nothing that would let the bot read channels it was not asked in.
-    assert not scopes & {
-        "channels:history",
-        "groups:history",
-        "mpim:history",
-        "chat:write.customize",
-    }
+    # Nothing beyond that: no multi-person DMs, no posting under other names.
+    assert not scopes & {"mpim:history", "chat:write.customize"}
 
 
 def test_oauth_installs_ask_for_the_manifest_scopes(manifest: dict[str, Any]) -> None:

@@ -332,6 +332,12 @@ class Bot:
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return self.post(body, "application/x-www-form-urlencoded")
 
+    def interact(self, payload: dict[str, Any]) -> Reply:
+        """Any interactivity payload (shortcut, view submission, …), form-encoded as Slack
+        sends them."""
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return self.post(body, "application/x-www-form-urlencoded")
+
     def get(self, path: str) -> Reply:
         return http("GET", self.url + path)
 

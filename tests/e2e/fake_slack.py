@@ -1,11 +1,13 @@
 """A fake Slack Web API on 127.0.0.1 that records every call and can be told to fail.
 
 Serves ``POST /api/<method>`` (auth.test, chat.postMessage, chat.postEphemeral,
-chat.update, views.open, files.info, apps.connections.open, oauth.v2.access),
-``POST /response/<id>`` for ``response_url`` posts, and ``GET /files/<name>`` for file
-downloads. Scripts make the next N calls of a method (or all of them) answer with a
-given status, headers and body, e.g. 429 with ``Retry-After: 1`` or 500; ``slow`` makes a
-method answer only after a delay (``release`` lets every delayed call answer at once).
+chat.update, views.open, views.publish, views.update, assistant.threads.setStatus,
+assistant.threads.setSuggestedPrompts, assistant.threads.setTitle, files.info,
+apps.connections.open, oauth.v2.access), ``POST /response/<id>`` for ``response_url``
+posts, and ``GET /files/<name>`` for file downloads. Scripts make the next N calls of a
+method (or all of them) answer with a given status, headers and body, e.g. 429 with
+``Retry-After: 1`` or 500; ``slow`` makes a method answer only after a delay (``release``
+lets every delayed call answer at once).
 
 Run on its own (``python tests/e2e/fake_slack.py``), it serves until its stdin closes,
 and ``GET /_stats`` counts the calls of each method (the benchmark's fake lives in a
@@ -33,6 +35,13 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 BOT_TOKEN = "xoxb-fake-bot-token"
+# Required arguments of the assistant.threads.* methods, as Slack documents them.
+_ASSISTANT_THREADS: dict[str, tuple[str, ...]] = {
+    "assistant.threads.setStatus": ("channel_id", "thread_ts", "status"),
+    "assistant.threads.setSuggestedPrompts": ("channel_id", "prompts"),
+    "assistant.threads.setTitle": ("channel_id", "thread_ts", "title"),
+}
+MAX_VIEW_BLOCKS = 100
 BOT_USER_ID = "UBOT0001"
 BOT_ID = "BBOT0001"
 TEAM_ID = "T0000001"
@@ -53,6 +62,13 @@ class Call:
         if isinstance(raw, str):
             raw = json.loads(raw)
         return list(raw or [])
+
+    def view(self) -> dict[str, Any]:
+        """The view a views.* call sent (parsed when it came form-encoded)."""
+        raw = self.body.get("view")
+        if isinstance(raw, str):
+            raw = json.loads(raw)
+        return dict(raw or {})
 
     def all_text(self) -> str:
         """Every text the message would show: the fallback and all block texts."""
@@ -367,8 +383,13 @@ class FakeSlack:
             return {"ok": True, "message_ts": ts}
         if method == "chat.update":
             return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
-        if method == "views.open":
-            return {"ok": True, "view": {"id": "V" + ts.replace(".", "")[:10]}}
+        if method in ("views.open", "views.update", "views.publish"):
+            return self._view(method, body, ts)
+        if method in _ASSISTANT_THREADS:
+            missing = [a for a in _ASSISTANT_THREADS[method] if not body.get(a)]
+            if missing:
+                return {"ok": False, "error": "invalid_arguments", "missing": missing}
+            return {"ok": True}
         if method == "files.info":
             file_id = str(body.get("file"))
             with self._state.lock:
@@ -388,6 +409,21 @@ class FakeSlack:
         if method == "apps.connections.open":
             return {"ok": False, "error": "not_allowed_token_type"}
         return {"ok": False, "error": "unknown_method"}
+
+    def _view(self, method: str, body: dict[str, Any], ts: str) -> dict[str, Any]:
+        """The view as Slack returns it: the posted view plus an id (views.update keeps
+        the id it was given). Slack refuses more than 100 blocks in a view."""
+        view = body.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        if len(view.get("blocks") or []) > MAX_VIEW_BLOCKS:
+            return {"ok": False, "error": "invalid_blocks"}
+        if method == "views.publish" and not body.get("user_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        view_id = str(body.get("view_id") or "V" + ts.replace(".", "")[:10])
+        return {"ok": True, "view": {**view, "id": view_id, "hash": f"h{ts}"}}
 
     def _oauth_access(self, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
         """``oauth.v2.access``: a code for a bot token, or (rotation) a refresh token for

@@ -107,11 +107,11 @@ class SlowKnowledgeBase(KnowledgeBase):
 
     delay = 0.5
 
-    def answer(self, question: str, top: int = 3) -> Answer:
+    def answer(self, question: str, top: int = 3, *, skip: int = 0) -> Answer:
         import time
 
         time.sleep(self.delay)
-        return super().answer(question, top)
+        return super().answer(question, top, skip=skip)
 
 
 def test_slow_answer_acks_a_placeholder_then_replaces_it(

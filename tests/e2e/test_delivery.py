@@ -87,7 +87,7 @@ def test_no_audit_no_answer(make_bot: BotFactory) -> None:
 
 
 class ExplodingKnowledgeBase(KnowledgeBase):
-    def answer(self, question: str, top: int = 3) -> Answer:
+    def answer(self, question: str, top: int = 3, *, skip: int = 0) -> Answer:
         raise RuntimeError("index corrupted: /secret/path/traceback-detail")
 
 

@@ -31,3 +31,28 @@ def test_ack_latency(bot: Bot) -> None:
     for samples in (commands, events):
         assert statistics.median(samples) < 0.5
         assert max(samples) < 2.0
+
+
+def test_follow_up_bench_script_through_serve() -> None:
+    """scripts/bench_followup.py runs end to end (tiny counts) and follow-ups ack fast."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "bench_followup.py"
+    tiny = ["--workers", "1,2", "--requests", "12", "--threads", "3", "--json"]
+    done = subprocess.run(
+        [sys.executable, str(script), *tiny],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert [row["workers"] for row in result["levels"]] == [1, 2]
+    for row in result["levels"]:
+        assert row["followup_ack"]["n"] == row["followup_answer"]["n"] == 12
+        assert row["followup_ack"]["p50_ms"] < 500
+        assert row["followup_answer"]["max_ms"] < 10_000

@@ -301,3 +301,13 @@ def test_a_large_index_starts_compiling_its_search_in_the_background(
     monkeypatch.setattr(service_module, "PREPARE_FROM_POSTINGS", 1)
     KnowledgeBase.load(kb_dir)
     assert calls == [False]
+
+
+def test_answer_skip_leaves_out_the_quotes_already_shown() -> None:
+    kb = KnowledgeBase.load()
+    question = "When was Huawei added to the Entity List?"
+    full = kb.answer(question, 6)
+    page = kb.answer(question, 6, skip=3)
+    assert page.quotes == full.quotes[3:]
+    assert page.answered and page.kb_version == full.kb_version
+    assert kb.answer(question, 3, skip=10).quotes == ()

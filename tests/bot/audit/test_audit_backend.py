@@ -105,3 +105,13 @@ def test_export_of_the_file_trail_is_its_files_in_chain_order(cli: Cli, tmp_path
 def test_export_without_a_trail_says_so(cli: Cli) -> None:
     code, _, err = cli("audit", "export")
     assert code == 1 and "no audit file" in err
+
+
+def test_history_reads_the_trail_answers_go_to(tmp_path: Path) -> None:
+    from bot.audit.backend import open_history
+    from bot.audit.history import DatabaseHistory, FileHistory
+
+    history = open_history(load_settings(data_dir=tmp_path))
+    assert isinstance(history, FileHistory) and history.path == tmp_path / "audit.jsonl"
+    database = open_history(load_settings(data_dir=tmp_path, database_url=URL))
+    assert isinstance(database, DatabaseHistory) and database.url == URL

@@ -48,6 +48,8 @@ def test_answer_fields_keep_what_replay_needs() -> None:
         "question": ANSWER.question,
         "answered": True,
         "reason": None,
+        "refusal": None,
+        "unmatched_terms": [],
         "truncated": False,
         "kb_version": "c2de55befcb7490c",
         "top": 3,
@@ -174,6 +176,10 @@ def test_surfaces_are_the_documented_ones(tmp_path: Path) -> None:
         "full_article",
         "cli_ask",
         "cli_timeline",
+        "thread",
+        "agent",
+        "home",
+        "check_claim",
     } == SURFACES
     with AuditTrail(tmp_path / "a.jsonl") as trail, pytest.raises(ValueError, match="surface"):
         audit_answer(trail, ANSWER, surface="email", request_id="r", top=3, latency_ms=0)

@@ -153,3 +153,49 @@ def test_missing_top_falls_back_with_a_note(setup: tuple[Path, Path, KnowledgeBa
     result = replay_record(record, SavedVersions(data_dir), default_top=3)
     assert result.same and result.top == 3
     assert result.notes == ("top was not recorded; replayed with top=3",)
+
+
+def test_a_more_follow_up_replays_without_the_quotes_shown_before(
+    setup: tuple[Path, Path, KnowledgeBase],
+) -> None:
+    audit, data_dir, _kb = setup
+    record = find_record(audit, 1)
+    stored = SavedVersions(data_dir).path(record["kb_version"])
+    assert stored is not None
+    old = KnowledgeBase.load(stored)
+    page = old.answer(QUESTION, 6, skip=3)
+    assert page.quotes
+    more = {
+        **record,
+        "surface": "thread",
+        "top": 6,
+        "skip": 3,
+        "followup": "more",
+        "builds_on": ["r1"],
+        "quotes": [q.audit_fields() for q in page.quotes],
+    }
+    assert replay_record(more, SavedVersions(data_dir)).same
+    # Without the skip the same record would claim the wrong quotes.
+    assert not replay_record({**more, "skip": 0}, SavedVersions(data_dir)).same
+
+
+def test_a_claim_check_replays_with_its_statements_verdicts(
+    setup: tuple[Path, Path, KnowledgeBase],
+) -> None:
+    audit, data_dir, _kb = setup
+    record = find_record(audit, 1)
+    stored = SavedVersions(data_dir).path(record["kb_version"])
+    assert stored is not None
+    text = "Huawei was added to the Entity List in March 2019."
+    checked = KnowledgeBase.load(stored).check_claims(text)
+    claim = {
+        **record,
+        "surface": "check_claim",
+        "question": text,
+        "said_on": "2019-10-25",
+        "answered": True,
+        "quotes": checked.audit_quotes(),
+    }
+    result = replay_record(claim, SavedVersions(data_dir))
+    assert result.same, result.differences
+    assert not replay_record({**claim, "quotes": []}, SavedVersions(data_dir)).same

@@ -73,3 +73,28 @@ def test_a_bad_redis_url_never_shows_its_password(monkeypatch: pytest.MonkeyPatc
             load_settings()
         assert str(caught.value).startswith("invalid setting LICENSEBOT_REDIS_URL:")
         assert "pw" not in str(caught.value)
+
+
+def test_conversations_live_in_sqlite_by_default_and_survive_a_new_store(tmp_path: Path) -> None:
+    from bot.stores.choose import conversation_store
+
+    settings = load_settings(data_dir=tmp_path, thread_ttl_days=2)
+    store = conversation_store(settings)
+    assert isinstance(store, SqliteTtlStore)
+    assert store.namespace == "conversations" and store.ttl_seconds == 2 * 86_400
+    store.remember("thread:T1:C1:1.1", "{}")
+    store.close()
+    again = conversation_store(settings)  # a restarted process, or another worker
+    assert again.recall("thread:T1:C1:1.1") == "{}"
+    again.close()
+
+
+def test_conversations_use_redis_when_it_is_configured(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from bot.stores.choose import conversation_store
+
+    monkeypatch.setenv("LICENSEBOT_REDIS_URL", "redis://127.0.0.1:1/0")
+    store = conversation_store(load_settings(data_dir=tmp_path))
+    assert isinstance(store, RedisTtlStore) and store.prefix == "licensebot:conversations:"
+    store.close()
