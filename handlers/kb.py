@@ -86,9 +86,7 @@ def status_message(deps: Deps) -> Message:
 
 def sources_message(deps: Deps) -> Message:
     snap = deps.kb.snapshot
-    counts: dict[str, int] = {}
-    for passage in snap.passages:
-        counts[passage.doc_id] = counts.get(passage.doc_id, 0) + 1
+    counts = snap.passage_counts()
     return kb_sources_message(list(snap.articles.values()), counts, kb_version=snap.kb_version)
 
 

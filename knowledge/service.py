@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -11,18 +13,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import structlog
 
 from knowledge.answering.answer import compose_answer
 from knowledge.answering.timeline import Timeline, build_timeline, filter_timeline
+from knowledge.ingest.analysis import analyse_text
 from knowledge.ingest.loader import LoadedKB, load_kb_dir
-from knowledge.ingest.passages import split_all
-from knowledge.ingest.sentences import split_sentences
 from knowledge.models import Answer, Article, Problem
 from knowledge.retrieval.index import Bm25Index, Bm25Params
-from knowledge.retrieval.index_store import load_or_build
 from knowledge.retrieval.tokenizer import WEAK_WORDS, Analyzer, default_analyzer
-from knowledge.store.loaded import SentenceTerms, Snapshot
+from knowledge.store.loaded import Snapshot, contents_of, renumbered
 from knowledge.store.saved import SavedVersionError, SavedVersions
 
 log = structlog.get_logger("licensebot.knowledge")
@@ -136,31 +137,16 @@ def build_snapshot(
     started = time.perf_counter()
     analyzer = analyzer or default_analyzer()
     articles = {a.doc_id: a for a in loaded.articles}
-    passages = tuple(split_all(loaded.articles))
-    tokens = [analyzer.tokenize(p.text) for p in passages]
-    sentences: list[tuple[SentenceTerms, ...]] = []
-    for p in passages:
-        spans = split_sentences(p.text) or [(0, len(p.text))]
-        sentences.append(
-            tuple(
-                SentenceTerms(p.start + s, p.start + e, frozenset(analyzer.tokenize(p.text[s:e])))
-                for s, e in spans
-            )
-        )
-    # A saved index is reused per kb_version; the signature covers how text becomes terms
-    # and passages, which the content hash does not.
-    index = (
-        load_or_build(
-            data_dir,
-            loaded.kb_version,
-            f"{analyzer.signature}|passages:{PASSAGING_VERSION}",
-            lambda: tokens,
-            params,
-            expected_n_docs=len(passages),
-        )
-        if data_dir is not None
-        else Bm25Index(tokens, params)
+    analyses = [analyse_text(a.text, analyzer) for a in loaded.articles]
+    numbering: collections.defaultdict[str, int] = collections.defaultdict(
+        itertools.count().__next__
     )
+    token_ids = [
+        np.fromiter(map(numbering.__getitem__, a.terms), dtype=np.int32, count=len(a.terms))
+        for a in analyses
+    ]
+    contents, tokens, lengths = contents_of(list(articles), analyses, token_ids)
+    index, term_of = Bm25Index.from_token_ids(tokens, lengths, list(numbering), params)
     if index.n_postings >= PREPARE_FROM_POSTINGS:
         # Large enough for queries to reach the compiled search: compile it now,
         # off the serving path, rather than on someone's question.
@@ -169,15 +155,12 @@ def build_snapshot(
         kb_dir=kb_dir,
         kb_version=loaded.kb_version,
         articles=articles,
-        passages=passages,
+        contents=renumbered(contents, term_of),
         index=index,
         analyzer=analyzer,
-        passage_terms=tuple(frozenset(t) for t in tokens),
-        passage_sentences=tuple(sentences),
         loaded_at=dt.datetime.now(dt.UTC),
         loaded_by=loaded_by,
         load_seconds=time.perf_counter() - started,
-        passage_pos={p.passage_id: i for i, p in enumerate(passages)},
         weak_terms=frozenset(t for w in WEAK_WORDS for t in analyzer.tokenize(w)),
     )
 

@@ -79,9 +79,7 @@ def run_sources(args: argparse.Namespace) -> int:
     if kb is None:
         return 1
     snap = kb.snapshot
-    counts: dict[str, int] = {}
-    for p in snap.passages:
-        counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
+    counts = snap.passage_counts()
     print(f"kb_version {snap.kb_version}: {len(snap.articles)} articles")
     for doc_id, article in sorted(snap.articles.items()):
         m = article.meta

@@ -127,9 +127,9 @@ def name_groups(tokens: list[Token], qterms: list[QueryTerm]) -> list[frozenset[
 def _names_in_context(snap: Snapshot, i: int, names: list[frozenset[str]]) -> bool:
     """News text names someone once, then says "he" or "the company": a name counts when
     the passage or the one before it in the same article carries it."""
-    context = snap.passage_terms[i]
-    if i > 0 and snap.passages[i - 1].doc_id == snap.passages[i].doc_id:
-        context = context | snap.passage_terms[i - 1]
+    context = snap.terms_of(i)
+    if i > 0 and snap.doc_of(i - 1) == snap.doc_of(i):
+        context = context | snap.terms_of(i - 1)
     return all(not context.isdisjoint(group) for group in names)
 
 
@@ -189,7 +189,7 @@ def compose_answer(snap: Snapshot, question: str, top: int = 3) -> Answer:
             hint=USAGE_HINT,
             unmatched=[],
         )
-    if not snap.passages:
+    if not snap.contents.n_passages:
         return _refusal(
             original,
             snap,
@@ -228,7 +228,7 @@ def compose_answer(snap: Snapshot, question: str, top: int = 3) -> Answer:
     total = sum(q.weight for q in qterms)
     scored = []
     for i, bm25 in snap.index.top_k([q.term for q in qterms], CANDIDATES):
-        present = snap.passage_terms[i]
+        present = snap.terms_of(i)
         matched = [q for q in qterms if q.term in present]
         if not matched:
             continue  # BM25 can score a passage that shares no term with the question
@@ -289,15 +289,15 @@ def _not_found_reason(qterms: list[QueryTerm], unknown: list[QueryTerm]) -> str:
 
 def _corroborating(snap: Snapshot, i: int) -> list[int]:
     """Passages of *other* articles carrying a statement of passage ``i``."""
-    doc = snap.passages[i].doc_id
-    mine = snap.passage_sentences[i]
+    doc = snap.doc_of(i)
+    mine = snap.sentences_of(i)
     found: dict[str, int] = {}
     # Retrieve likely carriers through the index, so this stays cheap on large KBs.
-    for j, _ in snap.index.top_k(sorted(snap.passage_terms[i]), 25):
-        other = snap.passages[j].doc_id
+    for j, _ in snap.index.top_k(sorted(snap.terms_of(i)), 25):
+        other = snap.doc_of(j)
         if other == doc or other in found:
             continue
-        if any(_same_statement(a.terms, b.terms) for a in mine for b in snap.passage_sentences[j]):
+        if any(_same_statement(a.terms, b.terms) for a in mine for b in snap.sentences_of(j)):
             found[other] = j
     return list(found.values())
 
@@ -311,7 +311,7 @@ def _same_statement(a: frozenset[str], b: frozenset[str]) -> bool:
 
 
 def _ref(snap: Snapshot, j: int) -> SourceRef:
-    p = snap.passages[j]
+    p = snap.passage_at(j)
     meta = snap.articles[p.doc_id].meta
     return SourceRef(doc_id=p.doc_id, passage_id=p.passage_id, **meta.attribution())
 
@@ -319,7 +319,7 @@ def _ref(snap: Snapshot, j: int) -> SourceRef:
 def _quote(
     snap: Snapshot, i: int, bm25: float, matched: list[QueryTerm], corroborating: list[int]
 ) -> Quote:
-    p = snap.passages[i]
+    p = snap.passage_at(i)
     meta = snap.articles[p.doc_id].meta
     wanted = {q.term for q in matched}
     highlights = tuple((t.start, t.end) for t in snap.analyzer.analyze(p.text) if t.term in wanted)

@@ -251,8 +251,8 @@ class _Mention:
 def _mentions(snapshot: Snapshot) -> list[_Mention]:
     by_doc: dict[str, list[tuple[Passage, int, int]]] = defaultdict(list)
     for i, passage in enumerate(snapshot.passages):
-        for sentence in snapshot.passage_sentences[i]:
-            by_doc[passage.doc_id].append((passage, sentence.start, sentence.end))
+        for start, end in snapshot.sentence_spans(i):
+            by_doc[passage.doc_id].append((passage, start, end))
     out: list[_Mention] = []
     for doc_id, sentences in by_doc.items():
         article = snapshot.articles.get(doc_id)

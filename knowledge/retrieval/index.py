@@ -126,6 +126,57 @@ class Bm25Index:
             self._build(lengths, sort)
         say(f"index: {self._post.size:,} postings in {self._block_max.size:,} blocks")
 
+    @classmethod
+    def from_token_ids(
+        cls,
+        tokens: AnyArray,
+        lengths: IntArray,
+        terms: Sequence[str],
+        params: Bm25Params | None = None,
+        *,
+        progress: Progress | None = None,
+    ) -> tuple[Bm25Index, Int32Array]:
+        """Build from numbered tokens: document ``d`` is the next ``lengths[d]`` entries of
+        ``tokens``, and id ``i`` stands for the term ``terms[i]`` (each term once).
+
+        The same index as ``Bm25Index`` of the documents' term lists (term ids are
+        renumbered in order of first appearance, rank-bm25's vocabulary order), without
+        going through a string per token. Also returns each id's term id in the index
+        (-1 for ids no document uses).
+        """
+        self = cls.__new__(cls)
+        self.params = params or Bm25Params()
+        self._init_serving()
+        say = progress or _quiet
+        lengths = np.asarray(lengths, dtype=np.int64)
+        tokens = np.ascontiguousarray(tokens, dtype=np.int32)
+        if int(lengths.sum()) != tokens.size:
+            raise ValueError("document lengths do not add up to the tokens given")
+        n_ids = len(terms)
+        say(f"index: {tokens.size:,} numbered tokens of {lengths.size:,} documents")
+        compiled = tokens.size >= COMPILED_BUILD_FROM
+        if compiled:
+            from knowledge.retrieval.compiled import build, build_kernels  # noqa: PLC0415
+
+            order = build_kernels.first_seen(tokens, n_ids)
+        else:
+            distinct, first = np.unique(tokens, return_index=True)
+            order = distinct[np.argsort(first, kind="stable")]
+        term_of = np.full(n_ids, -1, dtype=np.int32)
+        term_of[order] = np.arange(order.size, dtype=np.int32)
+        self._vocab = {terms[i]: t for t, i in enumerate(order.tolist())}
+        if len(self._vocab) != order.size:
+            raise ValueError("two ids stand for the same term")
+        say(f"index: building postings for {len(self._vocab):,} terms")
+        if compiled:
+            self._build(lengths, functools.partial(build.postings, tokens, term_of, lengths))
+        else:
+            ids = term_of[tokens].astype(np.int64)
+            n_terms = len(self._vocab)
+            self._build(lengths, functools.partial(_postings_sorted, ids, lengths, n_terms=n_terms))
+        say(f"index: {self._post.size:,} postings in {self._block_max.size:,} blocks")
+        return self, term_of
+
     def _init_serving(self) -> None:
         """State a built or loaded index needs to answer: per-thread scratch, bitmaps."""
         self._local = threading.local()
@@ -197,6 +248,15 @@ class Bm25Index:
         if self._bitmaps is not None:
             arrays.extend(self._bitmaps)
         return sum(a.nbytes for a in arrays)
+
+    def term_id(self, term: str) -> int | None:
+        """The index's number for ``term``, or None when no document holds it."""
+        return self._vocab.get(term)
+
+    @functools.cached_property
+    def terms(self) -> tuple[str, ...]:
+        """Every term, by its number (``terms[term_id(t)] == t``)."""
+        return tuple(self._vocab)
 
     def doc_freq(self, term: str) -> int:
         tid = self._vocab.get(term)

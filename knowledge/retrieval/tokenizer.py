@@ -91,8 +91,9 @@ _MAX_CACHED = 200_000
 _ASCII_LOWER = bytes(range(ord("a"), ord("z") + 1))
 
 
-def _is_shouting(text: str) -> bool:
-    """More than 8 letters, and over 80 % of them capitals."""
+def is_shouting(text: str) -> bool:
+    """More than 8 letters, and over 80 % of them capitals: the one property of a whole
+    text that changes how its words are read (capitals then mark no acronym)."""
     if len(text) <= 8:
         return False
     # Counting every letter in Python is slow; a quarter of the text in ASCII lower case
@@ -168,7 +169,7 @@ class Analyzer:
         out: list[tuple[str, int, int]] = []
         append = out.append
         # In a shouted text every word is in capitals: capitals then mark no acronym.
-        shouting = _is_shouting(text)
+        shouting = is_shouting(text)
         view, dropped = self._view(text)
         plain, kept = self._terms[False], self._terms[True]
         for m in _TOKEN_RE.finditer(view):
