@@ -494,20 +494,71 @@ class Bm25Index:
             with path.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
                 header = _parse_header(data["header"])
                 arrays = {name: data[name] for name in data.files}
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+            raise IndexFileError(f"{path}: {exc}") from exc
+        return cls._adopt(header, arrays, path)
+
+    def save_arrays(self, directory: Path) -> None:
+        """Write the index as ``.npy`` files into ``directory``, for :meth:`open_arrays`.
+
+        Not atomic by itself: the caller writes into a directory it renames into place.
+        """
+        directory.mkdir(parents=True, exist_ok=True)
+        terms = list(self._vocab)
+        arrays = self._arrays()
+        arrays["terms"] = np.frombuffer("".join(terms).encode("utf-8"), dtype=np.uint8)
+        arrays["term_ends"] = np.cumsum(np.fromiter(map(len, terms), np.int64, len(terms)))
+        for name, array in arrays.items():
+            np.save(directory / f"{name}.npy", array, allow_pickle=False)
+        header = {
+            "format": FORMAT_VERSION,
+            "params": self.params.model_dump(),
+            "n_docs": self.n_docs,
+            "avgdl": self._avgdl,
+            "average_idf": self._average_idf,
+        }
+        (directory / "index.json").write_text(json.dumps(header), encoding="utf-8")
+
+    @classmethod
+    def open_arrays(cls, directory: Path) -> Bm25Index:
+        """Map an index written by :meth:`save_arrays` into memory (pages are read as
+        searches touch them, and shared between processes); raises :class:`IndexFileError`.
+        """
+        path = directory / "index.json"
+        try:
+            header = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(header, dict) or header.get("format") != FORMAT_VERSION:
+                raise ValueError("unsupported index format")
+            names = (*cls._arrays_names(), "terms", "term_ends")
+            # Copy-on-write: the arrays are never written, and writable arrays are what
+            # the compiled search was compiled (and cached) for.
+            arrays = {
+                n: np.load(directory / f"{n}.npy", mmap_mode="c", allow_pickle=False) for n in names
+            }
+        except (OSError, ValueError, TypeError) as exc:
+            raise IndexFileError(f"{directory}: {exc}") from exc
+        return cls._adopt(header, arrays, directory)
+
+    @classmethod
+    def _adopt(
+        cls, header: Mapping[str, Any], arrays: Mapping[str, AnyArray], source: Path
+    ) -> Bm25Index:
+        """An index from its saved header and arrays, checked for consistency."""
+        try:
             self = cls.__new__(cls)
             self._init_serving()
             self.params = Bm25Params(**header["params"])
             self.n_docs = int(header["n_docs"])
             self._avgdl = float(header["avgdl"])
             self._average_idf = float(header["average_idf"])
-            text = arrays["terms"].tobytes().decode("utf-8")
-            ends = arrays["term_ends"].tolist()
+            text = np.asarray(arrays["terms"]).tobytes().decode("utf-8")
+            ends = np.asarray(arrays["term_ends"]).tolist()
             starts = [0, *ends[:-1]]
             self._vocab = {text[a:b]: i for i, (a, b) in enumerate(zip(starts, ends, strict=True))}
             for name in self._arrays_names():
-                setattr(self, f"_{name}", arrays[name])
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
-            raise IndexFileError(f"{path}: {exc}") from exc
+                setattr(self, f"_{name}", np.asarray(arrays[name]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IndexFileError(f"{source}: {exc}") from exc
         if (
             self._orig.size != self.n_docs
             or self._k.size != self.n_docs
@@ -517,9 +568,9 @@ class Bm25Index:
             or (self._term_ptr.size and self._term_ptr[-1] != self._post.size)
             or self._post.size != self._tf.size
         ):
-            raise IndexFileError(f"{path}: arrays do not match the header")
+            raise IndexFileError(f"{source}: arrays do not match the header")
         if np.any(np.diff(self._k) < 0):
-            raise IndexFileError(f"{path}: length normalisers out of order")
+            raise IndexFileError(f"{source}: length normalisers out of order")
         self._run_start, self._run_k = _k_runs(self._k)
         return self
 

@@ -143,6 +143,13 @@ class Analyzer:
         # whose kind keeps stopwords and for those that do not: most tokens are repeats.
         self._terms: tuple[dict[str, str], dict[str, str]] = ({}, {})
 
+    def __getstate__(self) -> dict[str, object]:
+        # Sent to worker processes as its settings; stemmers and caches are made there.
+        return {"stopwords": self.stopwords, "stem": self.stem, "word_parts": self.word_parts}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
     @property
     def signature(self) -> str:
         """Identifies the analysis so saved indexes built differently are not reused."""

@@ -9,9 +9,10 @@ made from the arrays when asked for, for the few dozen candidates of a question.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
+import hashlib
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from knowledge.ingest.analysis import OWN_TOKENS
-from knowledge.models import Article, Passage, Problem
+from knowledge.models import Article, ArticleMeta, Passage, Problem
 from knowledge.retrieval.index import Bm25Index
 from knowledge.retrieval.tokenizer import Analyzer
 
@@ -73,18 +74,18 @@ class Contents:
 
     def arrays(self) -> dict[str, npt.NDArray[Any]]:
         """The arrays by name (what a saved version stores)."""
-        return {
-            name: getattr(self, name)
-            for name in (
-                "doc_passages",
-                "passage_bounds",
-                "passage_tokens",
-                "tokens",
-                "passage_sentences",
-                "sentence_bounds",
-                "sentence_tokens",
-            )
-        }
+        return {name: getattr(self, name) for name in CONTENTS_ARRAYS}
+
+
+CONTENTS_ARRAYS = (
+    "doc_passages",
+    "passage_bounds",
+    "passage_tokens",
+    "tokens",
+    "passage_sentences",
+    "sentence_bounds",
+    "sentence_tokens",
+)
 
 
 class _View(Sequence[T]):
@@ -139,12 +140,105 @@ class _PassageSentences(_View[tuple[SentenceTerms, ...]]):
         return self._snap.sentences_of(i)
 
 
+def meta_json(meta: ArticleMeta) -> bytes:
+    """An article's metadata as canonical JSON (sorted keys and derived fields): equal
+    metadata gives equal bytes in every process."""
+    fields = meta.model_dump(mode="json")
+    fields["derived"] = sorted(fields["derived"])
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
+def fingerprint(content_hash: str, meta: bytes) -> bytes:
+    """What a reload compares: an article changes with its bytes or its metadata."""
+    return hashlib.sha256(content_hash.encode() + b"\0" + meta).digest()
+
+
+@dataclass(frozen=True, eq=False)
+class ArticleTable:
+    """Every article's text and metadata, in article order, as bytes in flat arrays.
+
+    Row d: ``keys[d]`` (what its analysis depends on, hashed), ``digests[d]`` (SHA-256
+    of the file, the article's ``content_hash``), ``fingerprints[d]``, its cleaned text
+    (UTF-8) and metadata (``meta_json``) at ``*_ends[d - 1]:*_ends[d]`` in the blobs.
+    """
+
+    keys: npt.NDArray[np.uint8]
+    digests: npt.NDArray[np.uint8]
+    fingerprints: npt.NDArray[np.uint8]
+    text_blob: npt.NDArray[np.uint8]
+    text_ends: IntArray
+    meta_blob: npt.NDArray[np.uint8]
+    meta_ends: IntArray
+
+    def __len__(self) -> int:
+        return int(self.keys.shape[0])
+
+    def arrays(self) -> dict[str, npt.NDArray[Any]]:
+        return {name: getattr(self, name) for name in TABLE_ARRAYS}
+
+    @staticmethod
+    def _span(ends: IntArray, d: int) -> tuple[int, int]:
+        return (int(ends[d - 1]) if d else 0), int(ends[d])
+
+    def text(self, d: int) -> str:
+        a, b = self._span(self.text_ends, d)
+        return self.text_blob[a:b].tobytes().decode("utf-8")
+
+    def meta_bytes(self, d: int) -> bytes:
+        a, b = self._span(self.meta_ends, d)
+        return self.meta_blob[a:b].tobytes()
+
+    def article(self, d: int) -> Article:
+        return Article.model_construct(
+            meta=ArticleMeta.model_validate_json(self.meta_bytes(d)),
+            text=self.text(d),
+            content_hash=self.digests[d].tobytes().hex(),
+        )
+
+
+TABLE_ARRAYS = (
+    "keys",
+    "digests",
+    "fingerprints",
+    "text_blob",
+    "text_ends",
+    "meta_blob",
+    "meta_ends",
+)
+
+
+class TableArticles(Mapping[str, Article]):
+    """The articles of a version by id, each made from its table row when first asked
+    for (and kept for a while): a start does not make 20,000 of them."""
+
+    def __init__(self, doc_ids: Sequence[str], number: Mapping[str, int], table: ArticleTable):
+        self._doc_ids = doc_ids
+        self._number = number
+        self._table = table
+        self._made = functools.lru_cache(maxsize=4096)(table.article)
+
+    def __getitem__(self, doc_id: str) -> Article:
+        d = self._number.get(doc_id)
+        if d is None:
+            raise KeyError(doc_id)
+        return self._made(d)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._doc_ids)
+
+    def __len__(self) -> int:
+        return len(self._doc_ids)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._number
+
+
 @dataclass(frozen=True, eq=False)
 class Snapshot:
     kb_dir: Path
     kb_version: str
-    articles: Mapping[str, Article]
     contents: Contents
+    table: ArticleTable
     index: Bm25Index
     analyzer: Analyzer
     loaded_at: dt.datetime
@@ -152,8 +246,20 @@ class Snapshot:
     load_seconds: float = 0.0
     # Index terms of everyday words that alone never make a passage an answer.
     weak_terms: frozenset[str] = frozenset()
-    # Articles left out of this version because they are invalid (``skip_invalid``).
+    # Problems skipped to serve this version (``skip_invalid``): none for a valid one.
     skipped: tuple[Problem, ...] = field(default=())
+    # The problems of each invalid article by analysis key: a reload does not analyse
+    # an unchanged invalid file again.
+    invalid: Mapping[bytes, tuple[Problem, ...]] = field(default_factory=dict)
+
+    @functools.cached_property
+    def articles(self) -> Mapping[str, Article]:
+        return TableArticles(self.contents.doc_ids, self.contents.doc_number, self.table)
+
+    def fingerprints(self) -> dict[str, bytes]:
+        """Every article's fingerprint (content and metadata), by id."""
+        rows = [bytes(f) for f in self.table.fingerprints]
+        return dict(zip(self.contents.doc_ids, rows, strict=True))
 
     # ------------------------------------------------------------- passages
 
@@ -270,65 +376,3 @@ class Snapshot:
     def passage_sentences(self) -> Sequence[tuple[SentenceTerms, ...]]:
         """``sentences_of`` for every passage, as a sequence (made one passage at a time)."""
         return _PassageSentences(self)
-
-
-def contents_of(
-    doc_ids: Sequence[str],
-    analyses: Sequence[Any],
-    token_ids: Sequence[Int32Array],
-) -> tuple[Contents, Int32Array, IntArray]:
-    """The arrays of a version from its articles' analyses, in this order.
-
-    ``token_ids[k]`` numbers article ``k``'s tokens in any numbering; returns the
-    contents (tokens still in that numbering, to be renumbered by the index), every
-    token's id and each passage's token count, which is what the index is built from.
-    """
-    n_passages = [a.n_passages for a in analyses]
-    doc_passages = _offsets(n_passages)
-    passage_bounds = _concat([a.passages for a in analyses], np.int32, (0, 2))
-    tokens_per_passage = _concat([a.passage_tokens for a in analyses], np.int64, (0,))
-    passage_tokens = _offsets_of(tokens_per_passage)
-    tokens = _concat(list(token_ids), np.int32, (0,))
-    passage_sentences = _offsets_of(
-        _concat([a.passage_sentences for a in analyses], np.int64, (0,))
-    )
-    sentences = _concat([a.sentences for a in analyses], np.int64, (0, 4))
-    # Token numbers are per article: shift each article's by the tokens before it.
-    article_tokens = np.fromiter((len(t) for t in token_ids), dtype=np.int64, count=len(token_ids))
-    shift = np.repeat(_offsets_of(article_tokens)[:-1], [len(a.sentences) for a in analyses])
-    sentence_tokens = sentences[:, 2:4].copy()
-    own = sentence_tokens[:, 0] == OWN_TOKENS
-    sentence_tokens += shift[:, None]
-    sentence_tokens[own] = OWN_TOKENS
-    contents = Contents(
-        doc_ids=tuple(doc_ids),
-        doc_passages=doc_passages,
-        passage_bounds=passage_bounds,
-        passage_tokens=passage_tokens,
-        tokens=tokens,
-        passage_sentences=passage_sentences,
-        sentence_bounds=sentences[:, 0:2].astype(np.int32),
-        sentence_tokens=sentence_tokens,
-    )
-    return contents, tokens, tokens_per_passage
-
-
-def _offsets(counts: Sequence[int]) -> IntArray:
-    return _offsets_of(np.fromiter(counts, dtype=np.int64, count=len(counts)))
-
-
-def _offsets_of(counts: IntArray) -> IntArray:
-    out = np.zeros(counts.size + 1, dtype=np.int64)
-    np.cumsum(counts, out=out[1:])
-    return out
-
-
-def _concat(arrays: list[Any], dtype: Any, empty_shape: tuple[int, ...]) -> Any:
-    if not arrays:
-        return np.zeros(empty_shape, dtype=dtype)
-    return np.concatenate(arrays).astype(dtype, copy=False)
-
-
-def renumbered(contents: Contents, term_of: Int32Array) -> Contents:
-    """``contents`` with its tokens in the index's term numbering."""
-    return dataclasses.replace(contents, tokens=term_of[contents.tokens])
