@@ -77,6 +77,10 @@ class IndexFileError(Exception):
 class Bm25Index:
     """Scores a fixed corpus of pre-tokenised documents."""
 
+    # Queries of more than BITMAP_TERMS distinct terms: every posting scored term by
+    # term (True), or MaxScore (docs/retrieval.md has the measurement).
+    long_queries_term_at_a_time: bool = True
+
     _vocab: dict[str, int]
     _df: Int32Array  # per term id: documents containing it
     _idf: FloatArray  # per term id: BM25Okapi idf after the epsilon floor
@@ -360,13 +364,29 @@ class Bm25Index:
             # Until they are built (in the background, once), MaxScore serves.
             threading.Thread(target=self._build_bitmaps, name="index-bitmaps", daemon=True).start()
         terms = np.fromiter(dict.fromkeys(qids), dtype=np.int64)
+        slots = {int(t): i for i, t in enumerate(terms)}
+        query_slots = np.fromiter((slots[t] for t in qids), dtype=np.int64, count=len(qids))
+        if terms.size > topk.BITMAP_TERMS and self.long_queries_term_at_a_time:
+            acc = self._per_thread("acc", (self.n_docs,), np.float64)
+            return topk.term_at_a_time(
+                self._post,
+                self._tf,
+                self._run_start,
+                self._run_k,
+                self._term_ptr[terms],
+                self._term_ptr[terms + 1],
+                self._idf[terms],
+                query_slots,
+                self.params.k1,
+                k,
+                acc,
+            )
         bitmaps = None
         if self._bitmaps is not None and terms.size <= topk.BITMAP_TERMS:
             bits, before, row = self._bitmaps
             # One scratch row per query term is enough whichever have none stored.
             shape = (topk.BITMAP_TERMS, _words(self.n_docs))
             bitmaps = (bits, before, row[terms], self._per_thread("bits", shape, np.int64))
-        slot = {int(t): i for i, t in enumerate(terms)}
         counts = collections.Counter(qids)
         return topk.search(
             self._post,
@@ -379,7 +399,7 @@ class Bm25Index:
             self._block_max,
             self._idf[terms],
             np.fromiter((counts[int(t)] for t in terms), dtype=np.float64, count=terms.size),
-            np.fromiter((slot[t] for t in qids), dtype=np.int64, count=len(qids)),
+            query_slots,
             self.params.k1,
             k,
             BLOCK,

@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -29,6 +29,8 @@ from knowledge.retrieval.tokenizer import Analyzer
 IntArray = npt.NDArray[np.int64]
 Int32Array = npt.NDArray[np.int32]
 T = TypeVar("T")
+# Passages whose term sets and sentence terms a snapshot keeps once made.
+_CACHED_PASSAGES = 4096
 
 
 @dataclass(frozen=True)
@@ -326,8 +328,19 @@ class Snapshot:
 
     def terms_of(self, i: int) -> frozenset[str]:
         """The set of index terms passage ``i`` contains."""
+        return self._cached_terms(i)
+
+    @functools.cached_property
+    def _cached_terms(self) -> Callable[[int], frozenset[str]]:
+        # An answer asks for the same candidates' terms several times (names in
+        # context, coverage, corroboration); popular passages come back question after
+        # question. A few thousand sets are a few megabytes.
         terms = self.index.terms
-        return frozenset(terms[t] for t in set(self._token_slice(i).tolist()))
+
+        def made(i: int) -> frozenset[str]:
+            return frozenset(map(terms.__getitem__, set(self._token_slice(i).tolist())))
+
+        return functools.lru_cache(maxsize=_CACHED_PASSAGES)(made)
 
     def contains(self, i: int, term: str) -> bool:
         tid = self.index.term_id(term)
@@ -355,6 +368,13 @@ class Snapshot:
 
     def sentences_of(self, i: int) -> tuple[SentenceTerms, ...]:
         """Passage ``i``'s sentences with the set of terms of each."""
+        return self._cached_sentences(i)
+
+    @functools.cached_property
+    def _cached_sentences(self) -> Callable[[int], tuple[SentenceTerms, ...]]:
+        return functools.lru_cache(maxsize=_CACHED_PASSAGES)(self._sentences_of)
+
+    def _sentences_of(self, i: int) -> tuple[SentenceTerms, ...]:
         c = self.contents
         lo, hi = int(c.passage_sentences[i]), int(c.passage_sentences[i + 1])
         terms = self.index.terms
