@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     )
     # How often a replica checks the shared knowledge-base directory; 0 turns polling off.
     kb_poll_seconds: float = Field(30.0, ge=0, validation_alias="LICENSEBOT_KB_POLL_SECONDS")
+    # At start-up only: serve the valid articles when some are invalid (every one listed).
+    kb_skip_invalid: bool = Field(False, validation_alias="LICENSEBOT_KB_SKIP_INVALID")
     top_k: int = Field(3, ge=1, le=10, validation_alias="LICENSEBOT_TOP_K")
     dedupe_ttl_seconds: int = Field(3600, ge=1, validation_alias="LICENSEBOT_DEDUPE_TTL_SECONDS")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

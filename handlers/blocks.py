@@ -627,7 +627,10 @@ KB_USAGE_TEXT = (
     "*Knowledge-base commands*\n"
     "• `/kb status`: the version this replica serves, counts, the last load and reload\n"
     "• `/kb sources`: the articles, with publisher, date and passage count\n"
-    "• `/kb reload` (admins): re-read the knowledge-base directory and swap it in\n"
+    "• `/kb reload` (admins): re-read the knowledge-base directory and swap it in; any "
+    "invalid article refuses it and the old version keeps serving\n"
+    "• `/kb reload skip-invalid` (admins): the same, serving the valid articles and listing "
+    "the invalid ones it left out\n"
     "• `/kb add` (admins): how to add an article by sending me a file\n"
     "• `/kb help`: this list"
 )
@@ -752,6 +755,13 @@ def kb_status_message(
         f"*Knowledge base:* serving kb_version {_kb_version(status.kb_version)} "
         f"on replica `{escape(replica)}`",
         f"• {status.articles} articles, {status.passages} passages",
+    ]
+    if status.skipped:
+        first = escape(str(status.skipped[0]))
+        lines.append(
+            f"• Invalid articles left out: {len(status.skipped)} problem(s), first: {first}"
+        )
+    lines += [
         f"• Loaded {_kb_when(status.loaded_at)} by {_kb_who(status.loaded_by)} "
         f"in {status.load_seconds:.2f} s",
     ]
@@ -833,17 +843,29 @@ def kb_sources_message(
 
 
 def kb_progress_message(title: str, stages: Sequence[ReloadStage]) -> Message:
-    """A reload in progress: finished stages ticked off, the running one named."""
+    """A reload in progress: finished stages ticked off, the running one named, with how
+    far it has come when it is long (``done`` of ``total``)."""
     lines = [f"*{escape(title)}*"]
-    for stage in stages:
+    finished = [s for s in stages if s.finished]
+    for stage in finished:
         lines.append(
             f"✓ {KB_STAGE_DONE[stage.name]}: {escape(stage.detail)} ({stage.seconds:.2f} s)"
         )
-    upcoming = KB_STAGE_NEXT.get(stages[-1].name if stages else None)
-    if upcoming:
+    upcoming = KB_STAGE_NEXT.get(finished[-1].name if finished else None)
+    running = stages[-1] if stages and not stages[-1].finished else None
+    if running is not None:
+        lines.append(f"… {escape(running.detail)} {_kb_bar(running)}({running.seconds:.0f} s)")
+    elif upcoming:
         lines.append(f"… {upcoming}")
-    text = f"{title} {upcoming or ''}".strip()
+    text = f"{title} {running.detail if running else upcoming or ''}".strip()
     return _kb_message(escape(text), [_section("\n".join(lines), block_id="kb_progress")])
+
+
+def _kb_bar(stage: ReloadStage, width: int = 20) -> str:
+    if not stage.total or stage.done is None:
+        return ""
+    filled = min(width, width * stage.done // stage.total)
+    return f"`{'█' * filled}{'░' * (width - filled)}` {100 * stage.done // stage.total}% "
 
 
 def _kb_diff_lines(result: ReloadResult) -> list[str]:
@@ -873,7 +895,19 @@ def kb_reload_message(result: ReloadResult) -> Message:
             f"+{len(result.added)} −{len(result.removed)} ~{len(result.changed)}"
         )
     body = "\n".join([title, *_kb_diff_lines(result)])
-    return _kb_message(text, [_section(body, block_id="kb_reloaded")])
+    blocks = [_section(body, block_id="kb_reloaded")]
+    if result.skipped:
+        count = len(result.skipped)
+        blocks.append(
+            _section(
+                f"*Skipped {count} invalid article problem{'s' if count != 1 else ''}* "
+                "(`skip-invalid`); the rest is served:",
+                block_id="kb_skipped",
+            )
+        )
+        blocks.extend(kb_problems_blocks(result.skipped))
+        text += f"; {count} problem(s) skipped"
+    return _kb_message(text, blocks)
 
 
 def kb_problems_blocks(problems: Sequence[Problem]) -> list[Block]:

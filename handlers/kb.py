@@ -58,6 +58,8 @@ from knowledge.store.admin import directory_version, not_writable_reason
 COMMAND = "/kb"
 RELOAD_TITLE = "Reloading the knowledge base…"
 _HELP_WORDS = frozenset({"", "help", "-h", "--help", "?", "usage"})
+# ``/kb reload skip-invalid``: serve the valid articles, list the invalid ones.
+_SKIP_WORDS = frozenset({"skip-invalid", "--skip-invalid", "skip_invalid"})
 
 log = structlog.get_logger("licensebot.kb")
 
@@ -90,7 +92,9 @@ def sources_message(deps: Deps) -> Message:
     return kb_sources_message(list(snap.articles.values()), counts, kb_version=snap.kb_version)
 
 
-def run_reload(deps: Deps, client: WebClient, req: KbRequest) -> None:
+def run_reload(
+    deps: Deps, client: WebClient, req: KbRequest, *, skip_invalid: bool = False
+) -> None:
     """Reload off the serving path, showing progress, then the diff or every problem."""
 
     def progress(message: Message) -> Delivered:
@@ -113,7 +117,7 @@ def run_reload(deps: Deps, client: WebClient, req: KbRequest) -> None:
     kb = deps.kb
     reporter = ProgressMessage(RELOAD_TITLE, progress, final)
     try:
-        result = kb.reload(by=req.user, progress=reporter.on_stage)
+        result = kb.reload(by=req.user, progress=reporter.on_stage, skip_invalid=skip_invalid)
     except ReloadInProgress:
         log.info("kb.reload_refused", reason="in_progress", **req.fields())
         audit(
@@ -179,9 +183,11 @@ def register(app: App, deps: Deps) -> None:
             action = "reload the knowledge base" if sub == "reload" else "add articles"
             denied(deps, req, f"/kb {sub}")
             ack_with(ack, kb_denied_message(action))
+        elif sub == "reload" and not set(w.casefold() for w in words[1:]) <= _SKIP_WORDS:
+            ack_with(ack, kb_usage_message(unknown=" ".join(words)))
         elif sub == "reload":
             ack_with(ack, kb_progress_message(RELOAD_TITLE, ()))
-            run_reload(deps, client, req)
+            run_reload(deps, client, req, skip_invalid=len(words) > 1)
         elif sub == "add":
             ack_with(ack, kb_add_instructions_message())
         else:
