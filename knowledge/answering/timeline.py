@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import sparse
 
 # The answer engine's own query analysis, so that a topic selects events by the rules
 # that select passages for an answer (private there: if it moves, this import fails
@@ -380,6 +379,9 @@ def _similar_pairs(
     terms = list(vocab)
     w = np.array([weights(t) for t in terms])
     keep = np.array([weights.distinctive(t) for t in terms], dtype=bool)
+    # Imported here: scipy costs every start (a one-question CLI run) a tenth of a second.
+    from scipy import sparse  # noqa: PLC0415
+
     x = sparse.csr_matrix(
         (np.ones(len(rows)), (np.array(rows), np.array(cols))), shape=(len(mentions), len(vocab))
     )
