@@ -194,6 +194,20 @@ def _accept(plan: Plan, skip_invalid: bool) -> tuple[Problem, ...]:
     raise KBInvalid(plan.problems)
 
 
+def _keep_analyses(
+    plan: Plan, *, analyzer: Analyzer, params: Bm25Params, data_dir: Path | None
+) -> None:
+    """Store a refused version's articles (not served): the next attempt, once the
+    problems are fixed, reads and analyses only the files that changed since."""
+    if data_dir is None or plan.packed is not None or plan.fatal or not plan.analysed:
+        return
+    try:
+        build(plan, analyzer=analyzer, params=params, data_dir=data_dir)
+    except Exception as exc:
+        # Only a cache: the refusal itself must reach the caller.
+        log.warning("kb.refused_version_unstored", error=repr(exc))
+
+
 def _keep_for_replay(plan: Plan, data_dir: Path | None) -> None:
     """Store the version before it can serve: an answer must never come from a version
     that cannot be replayed later."""
@@ -294,7 +308,11 @@ def _load(
         base=_base_of(base) if base is not None and data_dir is None else None,
         progress=stages.step,
     )
-    skipped = _accept(plan, skip_invalid)
+    try:
+        skipped = _accept(plan, skip_invalid)
+    except KBInvalid:
+        _keep_analyses(plan, analyzer=analyzer, params=params, data_dir=data_dir)
+        raise
     _keep_for_replay(plan, data_dir)
     stages.finish("validate", _validated(plan, skipped))
     snapshot = build_snapshot(

@@ -12,6 +12,7 @@ import hashlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def run_jobs(
             results.extend(batch)
             if on_done is not None:
                 on_done(len(results))
-    except (concurrent.futures.process.BrokenProcessPool, OSError) as exc:
+    except (BrokenProcessPool, OSError) as exc:
         # Workers could not start or died (a main module without a ``__main__`` guard,
         # no process limit left): do the rest here.
         log.warning("kb.workers_failed", error=repr(exc), done=len(results))
