@@ -19,29 +19,37 @@ from re import Pattern
 from typing import Any, TypeVar, cast
 
 import structlog
-from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from bot import __version__
-from bot.dedupe import TtlEventDedupe
-from bot.delivery import build_web_client
+from bot.dedupe import dedupe_unavailable
+from bot.delivery.ack_receipt import Receipt, pending_receipt
+from bot.delivery.client import build_web_client
+from bot.delivery.pool import DeliveryPool
+from bot.http.signature import was_verified
 from bot.settings import Settings, SettingsError
-from handlers.blocks import failure_message
-from handlers.common import new_request_id, private_payload, send_response
-from handlers.deps import Auditor, Deps
+from bot.stores.choose import dedupe_store
+from handlers.blocks.notices import failure_message
+from handlers.deps import ACK_RECEIPT, Auditor, Background, Deps, StoreUnavailable
+from handlers.replies import private_payload, report_crash
+from handlers.requests import new_request_id
 from knowledge.service import KnowledgeBase
 
 # One line per feature module; each exposes register(app: App, deps: Deps) -> None.
 HANDLER_MODULES: tuple[str, ...] = (
     "handlers.ask",
     "handlers.timeline",
-    # Before handlers.mention: its DM listener takes every message, kb's only file shares.
-    "handlers.kb",
-    "handlers.mention",
-    "handlers.actions",
+    "handlers.kb.command",
+    # Before handlers.conversation: its DM listener takes every message, this one only
+    # file shares.
+    "handlers.kb.upload",
+    "handlers.conversation",
+    "handlers.answer_buttons",
 )
 
-# Listener threads: commands hold one until they ack, so keep plenty free.
+# Listener threads: commands hold one until they ack, so keep plenty free. Listeners only
+# decide and ack; their slow Web API work runs in deps.background (bot.delivery.pool).
 LISTENER_WORKERS = 32
 
 log = structlog.get_logger("licensebot.app")
@@ -97,6 +105,8 @@ class LicenseBotApp(App):
 
     def __init__(self, **kwargs: Any) -> None:
         self.registrations = Registrations()
+        # The HTTP server verifies requests with it before Bolt sees them.
+        self.signing_secret: str = kwargs.get("signing_secret") or ""
         super().__init__(**kwargs)
 
     command = _recorded(App.command, "commands", "command")
@@ -110,6 +120,24 @@ class LicenseBotApp(App):
     view = _recorded(App.view, "views", "callback_id")
     view_submission = _recorded(App.view_submission, "views", "callback_id")
     view_closed = _recorded(App.view_closed, "views", "callback_id")
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        """Bolt's dispatch, telling the request's ``AckReceipt`` whether the response is
+        the listener's ack (see ``bot.delivery.ack_receipt``)."""
+        receipt = pending_receipt()
+        over_http = receipt is not None
+        if receipt is None:
+            at = req.context.get("received_at")
+            receipt = Receipt(at if isinstance(at, float) else None)
+        req.context[ACK_RECEIPT] = receipt
+        response = super().dispatch(req)
+        ack = req.context.get("ack")
+        acked = isinstance(ack, Ack) and ack.response is not None and response is ack.response
+        receipt.dispatched(carries_ack=acked)
+        if not over_http:
+            # Socket Mode sends the response as soon as this returns.
+            receipt.sent(response.status)
+        return response
 
 
 # --------------------------------------------------------------------------- middleware
@@ -130,16 +158,50 @@ def _dedupe_middleware(deps: Deps) -> Callable[..., BoltResponse | None]:
     ) -> BoltResponse | None:
         event_id = body.get("event_id")
         is_event = body.get("type") == "event_callback" and isinstance(event_id, str)
-        if is_event and event_id and not deps.dedupe.first_time(f"event:{event_id}"):
+        if is_event and event_id:
             retry = request.headers.get("x-slack-retry-num", [None])[0]
-            reason = request.headers.get("x-slack-retry-reason", [None])[0]
-            log.info("event.duplicate", event_id=event_id, retry_num=retry, retry_reason=reason)
-            # Not 404 (no next() call): Slack would count that as a failure and retry.
+            try:
+                first = deps.dedupe.first_time(f"event:{event_id}")
+            except StoreUnavailable as exc:
+                return dedupe_unavailable(event_id, retry, exc)
+            if not first:
+                reason = request.headers.get("x-slack-retry-reason", [None])[0]
+                log.info("event.duplicate", event_id=event_id, retry_num=retry, retry_reason=reason)
+                # Not 404 (no next() call): Slack would count that as a failure and retry.
+                return BoltResponse(status=200, body="")
+        if not is_event and _is_replay(deps, body):
+            # An empty 200 shows nothing: the replay does nothing visible either.
             return BoltResponse(status=200, body="")
         next()
         return None
 
     return dedupe_events
+
+
+def _is_replay(deps: Deps, body: dict[str, Any]) -> bool:
+    """A command, button click or other interaction seen before, by its ``trigger_id``.
+
+    Slack makes a new trigger id for each one and never re-sends them, so a second
+    request with the same id is a captured request played again (its signature stays
+    valid for 300 s). This runs after Bolt's signature check: only signed requests count.
+
+    When the dedupe store cannot be reached the request is taken as new (and that logged):
+    unlike an event, Slack never re-sends a refused command or click, so refusing would
+    fail every one of them for the outage, against a replay that needs a captured request.
+    """
+    trigger_id = body.get("trigger_id")
+    if not isinstance(trigger_id, str) or not trigger_id:
+        return False
+    kind = body.get("command") or body.get("type")
+    try:
+        first = deps.dedupe.first_time(f"trigger:{trigger_id}")
+    except StoreUnavailable as exc:
+        log.error("request.dedupe_unavailable", trigger_id=trigger_id, kind=kind, error=str(exc))
+        return False
+    if first:
+        return False
+    log.warning("request.replayed", trigger_id=trigger_id, kind=kind)
+    return True
 
 
 def _is_command(body: dict[str, Any]) -> bool:
@@ -149,30 +211,26 @@ def _is_command(body: dict[str, Any]) -> bool:
 def _on_unhandled_error(
     error: Exception, request: BoltRequest, response: BoltResponse | None
 ) -> BoltResponse | None:
-    """Last resort: log with the reference, tell the user briefly, never leak a traceback."""
+    """Last resort: log with the reference, tell the user briefly, never leak a traceback.
+
+    Only a verified request is answered: an unverified body's ``response_url`` and fields
+    are the sender's choice, so such a request is refused without reading them.
+    """
     ref = request.context.get("request_id")
     ref = ref if isinstance(ref, str) else new_request_id()
+    if not was_verified(request):
+        log.error("request.unverified_error", request_id=ref, error=type(error).__name__)
+        return BoltResponse(status=401, body="")
     body = request.body if isinstance(request.body, dict) else {}
-    log.error(
-        "listener.error",
-        request_id=ref,
-        kind=body.get("type") or body.get("command"),
-        exc_info=error,
-    )
-    message = failure_message(ref)
     not_acked = response is not None and response.status >= 500
     if _is_command(body) and not_acked:
+        log.error("listener.error", request_id=ref, kind=body.get("command"), exc_info=error)
         return BoltResponse(
             status=200,
             headers={"content-type": "application/json;charset=utf-8"},
-            body=json.dumps(private_payload(message)),
+            body=json.dumps(private_payload(failure_message(ref))),
         )
-    response_url = body.get("response_url")
-    client = request.context.client
-    if isinstance(response_url, str) and client is not None:
-        sent = send_response(client, response_url, private_payload(message))
-        if not sent.ok:
-            log.error("delivery.failed", request_id=ref, error=sent.error, via="response_url")
+    report_crash(request.context.client, body, ref, error)
     if not_acked and body.get("type") != "event_callback":
         # The user has been told; a 500 would only add Slack's own error on top.
         return BoltResponse(status=200, body="")
@@ -182,16 +240,29 @@ def _on_unhandled_error(
 # --------------------------------------------------------------------------- factory
 
 
-def build_deps(settings: Settings, *, kb: KnowledgeBase, audit: Auditor, **extras: Any) -> Deps:
-    """The handlers' dependencies from the settings, with the in-process event dedupe."""
+def build_deps(
+    settings: Settings,
+    *,
+    kb: KnowledgeBase,
+    audit: Auditor,
+    workers: int = 1,
+    background: Background | None = None,
+    replica: str | None = None,
+) -> Deps:
+    """The handlers' dependencies from the settings; ``workers`` (processes serving on this
+    host) picks the event dedupe store (``bot.stores.choose.dedupe_store``); a
+    ``DeliveryPool`` of its own unless ``background`` is given; ``replica`` names this
+    replica in ``/kb status`` (default: host:pid)."""
     return Deps(
         kb=kb,
         audit=audit,
-        dedupe=TtlEventDedupe(settings.dedupe_ttl_seconds),
+        dedupe=dedupe_store(settings, workers),
+        background=background if background is not None else DeliveryPool(),
         admins=settings.admins,
         top_k=settings.top_k,
         bot_version=__version__,
-        extras={"kb_poll_seconds": settings.kb_poll_seconds, **extras},
+        kb_poll_seconds=settings.kb_poll_seconds,
+        replica=replica,
     )
 
 

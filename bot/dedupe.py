@@ -1,58 +1,29 @@
-"""Remembers Slack event ids for a while so a retried event is not answered twice."""
+"""What the event dedupe middleware answers when its store cannot be reached.
+
+Answering anyway could answer twice: a replica that does reach the store, or Slack's
+retry of a slow ack, may answer the same event. Treating the event as seen would drop
+it. So the event is refused for now: a 503 (in Socket Mode, no ack) makes Slack deliver
+it again (at once, after about 1 and 5 minutes), by which time the store may be back
+and exactly one delivery claims it. Each refusal is logged at error level with the
+event id, so an outage longer than Slack's retries loses nothing silently.
+"""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable
+import structlog
+from slack_bolt import BoltResponse
+
+log = structlog.get_logger("licensebot.app")
+
+RETRY_LATER_STATUS = 503
 
 
-class TtlEventDedupe:
-    """In-process ``handlers.deps.EventDedupe``: keys expire ``ttl_seconds`` after first sight.
-
-    Bounded by ``max_entries`` (oldest forgotten first) so a flood of distinct ids
-    cannot grow memory without limit. Thread-safe. With several replicas behind one
-    URL, put a shared store behind the same interface instead.
-    """
-
-    def __init__(
-        self,
-        ttl_seconds: float = 3600.0,
-        *,
-        max_entries: int = 100_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if ttl_seconds <= 0:
-            raise ValueError("ttl_seconds must be positive")
-        if max_entries < 1:
-            raise ValueError("max_entries must be at least 1")
-        self.ttl_seconds = ttl_seconds
-        self.max_entries = max_entries
-        self._clock = clock
-        self._seen: OrderedDict[str, float] = OrderedDict()  # key -> expiry, oldest first
-        self._lock = threading.Lock()
-
-    def first_time(self, key: str) -> bool:
-        now = self._clock()
-        with self._lock:
-            self._expire(now)
-            if key in self._seen:
-                return False
-            self._seen[key] = now + self.ttl_seconds
-            while len(self._seen) > self.max_entries:
-                self._seen.popitem(last=False)
-            return True
-
-    def __len__(self) -> int:
-        with self._lock:
-            self._expire(self._clock())
-            return len(self._seen)
-
-    def _expire(self, now: float) -> None:
-        # Insertion order is expiry order because the TTL is fixed.
-        while self._seen:
-            key, expiry = next(iter(self._seen.items()))
-            if expiry > now:
-                break
-            del self._seen[key]
+def dedupe_unavailable(event_id: str, retry_num: str | None, exc: Exception) -> BoltResponse:
+    log.error(
+        "event.dedupe_unavailable",
+        event_id=event_id,
+        retry_num=retry_num,
+        error=str(exc),
+        status=RETRY_LATER_STATUS,
+    )
+    return BoltResponse(status=RETRY_LATER_STATUS, body="")

@@ -1,7 +1,8 @@
 """structlog configured once for the process, with the stdlib (Bolt, slack_sdk,
 uvicorn) routed through the same processors: JSON lines when stderr is not a
-terminal, readable console lines when it is. Token-shaped strings are redacted
-from every event, whoever logs them.
+terminal, readable console lines when it is. Secrets are redacted from every event,
+whoever logs them, by the scrubber the audit trail uses (``bot.redact``); in console
+lines every control character is escaped, so logged text cannot start a line.
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Mapping
-from typing import Any, Literal, Protocol
+import traceback
+from collections.abc import Iterable
+from typing import Any, Literal, Protocol, TextIO
 
 import structlog
-from structlog.typing import EventDict, Processor, WrappedLogger
+from structlog.typing import EventDict, ExcInfo, Processor, WrappedLogger
+
+from bot.redact import Redactor
 
 LogFormat = Literal["auto", "json", "console"]
 
@@ -26,27 +30,80 @@ class LogStream(Protocol):
     def flush(self) -> None: ...
 
 
-# Slack bot/user/app/config tokens and signing-secret-like hex are never logged.
-_SECRET_RE = re.compile(r"\b(?:xox[a-z]|xapp|xoxe(?:\.xox[a-z])?)-[A-Za-z0-9-]{6,}")
-REDACTED = "[redacted]"
+# C0, DEL, C1, line/paragraph separators and the bidi marks, embeddings, overrides, isolates.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 _HANDLER_NAME = "licensebot"
+# Bolt's verification middleware logs the whole body of a refused request at INFO.
+_BODY_DUMPING_LOGGERS = frozenset({"slack_bolt.RequestVerification"})
+# Left for the renderer: the traceback (console) is redacted and escaped where it is drawn.
+_EXC_KEYS = frozenset({"exc_info"})
 
 
-def _redact(value: Any) -> Any:
+def escape_controls(text: str) -> str:
+    """``text`` with each control character escaped visibly: ``\\n``, ``\\x1b``, ``\\u202e``."""
+
+    def one(match: re.Match[str]) -> str:
+        char = match[0]
+        code = ord(char)
+        return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+    return _CONTROL_RE.sub(one, text)
+
+
+def _redacting(redactor: Redactor) -> Processor:
+    """The processor that takes every secret out of an event (keys included)."""
+
+    def redact(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+        return {
+            (key if key in _EXC_KEYS else redactor.text(key)): (
+                value if key in _EXC_KEYS else redactor.field(key, value)
+            )
+            for key, value in event_dict.items()
+        }
+
+    return redact
+
+
+def _escape_value(value: Any) -> Any:
     if isinstance(value, str):
-        return _SECRET_RE.sub(REDACTED, value)
-    if isinstance(value, Mapping):
-        return {k: _redact(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_redact(v) for v in value)
-    return value
+        return escape_controls(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return escape_controls(repr(value))
 
 
-def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
-    for key, value in list(event_dict.items()):
-        event_dict[key] = _redact(value)
-    return event_dict
+def _escape_block(text: str) -> str:
+    # Multi-line text (a stack) keeps its lines, each indented so none can pass for a record.
+    lines = text.rstrip("\n").split("\n")
+    return "\n".join("    " + escape_controls(line) for line in lines)
+
+
+def escape_event(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """Console format: every key and value with its control characters escaped."""
+    escaped: EventDict = {}
+    for key, value in event_dict.items():
+        if key in _EXC_KEYS:
+            escaped[key] = value
+        elif key in ("stack", "exception") and isinstance(value, str):
+            escaped[key] = _escape_block(value)
+        else:
+            escaped[escape_controls(str(key))] = _escape_value(value)
+    return escaped
+
+
+def _traceback_renderer(redactor: Redactor) -> Any:
+    def render(sio: TextIO, exc_info: ExcInfo) -> None:
+        text = "".join(traceback.format_exception(*exc_info))
+        sio.write("\n" + _escape_block(redactor.text(text)))
+
+    return render
+
+
+class _DropBodyDumps(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name not in _BODY_DUMPING_LOGGERS
 
 
 def _drop_duplicates(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
@@ -73,13 +130,16 @@ def configure_logging(
     *,
     stream: LogStream | None = None,
     cache_loggers: bool = True,
+    secrets: Iterable[str] = (),
 ) -> logging.Handler:
     """Install the pipeline on the root logger (replacing an earlier one) and return its handler.
 
+    ``secrets`` are values never to be written (``Settings.secret_values``).
     ``cache_loggers=False`` keeps loggers re-reading the configuration, for callers
     (tests) that configure more than once per process.
     """
     out = stream if stream is not None else sys.stderr
+    redactor = Redactor(secrets)
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -93,16 +153,19 @@ def configure_logging(
         final: list[Processor] = [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
-            redact_secrets,
+            _redacting(redactor),
+            # JSON escapes control characters (and, ensure_ascii, all of non-ASCII) itself.
             renderer,
         ]
     else:
         renderer = structlog.dev.ConsoleRenderer(
-            colors=bool(getattr(out, "isatty", lambda: False)())
+            colors=bool(getattr(out, "isatty", lambda: False)()),
+            exception_formatter=_traceback_renderer(redactor),
         )
         final = [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            redact_secrets,
+            _redacting(redactor),
+            escape_event,
             renderer,
         ]
 
@@ -125,6 +188,7 @@ def configure_logging(
     handler = logging.StreamHandler(out)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
+    handler.addFilter(_DropBodyDumps())
 
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:

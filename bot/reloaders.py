@@ -36,7 +36,7 @@ import structlog
 
 from bot.settings import Settings
 from handlers.deps import Auditor
-from handlers.kb_records import problem_fields, record_kb_event, reload_fields
+from handlers.kb.records import problem_fields, record_kb_event, reload_fields
 from knowledge.service import (
     KBInvalid,
     KnowledgeBase,

@@ -10,7 +10,8 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -25,18 +26,30 @@ from slack_bolt.adapter.starlette.handler import (
 from slack_sdk.errors import SlackApiError, SlackClientError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from handlers.common import new_request_id
+from bot.app import LicenseBotApp
+from bot.delivery.ack_receipt import AckReceiptMiddleware
+from bot.http.payloads import shape_problem
+from bot.http.protocol import deadline_protocol
+from bot.http.signature import VERIFIED, RequestSigner
 from handlers.deps import Deps
+from handlers.requests import new_request_id
 
 EVENTS_PATH = "/slack/events"
 # Slack's payloads are a few KiB; anything near this is not from Slack.
 MAX_BODY_BYTES = 1024 * 1024
-# Beyond this many open connections uvicorn answers 503 instead of queueing.
+# Beyond this many requests being handled at once the server answers 503 instead of
+# queueing. Only requests that have fully arrived count, so idle sockets cannot use it up.
 LIMIT_CONCURRENCY = 256
+# A connection must deliver a whole request this soon after opening (or after its previous
+# response); Slack's own requests arrive in milliseconds and must be answered within 3 s.
+REQUEST_TIMEOUT_S = 5.0
+# Connections waiting for a whole request at once; a new one closes the longest-waiting.
+MAX_WAITING_CONNECTIONS = 512
 GRACEFUL_SHUTDOWN_S = 10
 
 Readiness = Callable[[], tuple[bool, Mapping[str, Any]]]
@@ -66,43 +79,54 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
-# Fields Bolt's middleware reads without checking their type, with the types Slack sends.
-_FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    "event": (dict,),
-    "actions": (list,),
-    "container": (dict,),
-    "view": (dict,),
-    "message": (dict,),
-    "user": (dict, str),
-    "channel": (dict, str),
-    "team": (dict, str, type(None)),
-    "enterprise": (dict, str, type(None)),
-    "authorizations": (list,),
-}
+class Admission:
+    """How many requests are being handled; refuses one beyond the limit.
+
+    Used only from the event loop, so a plain counter is enough.
+    """
+
+    def __init__(self, limit: int = LIMIT_CONCURRENCY) -> None:
+        self.limit = limit
+        self.active = 0
+
+    @contextmanager
+    def slot(self) -> Iterator[bool]:
+        """``with admission.slot() as admitted:`` — False when the server is full."""
+        if self.active >= self.limit:
+            yield False
+            return
+        self.active += 1
+        try:
+            yield True
+        finally:
+            self.active -= 1
 
 
-def shape_problem(body: object) -> str | None:
-    """Why a parsed body cannot be a Slack payload, or None when its shape is plausible."""
-    if not isinstance(body, dict):
-        return "not an object"
-    for name, types in _FIELD_TYPES.items():
-        if name in body and not isinstance(body[name], types):
-            return f"{name} has the wrong type"
-    if body.get("type") == "event_callback" and not isinstance(body.get("event"), dict):
-        return "event_callback without an event"
-    actions = body.get("actions")
-    if isinstance(actions, list) and not all(isinstance(a, dict) for a in actions):
-        return "actions are not objects"
-    return None
+def _busy(path: str, client: str | None) -> Response:
+    log.warning("request.busy", path=path, client=client)
+    return PlainTextResponse("server busy", status_code=503, headers={"Retry-After": "1"})
+
+
+def client_address(request: Request) -> str | None:
+    client = request.client
+    return f"{client.host}:{client.port}" if client is not None else None
 
 
 class ThreadedSlackRequestHandler(SlackRequestHandler):
-    """Bolt's Starlette adapter with ``App.dispatch`` moved off the event loop.
+    """Bolt's Starlette adapter, with the signature checked first and dispatch off the loop.
 
-    The stock handler calls the blocking dispatch inside the coroutine, so a command
-    waiting for its ack would stall every other request. Bodies that cannot be parsed
-    are answered 400 here rather than 500 from inside Bolt.
+    A request that fails Slack's v0 signature check is answered 401 here and reaches
+    nothing else: no Bolt middleware, listener or error handler sees its body, and it is
+    logged as one line without it. Signed bodies that cannot be parsed, or are not shaped
+    like a Slack payload, are answered 400 rather than failing inside Bolt. The blocking
+    ``App.dispatch`` runs in a worker thread, so a command waiting for its ack does not
+    stall other requests.
     """
+
+    def __init__(self, app: LicenseBotApp, admission: Admission | None = None) -> None:
+        super().__init__(app)
+        self.signer = RequestSigner(app.signing_secret)
+        self.admission = admission or Admission()
 
     async def handle(
         self, req: Request, addition_context_properties: dict[str, Any] | None = None
@@ -110,23 +134,39 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
         received_at = time.monotonic()
         if req.method != "POST":
             return PlainTextResponse("method not allowed", status_code=405)
+        client = client_address(req)
         try:
             body = await read_body(req)
         except BodyTooLarge:
-            log.warning("request.too_large", path=req.url.path)
+            declared = req.headers.get("content-length")
+            log.warning("request.too_large", client=client, declared=declared and declared[:20])
             return PlainTextResponse("request body too large", status_code=413)
-        props: dict[str, Any] = {"request_id": new_request_id(), "received_at": received_at}
+        except ClientDisconnect:
+            log.info("request.incomplete", client=client)
+            return PlainTextResponse("incomplete request", status_code=400)
+        refused = self.signer.problem(req.headers, body)
+        if refused is not None:
+            log.warning("request.refused", reason=refused, size=len(body), client=client)
+            return PlainTextResponse("invalid request signature", status_code=401)
+        props: dict[str, Any] = {
+            "request_id": new_request_id(),
+            "received_at": received_at,
+            VERIFIED: True,
+        }
         props.update(addition_context_properties or {})
         try:
             bolt_request = to_bolt_request(req, body, props)
             problem = shape_problem(bolt_request.body)
         except Exception as exc:
-            # Parsing untrusted input: any failure here is the client's.
+            # Parsing input from outside: any failure here is the client's.
             problem = type(exc).__name__
         if problem is not None:
-            log.warning("request.malformed", path=req.url.path, problem=problem)
+            log.warning("request.malformed", problem=problem, size=len(body), client=client)
             return PlainTextResponse("malformed request body", status_code=400)
-        bolt_response = await run_in_threadpool(self.app.dispatch, bolt_request)
+        with self.admission.slot() as admitted:
+            if not admitted:
+                return _busy(req.url.path, client)
+            bolt_response = await run_in_threadpool(self.app.dispatch, bolt_request)
         return to_starlette_response(bolt_response)
 
 
@@ -152,14 +192,22 @@ def deps_readiness(deps: Deps) -> Readiness:
     return check
 
 
-def build_asgi_app(bolt_app: App | None, readiness: Readiness) -> Starlette:
-    """The ASGI app; ``bolt_app=None`` serves only the health routes (Socket Mode)."""
+def build_asgi_app(bolt_app: LicenseBotApp | None, readiness: Readiness) -> Starlette:
+    """The ASGI app; ``bolt_app=None`` serves only the health routes (Socket Mode).
+
+    ``/healthz`` is outside the admission limit: it answers from the event loop, and a
+    liveness probe failing under load would only get a busy process restarted.
+    """
+    admission = Admission()
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    async def readyz(_request: Request) -> Response:
-        ready, details = await run_in_threadpool(readiness)
+    async def readyz(request: Request) -> Response:
+        with admission.slot() as admitted:
+            if not admitted:
+                return _busy(request.url.path, client_address(request))
+            ready, details = await run_in_threadpool(readiness)
         return JSONResponse(
             {"status": "ready" if ready else "not ready", **details},
             status_code=200 if ready else 503,
@@ -170,16 +218,24 @@ def build_asgi_app(bolt_app: App | None, readiness: Readiness) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
     ]
     if bolt_app is not None:
-        handler = ThreadedSlackRequestHandler(bolt_app)
+        handler = ThreadedSlackRequestHandler(bolt_app, admission)
 
         async def events(request: Request) -> Response:
             return await handler.handle(request)
 
         routes.append(Route(EVENTS_PATH, events, methods=["POST"]))
-    return Starlette(routes=routes)
+    # Tells a command's listener whether its ack was sent in time (bot.delivery.ack_receipt).
+    return Starlette(routes=routes, middleware=[Middleware(AckReceiptMiddleware)])
 
 
-def uvicorn_config(asgi_app: Starlette, *, host: str, port: int) -> uvicorn.Config:
+def uvicorn_config(
+    asgi_app: Starlette,
+    *,
+    host: str,
+    port: int,
+    request_timeout: float = REQUEST_TIMEOUT_S,
+    max_waiting: int = MAX_WAITING_CONNECTIONS,
+) -> uvicorn.Config:
     return uvicorn.Config(
         asgi_app,
         host=host,
@@ -188,7 +244,11 @@ def uvicorn_config(asgi_app: Starlette, *, host: str, port: int) -> uvicorn.Conf
         log_config=None,
         lifespan="off",
         server_header=False,
-        limit_concurrency=LIMIT_CONCURRENCY,
+        # Not uvicorn's limit_concurrency: it counts open connections, idle ones included,
+        # so sockets that never send a request locked everyone out with 503s. Admission
+        # counts requests instead, and the protocol closes connections that stall.
+        http=deadline_protocol(request_timeout, max_waiting),
+        ws="none",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
 
@@ -241,16 +301,19 @@ class BackgroundServer:
     """uvicorn on a loopback port in a thread: for tests and benchmarks.
 
     ``with BackgroundServer(app) as server:`` binds ``127.0.0.1:0``, waits until the
-    server accepts connections and stops it (with the thread) on exit.
+    server accepts connections and stops it (with the thread) on exit. ``config`` goes
+    to ``uvicorn_config`` (tests shorten the request timeout).
     """
 
-    def __init__(self, asgi_app: Starlette, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, asgi_app: Starlette, *, host: str = "127.0.0.1", port: int = 0, **config: Any
+    ) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host = host
         self.port: int = self._sock.getsockname()[1]
-        self._server = uvicorn.Server(uvicorn_config(asgi_app, host=host, port=self.port))
+        self._server = uvicorn.Server(uvicorn_config(asgi_app, host=host, port=self.port, **config))
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, name="uvicorn", daemon=True
         )

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.stores.redis_url import check_redis_url
+
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+# psycopg 3 is the driver whichever of these is given.
+DATABASE_SCHEMES = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
 
 
 class SettingsError(Exception):
@@ -41,12 +46,24 @@ class Settings(BaseSettings):
     audit_max_bytes: int = Field(
         50 * 1024 * 1024, ge=4096, validation_alias="LICENSEBOT_AUDIT_MAX_BYTES"
     )
+    # The audit trail as one PostgreSQL table shared by every replica (bot.audit.postgres);
+    # unset: the file trail above.
+    database_url: SecretStr | None = Field(None, validation_alias="LICENSEBOT_DATABASE_URL")
     # How often a replica checks the shared knowledge-base directory; 0 turns polling off.
     kb_poll_seconds: float = Field(30.0, ge=0, validation_alias="LICENSEBOT_KB_POLL_SECONDS")
     # At start-up only: serve the valid articles when some are invalid (every one listed).
     kb_skip_invalid: bool = Field(False, validation_alias="LICENSEBOT_KB_SKIP_INVALID")
     top_k: int = Field(3, ge=1, le=10, validation_alias="LICENSEBOT_TOP_K")
     dedupe_ttl_seconds: int = Field(3600, ge=1, validation_alias="LICENSEBOT_DEDUPE_TTL_SECONDS")
+    # Shared state (event dedupe) for several workers or replicas; None: this host only.
+    redis_url: SecretStr | None = Field(None, validation_alias="LICENSEBOT_REDIS_URL")
+    redis_key_prefix: str = Field(
+        "licensebot:",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[!-~]+$",  # printable ASCII, no spaces
+        validation_alias="LICENSEBOT_REDIS_KEY_PREFIX",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias="LICENSEBOT_LOG_LEVEL"
     )
@@ -65,6 +82,23 @@ class Settings(BaseSettings):
             return frozenset(ids)
         return value
 
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            scheme, sep, _rest = value.partition("://")
+            if scheme.lower() not in DATABASE_SCHEMES or not sep:
+                # Only the scheme is repeated: the rest may hold a password.
+                raise ValueError(
+                    "must be a PostgreSQL URL (postgresql://user@host:5432/dbname), "
+                    f"not {scheme.lower() if sep else 'one without a scheme'}"
+                )
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -77,9 +111,37 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _redis_url(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            check_redis_url(value)
+        return value
+
     @property
     def resolved_audit_path(self) -> Path:
         return self.audit_path if self.audit_path is not None else self.data_dir / "audit.jsonl"
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Every configured secret's value (each ``SecretStr`` setting), for log redaction;
+        for a URL (database, Redis), its password too, which a client may log on its own."""
+        found: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                found.append(value.get_secret_value())
+                try:
+                    password = urlsplit(found[-1]).password
+                except ValueError:
+                    password = None
+                if password:
+                    found.append(unquote(password))
+        return tuple(found)
 
     @property
     def has_slack_http_credentials(self) -> bool:

@@ -6,8 +6,8 @@ module's ``register(app, deps)``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from knowledge.service import KnowledgeBase
@@ -18,17 +18,84 @@ class AuditUnavailable(RuntimeError):
 
 
 class Auditor(Protocol):
-    def record(self, event: str, **fields: Any) -> Mapping[str, Any]:
-        """Append one record, flushed and fsynced before returning.
+    """The audit trail. Every method returns the record as written, flushed and
+    fsynced, or raises ``AuditUnavailable`` when it could not be made durable.
+    ``bot.audit.records.AnswerRecords`` implements all but ``record``."""
 
-        Raises ``AuditUnavailable`` when the record could not be made durable.
-        """
+    def record(self, event: str, **fields: Any) -> Mapping[str, Any]:
+        """Append one record."""
         ...
+
+    def served(
+        self,
+        content: Mapping[str, Any],
+        *,
+        surface: str,
+        request_id: str,
+        latency_ms: float,
+        **context: Any,
+    ) -> Mapping[str, Any]:
+        """``answer.served``: what is about to be shown, before any of it is; when this
+        raises, show nothing of it."""
+        ...
+
+    def delivered(
+        self,
+        *,
+        surface: str,
+        request_id: str,
+        latency_ms: float,
+        message_ts: str | None = None,
+        error: str | None = None,
+        **context: Any,
+    ) -> Mapping[str, Any]:
+        """``answer.delivered``: how showing it went (the Slack ts, or the error)."""
+        ...
+
+    def error_reported(
+        self,
+        *,
+        ref: str,
+        error: str,
+        surface: str | None = None,
+        request_id: str | None = None,
+        **context: Any,
+    ) -> Mapping[str, Any]:
+        """``error.reported``: an error a user was shown with reference ``ref``."""
+        ...
+
+
+class StoreUnavailable(RuntimeError):
+    """A shared store (dedupe, later the thread registry) cannot be reached right now."""
 
 
 class EventDedupe(Protocol):
     def first_time(self, key: str) -> bool:
-        """True the first time ``key`` is seen within the store's TTL."""
+        """True the first time ``key`` is seen within the store's TTL.
+
+        Raises ``StoreUnavailable`` when the store cannot say: the caller must then
+        neither act on the key nor treat it as seen.
+        """
+        ...
+
+
+class Background(Protocol):
+    def submit(self, work: Callable[[], None]) -> bool:
+        """Run ``work`` soon on a delivery worker, apart from the threads that ack.
+
+        False when too much is already waiting: then ``work`` never runs.
+        """
+        ...
+
+
+# The BoltContext key under which the composition root leaves each request's AckReceipt.
+ACK_RECEIPT = "ack_receipt"
+
+
+class AckReceipt(Protocol):
+    def wait(self, timeout: float) -> str | None:
+        """After ``ack()``: None once the acknowledgement went out within Slack's time;
+        otherwise why it did not (``ack_timeout``)."""
         ...
 
 
@@ -37,7 +104,13 @@ class Deps:
     kb: KnowledgeBase
     audit: Auditor
     dedupe: EventDedupe
+    # Slow Web API work (answers to mentions and DMs, button follow-ups, reloads) goes
+    # here, so the listener threads stay free to ack commands within Slack's 3 s.
+    background: Background
     admins: frozenset[str] = frozenset()
     top_k: int = 3
     bot_version: str = "0"
-    extras: Mapping[str, Any] = field(default_factory=dict)
+    # How often replicas look for knowledge-base changes (None or 0: never), for /kb status.
+    kb_poll_seconds: float | None = None
+    # The name /kb status gives this replica; None: host:pid.
+    replica: str | None = None

@@ -1,10 +1,12 @@
 """``/timeline [topic]``: the reported events, privately, with "Show more" and "Post to channel".
 
 The first page rides on the acknowledgement when it is ready within the ack budget,
-as for ``/ask``; otherwise a placeholder is acknowledged and replaced through
-``response_url``. "Show more" answers privately with the next page (a new ephemeral
-message: replacing a page posted in the channel would rewrite a public message);
-"Post to channel" posts the page the user was looking at, attributed to them.
+as for ``/ask`` (and, as there, counts as delivered only if the ack went out in time);
+otherwise a placeholder is acknowledged and replaced through ``response_url``.
+"Show more" answers privately with the next page (a new ephemeral message: replacing
+a page posted in the channel would rewrite a public message); "Post to channel" posts
+the page the user was looking at, attributed to them. Both buttons are acked at once
+and answered from the delivery pool.
 
 Every page is audited before it is shown (``answer.served``, surface ``timeline`` or
 ``post_to_channel``) and its delivery after (``answer.delivered``). The served record
@@ -16,55 +18,36 @@ rebuild it from the topic, plus which events the page showed (``offset``,
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from handlers.blocks import (
+from handlers.blocks.kit import Message
+from handlers.blocks.refs import (
     ACTION_TIMELINE_MORE,
     ACTION_TIMELINE_POST,
-    TIMELINE_TOPIC_MAX_CHARS,
-    Message,
     TimelineRef,
     decode_timeline_ref,
-    notice_message,
+)
+from handlers.blocks.timeline import (
+    TIMELINE_TOPIC_MAX_CHARS,
     timeline_message,
     timeline_page_span,
     timeline_usage_message,
 )
-from handlers.common import (
-    AnswerFlow,
-    AskRequest,
-    apologize,
-    context_team,
-    private_payload,
-    received_at,
-    request_id,
-    send_response,
-    slack_to_plain,
-    tell_privately,
-    valid_user_id,
-)
+from handlers.buttons import Button, Click, confirm_posted, post_publicly, tell
+from handlers.commands import DeferredCommand, ack_with, is_help
 from handlers.deps import Deps
-from handlers.interaction import (
-    Button,
-    ack_in_time,
-    ack_with,
-    confirm_posted,
-    post_publicly,
-    tell,
-)
+from handlers.flow import AnswerFlow
+from handlers.replies import apologize, tell_privately
+from handlers.requests import AskRequest, slack_to_plain, valid_user_id
 from knowledge.answering.timeline import Timeline
 
 COMMAND = "/timeline"
 SURFACE = "timeline"
 SHARE_SURFACE = "post_to_channel"
-# Slack gives a command 3 s; what is left after this goes to the HTTP round trip.
-ACK_BUDGET_S = 2.0
-_HELP_WORDS = frozenset({"help", "-h", "--help", "?", "usage"})
 _WORKERS = 4
 _STALE_BUTTON = "That button no longer works; please run `/timeline` again."
 
@@ -123,8 +106,8 @@ def _changed_note(old: str, new: str, *, restarted: bool, what: str) -> str:
     return note + (", from the first event: it has fewer events now." if restarted else ".")
 
 
-class TimelineFlow:
-    """Timeline → audit ``answer.served`` → (caller delivers) → ``AnswerFlow.delivered``."""
+class TimelinePages:
+    """Timeline page → audit ``answer.served`` → (caller delivers) → ``AnswerFlow.delivered``."""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -154,13 +137,7 @@ class TimelineFlow:
         first, end = timeline_page_span(timeline, start)
         self.answers.record_served(
             req,
-            question=timeline.topic,
-            answered=bool(timeline.events),
-            reason=timeline.reason,
-            truncated=truncated,
-            kb_version=timeline.kb_version,
-            top=None,
-            quotes=timeline.audit_quotes(),
+            **timeline.audit_fields(truncated=truncated),
             content="timeline",
             offset=first,
             page_events=end - first,
@@ -191,95 +168,72 @@ class TimelineFlow:
         )
 
 
-def register(app: App, deps: Deps) -> None:
-    flow = TimelineFlow(deps)
-    # Pages are built here so the command listener can stop waiting at the ack budget.
-    pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="timeline-page")
+class TimelineCommand(DeferredCommand[TimelinePage]):
+    """``/timeline [topic]``: the first page, privately."""
 
-    def served_or_refused(
+    surface = SURFACE
+    placeholder = "Building the timeline…"
+    deferred_event = "timeline.deferred"
+    what = "show the timeline"
+
+    def __init__(self, pages: TimelinePages) -> None:
+        super().__init__(pages.answers, workers=_WORKERS, thread_name="timeline-page")
+        self.pages = pages
+
+    def on_command(
+        self, ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient
+    ) -> None:
+        topic, truncated = _topic(str(command.get("text") or ""))
+        if topic is not None and is_help(topic):
+            ack_with(ack, timeline_usage_message())
+            return
+
+        def serve(req: AskRequest) -> TimelinePage:
+            return self.pages.serve(req, topic, truncated=truncated)
+
+        self.respond(ack, command, context, client, question=topic or "", serve=serve)
+
+    def reply(self, req: AskRequest, value: TimelinePage) -> Message:
+        return value.message(req, shareable=True)
+
+    def finish(self, req: AskRequest, value: TimelinePage, *, error: str | None, via: str) -> None:
+        self.pages.finish(req, value, error=error, via=via)
+
+    def failed_later(
+        self, client: WebClient, req: AskRequest, response_url: str | None, exc: Exception
+    ) -> None:
+        tell(client, req, response_url, self.flow.failed(req, exc), replace_original=True)
+
+
+class TimelineButtons:
+    """ "Show more" (the next page, privately) and "Post to channel" (this page, publicly)."""
+
+    def __init__(self, pages: TimelinePages) -> None:
+        self.pages = pages
+
+    def _served(
+        self,
         req: AskRequest,
         serve: Callable[[], TimelinePage],
         client: WebClient,
-        url: str | None,
-        *,
-        replace_original: bool = False,
+        response_url: str | None,
     ) -> TimelinePage | None:
         """``serve()``; when it fails the user is told privately with the reference."""
         try:
             return serve()
         except Exception as exc:
-            tell(client, req, url, flow.answers.failed(req, exc), replace_original=replace_original)
+            tell(client, req, response_url, self.pages.answers.failed(req, exc))
             return None
 
-    def finish_later(
-        req: AskRequest, future: Future[TimelinePage], response_url: str | None, client: WebClient
-    ) -> None:
-        page = served_or_refused(req, future.result, client, response_url, replace_original=True)
-        if page is None:
-            return
-        if response_url is None:
-            flow.finish(req, page, error="no_response_url", via="response_url")
-            apologize(client, req, what="show the timeline")
-            return
-        message = page.message(req, shareable=True)
-        sent = send_response(client, response_url, private_payload(message, replace_original=True))
-        flow.finish(req, page, error=sent.error, via="response_url")
-        if not sent.ok:
-            apologize(client, req, what="show the timeline")
-
-    def on_timeline(
-        ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient
-    ) -> None:
-        topic, truncated = _topic(str(command.get("text") or ""))
-        if topic is not None and topic.lower() in _HELP_WORDS:
-            ack_with(ack, timeline_usage_message())
-            return
-        req = AskRequest(
-            request_id=request_id(context),
-            surface=SURFACE,
-            question=topic or "",
-            user=str(command.get("user_id") or ""),
-            channel=str(command.get("channel_id") or ""),
-            team=context_team(context),
-            started=received_at(context),
-        )
-        response_url = command.get("response_url")
-        response_url = response_url if isinstance(response_url, str) else None
-        future = pool.submit(flow.serve, req, topic, truncated=truncated)
-        page = ack_in_time(
-            ack,
-            flow.answers,
-            req,
-            future,
-            budget_s=ACK_BUDGET_S,
-            placeholder=notice_message("Building the timeline…"),
-            deferred_event="timeline.deferred",
-            finish_later=lambda: finish_later(req, future, response_url, client),
-        )
-        if page is None:
-            return
-        ack_with(ack, page.message(req, shareable=True))
-        flow.finish(req, page, via="ack")
-
-    def on_show_more(
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: BoltContext,
-        client: WebClient,
-    ) -> None:
-        ack()
-        clicked = _MORE.read(body, action, context, client)
-        if clicked is None:
-            return
-        ref, req, response_url = clicked
+    def on_show_more(self, ref: TimelineRef, click: Click) -> None:
+        req, response_url, client = click.req, click.response_url, click.client
 
         def serve() -> TimelinePage:
-            return flow.serve(
+            return self.pages.serve(
                 req, ref.topic, ref.offset, expected_version=ref.kb_version, page_of=ref.request_id
             )
 
-        page = served_or_refused(req, serve, client, response_url)
+        page = self._served(req, serve, client, response_url)
         if page is None:
             return
         sent = tell_privately(
@@ -294,25 +248,15 @@ def register(app: App, deps: Deps) -> None:
         via = (
             "chat.postEphemeral" if sent.ts is not None or response_url is None else "response_url"
         )
-        flow.finish(req, page, ts=sent.ts, error=sent.error, via=via)
+        self.pages.finish(req, page, ts=sent.ts, error=sent.error, via=via)
         if not sent.ok:
             apologize(client, req, what="show more of the timeline")
 
-    def on_post_to_channel(
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: BoltContext,
-        client: WebClient,
-    ) -> None:
-        ack()
-        clicked = _SHARE.read(body, action, context, client)
-        if clicked is None:
-            return
-        ref, req, response_url = clicked
+    def on_post_to_channel(self, ref: TimelineRef, click: Click) -> None:
+        req, response_url, client = click.req, click.response_url, click.client
 
         def serve() -> TimelinePage:
-            return flow.serve(
+            return self.pages.serve(
                 req,
                 ref.topic,
                 ref.offset,
@@ -321,17 +265,21 @@ def register(app: App, deps: Deps) -> None:
                 shared_from=ref.request_id,
             )
 
-        page = served_or_refused(req, serve, client, response_url)
+        page = self._served(req, serve, client, response_url)
         if page is None:
             return
         message = page.message(req, shareable=False, asked_by=valid_user_id(req.user))
         sent, via = post_publicly(client, message, req, response_url)
-        flow.finish(req, page, ts=sent.ts, error=sent.error, via=via)
+        self.pages.finish(req, page, ts=sent.ts, error=sent.error, via=via)
         if not sent.ok:
             apologize(client, req, response_url=response_url, what="post the timeline")
             return
         confirm_posted(client, response_url)
 
-    app.command(COMMAND)(on_timeline)
-    app.action(ACTION_TIMELINE_MORE)(on_show_more)
-    app.action(ACTION_TIMELINE_POST)(on_post_to_channel)
+
+def register(app: App, deps: Deps) -> None:
+    pages = TimelinePages(deps)
+    buttons = TimelineButtons(pages)
+    app.command(COMMAND)(TimelineCommand(pages).on_command)
+    app.action(ACTION_TIMELINE_MORE)(_MORE.listener(deps, buttons.on_show_more))
+    app.action(ACTION_TIMELINE_POST)(_SHARE.listener(deps, buttons.on_post_to_channel))

@@ -6,7 +6,10 @@ sits on the answer path (``answer.served``: scrub, chain, render, write, fsync),
 single-threaded and with Bolt's default 5 listener threads, next to the time the
 knowledge base takes to compose the answer itself.
 
-    .venv/bin/python scripts/bench_audit.py [--n 2000] [--dir DIR]
+With ``--database-url`` the same runs go to the PostgreSQL trail as well (in a schema of
+their own, created for the run and dropped after it), reported next to the file's:
+
+    .venv/bin/python scripts/bench_audit.py [--n 2000] [--dir DIR] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -20,11 +23,21 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from bot.audit.records import audit_answer, audit_delivered
+import psycopg
+
+from bot.audit.backend import Trail
+from bot.audit.postgres import PostgresTrail, verify_database
+from bot.audit.records import audit_answer
 from bot.audit.trail import AuditTrail
-from bot.audit.verify import verify_trail
+from bot.audit.verify import VerifyResult, verify_trail
 from knowledge.models import Answer
 from knowledge.service import KnowledgeBase
 
@@ -45,13 +58,13 @@ def pct(values: list[float], q: float) -> float:
 def fmt(label: str, values_s: list[float]) -> str:
     ms = [v * 1000 for v in values_s]
     return (
-        f"{label:<44} n={len(ms):>5}  median {statistics.median(ms):7.3f} ms  "
-        f"p99 {pct(ms, 0.99):7.3f} ms  max {max(ms):7.3f} ms"
+        f"{label:<50} n={len(ms):>5}  median {statistics.median(ms):7.3f} ms  "
+        f"p95 {pct(ms, 0.95):7.3f} ms  p99 {pct(ms, 0.99):7.3f} ms  max {max(ms):7.3f} ms"
     )
 
 
 def one_answer(
-    trail: AuditTrail, answer: Answer, i: int, served: list[float], pair: list[float]
+    trail: Trail, answer: Answer, i: int, served: list[float], pair: list[float]
 ) -> None:
     ctx = {
         "team": "T0123ABCD",
@@ -64,8 +77,7 @@ def one_answer(
         trail, answer, surface="mention", request_id=f"req-{i}", top=3, latency_ms=4.2, **ctx
     )
     t1 = time.perf_counter()
-    audit_delivered(
-        trail,
+    trail.delivered(
         surface="mention",
         request_id=f"req-{i}",
         latency_ms=90.0,
@@ -77,22 +89,24 @@ def one_answer(
     pair.append(t2 - t0)
 
 
-def run_single(directory: Path, answers: list[Answer], n: int) -> tuple[list[float], list[float]]:
+def run_single(
+    open_trail: Callable[[], Trail], answers: list[Answer], n: int
+) -> tuple[list[float], list[float]]:
     served: list[float] = []
     pair: list[float] = []
-    with AuditTrail(directory / "single.jsonl") as trail:
+    with open_trail() as trail:
         for i in range(n):
             one_answer(trail, answers[i % len(answers)], i, served, pair)
     return served, pair
 
 
 def run_threads(
-    directory: Path, answers: list[Answer], n: int, threads: int
+    open_trail: Callable[[], Trail], answers: list[Answer], n: int, threads: int
 ) -> tuple[list[float], float]:
     served: list[float] = []
     pair: list[float] = []
     lock = threading.Lock()
-    with AuditTrail(directory / "threads.jsonl") as trail:
+    with open_trail() as trail:
 
         def work(worker: int) -> None:
             mine_s: list[float] = []
@@ -125,6 +139,49 @@ def filesystem(directory: Path) -> str:
         return "unknown"
 
 
+@contextmanager
+def bench_schema(url: str) -> Iterator[str]:
+    """``url`` on a schema of the run's own, dropped afterwards (the real trail is untouched)."""
+    schema = f"licensebot_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    parts = urlsplit(url)
+    query = "&".join(q for q in (parts.query, f"options=-csearch_path%3D{schema}") if q)
+    try:
+        yield urlunsplit(parts._replace(query=query))
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def report(
+    name: str,
+    runs: Mapping[str, Callable[[], Trail]],
+    verify: Mapping[str, Callable[[], VerifyResult]],
+    answers: list[Answer],
+    n: int,
+) -> bool:
+    served, pair = run_single(runs["single"], answers, n)
+    threaded, elapsed = run_threads(runs["threads"], answers, n, 5)
+    for label, check in verify.items():
+        result = check()
+        if not result.ok or result.records != 2 * n:
+            print(f"{name} {label}: verification failed: {result.bad}", file=sys.stderr)
+            return False
+    print(fmt(f"{name}: answer.served write, 1 thread (on the path)", served))
+    print(fmt(f"{name}: served + delivered, 1 thread", pair))
+    print(fmt(f"{name}: answer.served write, 5 threads (incl. wait)", threaded))
+    print(f"{name}: 5 threads {2 * n / elapsed:,.0f} records/s; both trails verified intact")
+    return True
+
+
+def server_version(url: str) -> str:
+    with psycopg.connect(url) as conn:
+        row: Any = conn.execute("SHOW server_version").fetchone()
+        sync: Any = conn.execute("SHOW synchronous_commit").fetchone()
+    return f"PostgreSQL {row[0]} (server default synchronous_commit={sync[0]}; the trail sets on)"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="answers per run")
@@ -133,6 +190,12 @@ def main() -> int:
         type=Path,
         default=None,
         help="where to write the trails (default: a temporary directory)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        metavar="URL",
+        help="also measure the PostgreSQL trail in this database (a schema made for the run)",
     )
     args = parser.parse_args()
 
@@ -149,26 +212,30 @@ def main() -> int:
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         directory = Path(tmp)
         print(
-            f"machine: {platform.machine()} {platform.system()} {platform.release()}, "
-            f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
+            f"machine: {platform.node()}: {platform.machine()} {platform.system()} "
+            f"{platform.release()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
         )
         print(f"audit dir: {directory} ({filesystem(directory)})")
-        served, pair = run_single(directory, answers, args.n)
-        threaded, elapsed = run_threads(directory, answers, args.n, 5)
-        size = (directory / "single.jsonl").stat().st_size
-        for name in ("single.jsonl", "threads.jsonl"):
-            result = verify_trail(directory / name)
-            if not result.ok or result.records != 2 * args.n:
-                print(f"{name}: verification failed: {result.bad}", file=sys.stderr)
-                return 1
         print(fmt("kb.answer() (for scale, not audit)", answer_times))
-        print(fmt("answer.served write, 1 thread (on the path)", served))
-        print(fmt("served + delivered, 1 thread", pair))
-        print(fmt("answer.served write, 5 threads (incl. wait)", threaded))
-        print(
-            f"5 threads: {2 * args.n / elapsed:,.0f} records/s; "
-            f"record size ≈ {size / (2 * args.n):,.0f} bytes; both trails verified intact"
-        )
+        paths = {name: directory / f"{name}.jsonl" for name in ("single", "threads")}
+        file_runs: dict[str, Callable[[], Trail]] = {
+            name: partial(AuditTrail, p) for name, p in paths.items()
+        }
+        file_checks = {name: partial(verify_trail, p) for name, p in paths.items()}
+        if not report("file", file_runs, file_checks, answers, args.n):
+            return 1
+        size = (directory / "single.jsonl").stat().st_size
+        print(f"file: record size ≈ {size / (2 * args.n):,.0f} bytes")
+    if args.database_url:
+        print(f"database: {server_version(args.database_url)}")
+        with bench_schema(args.database_url) as single, bench_schema(args.database_url) as threads:
+            db_urls = {"single": single, "threads": threads}
+            db_runs: dict[str, Callable[[], Trail]] = {
+                name: partial(PostgresTrail, u) for name, u in db_urls.items()
+            }
+            db_checks = {name: partial(verify_database, u) for name, u in db_urls.items()}
+            if not report("postgres", db_runs, db_checks, answers, args.n):
+                return 1
     return 0
 
 

@@ -24,7 +24,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlparse
@@ -153,7 +155,10 @@ def concurrent_level(
     }
 
 
-def run(requests: int, levels: tuple[int, ...] = ()) -> dict[str, Any]:
+@contextmanager
+def running_bot() -> Iterator[tuple[str, FakeSlack, Path]]:
+    """The real app on 127.0.0.1, its Web API the fake Slack, logs discarded:
+    (the events URL, the fake, the audit trail's path)."""
     with (
         tempfile.TemporaryDirectory() as tmp,
         FakeSlack(BOT_TOKEN) as fake,
@@ -166,35 +171,42 @@ def run(requests: int, levels: tuple[int, ...] = ()) -> dict[str, Any]:
             slack_api_url=fake.api_url,
             data_dir=Path(tmp),
         )
-        audit = AuditTrail(Path(tmp) / "audit.jsonl")
+        audit_path = Path(tmp) / "audit.jsonl"
+        audit = AuditTrail(audit_path)
         deps = build_deps(settings, kb=KnowledgeBase.load(), audit=audit)
         app = create_app(settings, deps, verify_token=True)
-        with BackgroundServer(build_asgi_app(app, deps_readiness(deps))) as server:
-            url = server.url + "/slack/events"
-            # Warm-up: first request pays for imports and the thread pools.
-            signed_post(
-                url, command_body(0, fake.response_url("warm")), "application/x-www-form-urlencoded"
+        try:
+            with BackgroundServer(build_asgi_app(app, deps_readiness(deps))) as server:
+                yield server.url + "/slack/events", fake, audit_path
+        finally:
+            audit.close()
+
+
+def run(requests: int, levels: tuple[int, ...] = ()) -> dict[str, Any]:
+    with running_bot() as (url, fake, _audit):
+        # Warm-up: first request pays for imports and the thread pools.
+        signed_post(
+            url, command_body(0, fake.response_url("warm")), "application/x-www-form-urlencoded"
+        )
+        commands, events = [], []
+        for i in range(requests):
+            status, took = signed_post(
+                url,
+                command_body(i, fake.response_url(str(i))),
+                "application/x-www-form-urlencoded",
             )
-            commands, events = [], []
-            for i in range(requests):
-                status, took = signed_post(
-                    url,
-                    command_body(i, fake.response_url(str(i))),
-                    "application/x-www-form-urlencoded",
-                )
-                assert status == 200, status
-                commands.append(took)
-            for i in range(requests):
-                status, took = signed_post(url, event_body(i), "application/json")
-                assert status == 200, status
-                events.append(took)
-            posted = fake.wait_for("chat.postMessage", requests, timeout=60)
-            answered = len(posted)
-            concurrency = [
-                concurrent_level(url, fake, clients, requests, offset=(n + 1) * 100_000)
-                for n, clients in enumerate(levels)
-            ]
-        audit.close()
+            assert status == 200, status
+            commands.append(took)
+        for i in range(requests):
+            status, took = signed_post(url, event_body(i), "application/json")
+            assert status == 200, status
+            events.append(took)
+        posted = fake.wait_for("chat.postMessage", requests, timeout=60)
+        answered = len(posted)
+        concurrency = [
+            concurrent_level(url, fake, clients, requests, offset=(n + 1) * 100_000)
+            for n, clients in enumerate(levels)
+        ]
     return {
         "ask_command_ack": summary(commands),
         "app_mention_ack": summary(events),

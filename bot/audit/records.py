@@ -20,13 +20,13 @@ import getpass
 import os
 import socket
 import time
-import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import structlog
 
 from handlers.deps import Auditor, AuditUnavailable
+from handlers.requests import new_request_id
 from knowledge.models import Answer
 
 ANSWER_SERVED = "answer.served"
@@ -56,10 +56,6 @@ T = TypeVar("T")
 _log = structlog.get_logger("licensebot.audit")
 
 
-def new_request_id() -> str:
-    return uuid.uuid4().hex
-
-
 def cli_context() -> dict[str, str]:
     """Who asked on the command line: the OS user and host."""
     try:
@@ -70,53 +66,83 @@ def cli_context() -> dict[str, str]:
     return {"user": user, "host": socket.gethostname()}
 
 
-def served_fields(
-    *,
-    question: str | None,
-    answered: bool,
-    kb_version: str,
-    quotes: Iterable[Mapping[str, Any]] = (),
-    reason: str | None = None,
-    top: int | None = None,
-    truncated: bool = False,
-) -> dict[str, Any]:
-    """Fields of an ``answer.served`` record for content that is not an ``Answer``
-    (a timeline, a full article): quotes are then whole articles or spans of them."""
-    return {
-        "question": question,
-        "answered": answered,
-        "reason": reason,
-        "truncated": truncated,
-        "kb_version": kb_version,
-        "top": top,
-        "quotes": [dict(q) for q in quotes],
-    }
-
-
 def _check_surface(surface: str) -> None:
     if surface not in SURFACES:
         raise ValueError(f"unknown surface {surface!r}; one of {sorted(SURFACES)}")
 
 
-def audit_served(
-    auditor: Auditor,
-    fields: Mapping[str, Any],
-    *,
-    surface: str,
-    request_id: str,
-    latency_ms: float,
-    **context: Any,
-) -> Mapping[str, Any]:
-    """Record ``answer.served``; raises ``AuditUnavailable`` (then do not answer)."""
-    _check_surface(surface)
-    return auditor.record(
-        ANSWER_SERVED,
-        request_id=request_id,
-        surface=surface,
-        latency_ms=round(latency_ms, 3),
-        **context,
-        **fields,
-    )
+class AnswerRecords:
+    """The records of the ``Auditor`` port (``handlers.deps``), written once over ``record``.
+
+    ``AuditTrail`` inherits them; so can any other trail (or a test double) that
+    implements ``record``.
+    """
+
+    def record(self, event: str, **fields: Any) -> Mapping[str, Any]:
+        raise NotImplementedError
+
+    def served(
+        self,
+        content: Mapping[str, Any],
+        *,
+        surface: str,
+        request_id: str,
+        latency_ms: float,
+        **context: Any,
+    ) -> Mapping[str, Any]:
+        """Record ``answer.served``; raises ``AuditUnavailable`` (then do not answer).
+
+        ``content`` is what is shown (``Answer.audit_fields``, ``Timeline.audit_fields``
+        or the span of an article); ``context`` carries team/channel/user/thread_ts
+        (Slack) or ``cli_context()``.
+        """
+        _check_surface(surface)
+        return self.record(
+            ANSWER_SERVED,
+            request_id=request_id,
+            surface=surface,
+            latency_ms=round(latency_ms, 3),
+            **context,
+            **content,
+        )
+
+    def delivered(
+        self,
+        *,
+        surface: str,
+        request_id: str,
+        latency_ms: float,
+        message_ts: str | None = None,
+        error: str | None = None,
+        **context: Any,
+    ) -> Mapping[str, Any]:
+        """Record the outcome of delivering a served answer (a Slack ts, or the error)."""
+        _check_surface(surface)
+        outcome = "failed" if error is not None else "delivered"
+        return self.record(
+            ANSWER_DELIVERED,
+            request_id=request_id,
+            surface=surface,
+            outcome=outcome,
+            message_ts=message_ts,
+            error=error,
+            latency_ms=round(latency_ms, 3),
+            **context,
+        )
+
+    def error_reported(
+        self,
+        *,
+        ref: str,
+        error: str,
+        surface: str | None = None,
+        request_id: str | None = None,
+        **context: Any,
+    ) -> Mapping[str, Any]:
+        """Record an error shown to a user with reference ``ref``."""
+        return self.record(
+            ERROR_REPORTED, ref=ref, error=error, surface=surface, request_id=request_id, **context
+        )
 
 
 def audit_answer(
@@ -131,56 +157,14 @@ def audit_answer(
 ) -> Mapping[str, Any]:
     """Record ``answer.served`` for ``answer`` before it is delivered.
 
-    ``context`` carries team/channel/user/thread_ts (Slack) or ``cli_context()``.
     Raises ``AuditUnavailable``: the caller must then withhold the answer.
     """
-    return audit_served(
-        auditor,
+    return auditor.served(
         answer.audit_fields(top=top),
         surface=surface,
         request_id=request_id,
         latency_ms=latency_ms,
         **context,
-    )
-
-
-def audit_delivered(
-    auditor: Auditor,
-    *,
-    surface: str,
-    request_id: str,
-    latency_ms: float,
-    message_ts: str | None = None,
-    error: str | None = None,
-    **context: Any,
-) -> Mapping[str, Any]:
-    """Record the outcome of delivering a served answer (a Slack ts, or the error)."""
-    _check_surface(surface)
-    outcome = "failed" if error is not None else "delivered"
-    return auditor.record(
-        ANSWER_DELIVERED,
-        request_id=request_id,
-        surface=surface,
-        outcome=outcome,
-        message_ts=message_ts,
-        error=error,
-        latency_ms=round(latency_ms, 3),
-        **context,
-    )
-
-
-def audit_error(
-    auditor: Auditor,
-    *,
-    ref: str,
-    error: str,
-    surface: str | None = None,
-    request_id: str | None = None,
-    **context: Any,
-) -> Mapping[str, Any]:
-    """Record an error shown to a user with reference ``ref``."""
-    return auditor.record(
-        ERROR_REPORTED, ref=ref, error=error, surface=surface, request_id=request_id, **context
     )
 
 
@@ -250,8 +234,7 @@ def _record_outcome(
     context: Mapping[str, Any],
 ) -> None:
     try:
-        audit_delivered(
-            auditor,
+        auditor.delivered(
             surface=surface,
             request_id=request_id,
             latency_ms=(time.perf_counter() - started) * 1000,

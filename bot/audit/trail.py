@@ -10,8 +10,7 @@ raised, the trail reports itself unhealthy, and callers must not answer.
 One thread lock plus an ``flock`` on ``<audit path>.lock`` keep concurrent writers
 (Bolt's listener threads, a CLI ``ask`` next to the server) on one chain.
 
-What callers write (``audit_answer``, ``deliver_audited``, …) is in
-``bot.audit.records``.
+What the records say (``served``, ``delivered``, …) is in ``bot.audit.records``.
 """
 
 from __future__ import annotations
@@ -21,10 +20,9 @@ import errno
 import json
 import os
 import re
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType
 from typing import Any, BinaryIO
 
 import structlog
@@ -32,13 +30,7 @@ from structlog import BoundLoggerBase
 from structlog.typing import EventDict
 
 from bot import __version__
-from bot.audit.chain import (
-    GENESIS_HASH,
-    RESERVED_FIELDS,
-    canonical_json,
-    record_hash,
-    scrub_fields,
-)
+from bot.audit.chain import GENESIS_HASH, canonical_json, check_event, link, scrub_fields, stamp
 from bot.audit.files import (
     InterProcessLock,
     Segment,
@@ -49,10 +41,11 @@ from bot.audit.files import (
     read_tail,
     rotate,
 )
+from bot.audit.head import ChainedTrail
+from bot.redact import Redactor
 from bot.settings import Settings
 from handlers.deps import AuditUnavailable
 
-_EVENT_RE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+")
 _HASH_RE = re.compile(r"[0-9a-f]{64}")
 # Below this much free space an unhealthy trail is not declared healthy again.
 _MIN_FREE_BYTES = 1024 * 1024
@@ -66,10 +59,6 @@ class AuditCorrupt(Exception):
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 class _AuditLogger(BoundLoggerBase):
@@ -89,7 +78,7 @@ class _LineSink:
         self._append(line)
 
 
-class AuditTrail:
+class AuditTrail(ChainedTrail):
     """Append-only, hash-chained JSON-lines audit file (implements ``handlers.deps.Auditor``)."""
 
     def __init__(
@@ -100,20 +89,19 @@ class AuditTrail:
         bot_version: str = __version__,
         clock: Callable[[], dt.datetime] = _utcnow,
         opener: Callable[[Path], BinaryIO] = open_append,
+        secrets: Iterable[str] = (),
     ) -> None:
+        """``secrets``: values never to be recorded (``Settings.secret_values``)."""
+        super().__init__()
         self.path = Path(path)
+        self._redactor = Redactor(secrets)
         self.max_bytes = max_bytes
         self.bot_version = bot_version
         self._clock = clock
         self._opener = opener
-        self._lock = threading.Lock()
         self._flock = InterProcessLock(self.path.with_name(self.path.name + ".lock"))
         self._segment: Segment | None = None
-        self._seq = 0
-        self._head = GENESIS_HASH
         self._pending: dict[str, Any] | None = None
-        self._healthy = False
-        self._last_error: str | None = None
         self._log = structlog.wrap_logger(
             _LineSink(self._append_line),
             processors=[self._scrub, self._stamp, self._chain, self._render],
@@ -125,32 +113,13 @@ class AuditTrail:
 
     # -- public API ---------------------------------------------------------------------
 
-    @property
-    def healthy(self) -> bool:
-        """False from a failed write or open until a later one succeeds (for /readyz)."""
-        return self._healthy
-
-    @property
-    def last_error(self) -> str | None:
-        return self._last_error
-
-    @property
-    def head(self) -> tuple[int, str]:
-        """(seq, hash) of the last record this trail wrote or found."""
-        with self._lock:
-            return self._seq, self._head
-
     def record(self, event: str, **fields: Any) -> Mapping[str, Any]:
         """Append one record; it is on disk (fsynced) when this returns.
 
         Raises ``AuditUnavailable`` if it could not be made durable; nothing of it is
         then part of the chain.
         """
-        if not _EVENT_RE.fullmatch(event):
-            raise ValueError(f"audit event must be a dotted lower-case name: {event!r}")
-        clash = RESERVED_FIELDS & fields.keys()
-        if clash:
-            raise ValueError(f"audit fields set by the trail itself: {sorted(clash)}")
+        check_event(event, fields)
         with self._lock:
             try:
                 with self._flock.held():
@@ -174,31 +143,16 @@ class AuditTrail:
             self._close_segment()
             self._flock.close()
 
-    def __enter__(self) -> AuditTrail:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # -- structlog processors (run under the trail lock) ----------------------------------
 
     def _scrub(self, _logger: object, _method: str, event_dict: EventDict) -> EventDict:
-        return scrub_fields(event_dict)
+        return scrub_fields(event_dict, self._redactor)
 
     def _stamp(self, _logger: object, _method: str, event_dict: EventDict) -> EventDict:
-        event_dict["ts"] = _iso(self._clock())
-        event_dict.setdefault("bot_version", self.bot_version)
-        return event_dict
+        return stamp(event_dict, self._clock(), self.bot_version)
 
     def _chain(self, _logger: object, _method: str, event_dict: EventDict) -> EventDict:
-        event_dict["seq"] = self._seq + 1
-        event_dict["prev_hash"] = self._head
-        event_dict["hash"] = record_hash(event_dict)
+        link(event_dict, self._seq + 1, self._head)
         self._pending = dict(event_dict)
         return event_dict
 
@@ -321,5 +275,8 @@ def open_trail(settings: Settings, *, bot_version: str = __version__) -> AuditTr
     refuses every record until it can.
     """
     return AuditTrail(
-        settings.resolved_audit_path, max_bytes=settings.audit_max_bytes, bot_version=bot_version
+        settings.resolved_audit_path,
+        max_bytes=settings.audit_max_bytes,
+        bot_version=bot_version,
+        secrets=settings.secret_values,
     )

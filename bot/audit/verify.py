@@ -25,7 +25,7 @@ _ROTATED_RE = re.compile(r".+\.\d+")
 
 @dataclass(frozen=True)
 class BadRecord:
-    file: Path
+    file: Path | str
     line: int
     seq: int | None
     reason: str
@@ -88,47 +88,78 @@ def _check_line(
     return rec, seq, None
 
 
+class ChainChecker:
+    """Checks records one stored line at a time as one chain, stopping at the first bad one.
+
+    Every store of the trail (files, a database table) feeds its lines in chain order;
+    ``where`` and ``line`` only say where a bad record was found.
+    """
+
+    def __init__(
+        self, *, from_genesis: bool = True, anchors: Mapping[int, str] | None = None
+    ) -> None:
+        self._expected_seq: int | None = 1 if from_genesis else None
+        self._prev_hash: str | None = GENESIS_HASH if from_genesis else None
+        self._pending = dict(anchors or {})
+        self.count, self.head_seq, self.head_hash, self.first_seq = 0, 0, GENESIS_HASH, 1
+        self.bad: BadRecord | None = None
+
+    def feed(self, where: Path | str, line: int, raw: bytes) -> dict[str, Any] | None:
+        """The record on ``raw`` (a line with its newline) if it continues the chain."""
+        rec, seq, reason = _check_line(raw, self._expected_seq, self._prev_hash)
+        if reason is not None or rec is None or seq is None:
+            self.fail(BadRecord(where, line, seq, reason or "unreadable"))
+            return None
+        anchored = self._pending.pop(seq, None)
+        if anchored is not None and anchored != rec["hash"]:
+            self.fail(BadRecord(where, line, seq, "hash differs from the anchor"))
+            return None
+        if self.count == 0:
+            self.first_seq = seq
+        self.count += 1
+        self.head_seq, self.head_hash = seq, str(rec["hash"])
+        self._expected_seq, self._prev_hash = seq + 1, self.head_hash
+        return rec
+
+    def fail(self, bad: BadRecord) -> None:
+        if self.bad is None:
+            self.bad = bad
+
+    def result(self, where: Path | str, files: tuple[Path, ...] = ()) -> VerifyResult:
+        """The verdict once every line was fed; ``where`` names the end of the trail."""
+        if self.bad is None and self._pending:
+            missing = min(self._pending)
+            self.fail(
+                BadRecord(
+                    where,
+                    0,
+                    missing,
+                    f"anchored record seq {missing} is missing (trail truncated?)",
+                )
+            )
+        return VerifyResult(
+            self.count, files, self.head_seq, self.head_hash, self.bad, self.first_seq
+        )
+
+
 def verify_files(
     files: Sequence[Path], *, from_genesis: bool = True, anchors: Mapping[int, str] | None = None
 ) -> VerifyResult:
     """Verify ``files`` as one chain, in order; stops at the first bad record."""
-    expected_seq: int | None = 1 if from_genesis else None
-    prev_hash: str | None = GENESIS_HASH if from_genesis else None
-    count, head_seq, head_hash, first_seq = 0, 0, GENESIS_HASH, 1
-    pending = dict(anchors or {})
-
-    def result(bad: BadRecord | None) -> VerifyResult:
-        return VerifyResult(count, tuple(files), head_seq, head_hash, bad, first_seq)
-
+    checker = ChainChecker(from_genesis=from_genesis, anchors=anchors)
     for path in files:
         try:
             fh = path.open("rb")
         except OSError as exc:
-            return result(BadRecord(path, 0, None, f"cannot read: {exc.strerror}"))
+            checker.fail(BadRecord(path, 0, None, f"cannot read: {exc.strerror}"))
+            break
         with fh:
             for lineno, raw in enumerate(fh, start=1):
-                rec, seq, reason = _check_line(raw, expected_seq, prev_hash)
-                if reason is not None or rec is None or seq is None:
-                    return result(BadRecord(path, lineno, seq, reason or "unreadable"))
-                if count == 0:
-                    first_seq = seq
-                anchored = pending.pop(seq, None)
-                if anchored is not None and anchored != rec["hash"]:
-                    return result(BadRecord(path, lineno, seq, "hash differs from the anchor"))
-                count += 1
-                head_seq, head_hash = seq, str(rec["hash"])
-                expected_seq, prev_hash = seq + 1, head_hash
-    if pending:
-        missing = min(pending)
-        return result(
-            BadRecord(
-                files[-1],
-                0,
-                missing,
-                f"anchored record seq {missing} is missing (trail truncated?)",
-            )
-        )
-    return result(None)
+                if checker.feed(path, lineno, raw) is None:
+                    break
+        if checker.bad is not None:
+            break
+    return checker.result(files[-1] if files else Path(), tuple(files))
 
 
 def verify_trail(path: Path, *, anchors: Mapping[int, str] | None = None) -> VerifyResult:

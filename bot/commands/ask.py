@@ -8,8 +8,8 @@ import sys
 import time
 from typing import Any
 
+from bot.audit.backend import Trail, open_audit_trail
 from bot.audit.records import UNAVAILABLE_MESSAGE, cli_context, deliver_audited
-from bot.audit.trail import AuditTrail, open_trail
 from bot.commands.common import add_kb_option, open_kb, settings_for
 from bot.commands.render import render_answer
 from handlers.deps import AuditUnavailable
@@ -70,11 +70,11 @@ def run_ask(args: argparse.Namespace) -> int:
     kb = open_kb(settings)
     if kb is None:
         return 1
-    with open_trail(settings) as trail:
+    with open_audit_trail(settings) as trail:
         return _answer(kb, trail, args.question, top, as_json=args.json)
 
 
-def _answer(kb: KnowledgeBase, trail: AuditTrail, question: str, top: int, *, as_json: bool) -> int:
+def _answer(kb: KnowledgeBase, trail: Trail, question: str, top: int, *, as_json: bool) -> int:
     """Answer, audit (durably, before printing), print; exit 1 if it cannot be audited."""
     started = time.perf_counter()
     answer = kb.answer(question, top)
@@ -126,7 +126,7 @@ def run_start(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     interactive = sys.stdin.isatty()
-    with open_trail(settings) as trail:
+    with open_audit_trail(settings) as trail:
         for question in _questions(interactive):
             if interactive and question.strip() in {"quit", "exit"}:
                 break

@@ -1,4 +1,5 @@
-"""``licensebot audit verify | show | replay``: check, read and re-run the audit trail."""
+"""``licensebot audit verify | show | replay | export``: check, read, re-run and copy the
+audit trail, a file or the PostgreSQL table (``LICENSEBOT_DATABASE_URL`` / ``--database-url``)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.audit.replay import ReplayError, find_record, replay_record
+from bot.audit.backend import TrailSource, source_for, write_export
+from bot.audit.replay import ReplayError, replay_record
 from bot.audit.show import parse_since, select, write_csv, write_json, write_text
-from bot.audit.verify import read_records, trail_files, verify_trail
-from bot.settings import load_settings
+from bot.audit.verify import VerifyResult
+from bot.settings import Settings, load_settings
 from knowledge.store.saved import SavedVersions
 
 
@@ -28,9 +30,11 @@ def register(sub: Any) -> None:
         nargs="?",
         type=Path,
         default=None,
-        help="audit file (default: LICENSEBOT_AUDIT_PATH or DATA_DIR/audit.jsonl;"
+        help="audit file, or an export of the database (default: the database when"
+        " LICENSEBOT_DATABASE_URL is set, else LICENSEBOT_AUDIT_PATH or DATA_DIR/audit.jsonl;"
         " its rotated segments are included)",
     )
+    _add_database_option(verify)
     verify.add_argument(
         "--anchor",
         action="append",
@@ -42,6 +46,7 @@ def register(sub: Any) -> None:
 
     show = audit_sub.add_parser("show", help="list records, or export them")
     show.add_argument("--path", type=Path, default=None, help="audit file (default as verify)")
+    _add_database_option(show)
     show.add_argument("--since", metavar="ISO", help="only records at or after this UTC time")
     show.add_argument(
         "--user",
@@ -67,6 +72,7 @@ def register(sub: Any) -> None:
     )
     replay.add_argument("seq", type=int, help="seq of an answer.served record")
     replay.add_argument("--path", type=Path, default=None, help="audit file (default as verify)")
+    _add_database_option(replay)
     replay.add_argument(
         "--data-dir",
         type=Path,
@@ -76,9 +82,62 @@ def register(sub: Any) -> None:
     replay.add_argument("--json", action="store_true", help="print one JSON object")
     replay.set_defaults(func=run_replay)
 
+    export = audit_sub.add_parser(
+        "export",
+        help="write the whole trail as JSON lines, byte for byte as the file trail stores them",
+        description="Write every record, in chain order, as the file trail's JSON lines (a"
+        " backup of the database that `licensebot audit verify FILE` checks). Reads the"
+        " database when LICENSEBOT_DATABASE_URL or --database-url is set, else the audit file.",
+    )
+    export.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write here (atomically, fsynced) instead of to standard output",
+    )
+    export.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    export.add_argument("--path", type=Path, default=None, help="audit file (default as verify)")
+    _add_database_option(export)
+    export.set_defaults(func=run_export)
 
-def _audit_path(explicit: Path | None) -> Path:
-    return explicit if explicit is not None else load_settings().resolved_audit_path
+
+def _add_database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        metavar="URL",
+        help="read the trail from this PostgreSQL database (default: LICENSEBOT_DATABASE_URL)",
+    )
+
+
+def _source(args: argparse.Namespace, settings: Settings | None = None) -> TrailSource | None:
+    """The trail the command reads, or None after saying why not (a file and a database)."""
+    path, url = getattr(args, "path", None), getattr(args, "database_url", None)
+    if path is not None and url is not None:
+        print("licensebot: give an audit file or --database-url, not both", file=sys.stderr)
+        return None
+    if url is not None and not url.strip():
+        print("licensebot: --database-url is empty", file=sys.stderr)
+        return None
+    return source_for(settings or load_settings(), path=path, database_url=url)
+
+
+def _existing_source(args: argparse.Namespace) -> tuple[TrailSource | None, int]:
+    """``_source``, and for a file trail that it exists; else None and the exit code."""
+    source = _source(args)
+    if source is None:
+        return None, 2
+    if not source.exists():
+        print(f"licensebot: no {source.describe()}", file=sys.stderr)
+        return None, 1
+    return source, 0
+
+
+def _unreadable(source: TrailSource, exc: OSError) -> int:
+    print(f"licensebot: cannot read the {source.describe()}: {exc}", file=sys.stderr)
+    return 2
 
 
 def _parse_anchor(text: str) -> tuple[int, str]:
@@ -89,33 +148,72 @@ def _parse_anchor(text: str) -> tuple[int, str]:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    path = _audit_path(args.path)
     anchors = dict(_parse_anchor(a) for a in args.anchor)
-    result = verify_trail(path, anchors=anchors)
+    source = _source(args)
+    if source is None:
+        return 2
+    try:
+        result = source.verify(anchors=anchors)
+    except OSError as exc:
+        return _unreadable(source, exc)
     if result.bad is not None:
         print(f"chain broken at {result.bad}")
         print(f"{result.records} records intact before it")
+        print(f"verified: {source.describe()}")
         return 1
     print(f"{result.records} records, chain intact")
     if result.records:
-        print(
-            f"head: seq {result.head_seq} hash {result.head_hash} "
-            f"({len(result.files)} file{'s' if len(result.files) != 1 else ''})"
+        where = (
+            "database"
+            if source.is_database
+            else f"{len(result.files)} file{'s' if len(result.files) != 1 else ''}"
         )
+        print(f"head: seq {result.head_seq} hash {result.head_hash} ({where})")
+    print(f"verified: {source.describe()}")
     return 0
 
 
+def run_export(args: argparse.Namespace) -> int:
+    source, code = _existing_source(args)
+    if source is None:
+        return code
+    try:
+        if args.output is None:
+            result = source.export(sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        else:
+            result = write_export(source, args.output, force=args.force)
+    except FileExistsError as exc:
+        print(f"licensebot: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        return _unreadable(source, exc)
+    _report_export(result, source, args.output)
+    return 0 if result.ok else 1
+
+
+def _report_export(result: VerifyResult, source: TrailSource, output: Path | None) -> None:
+    to = f" to {output}" if output is not None else ""
+    print(f"exported {result.records} records from the {source.describe()}{to}", file=sys.stderr)
+    if result.bad is not None:
+        print(
+            f"licensebot: the chain is broken at {result.bad}; every row was exported as stored",
+            file=sys.stderr,
+        )
+    elif result.records:
+        print(f"chain intact, head: seq {result.head_seq} hash {result.head_hash}", file=sys.stderr)
+
+
 def run_show(args: argparse.Namespace) -> int:
-    path = _audit_path(args.path)
-    if not trail_files(path)[0]:
-        print(f"licensebot: no audit file at {path}", file=sys.stderr)
-        return 1
+    source, code = _existing_source(args)
+    if source is None:
+        return code
     try:
         since = parse_since(args.since) if args.since else None
     except ValueError as exc:
         print(f"licensebot: --since: {exc}", file=sys.stderr)
         return 2
-    records = select(read_records(path), since=since, users=set(args.user), events=set(args.event))
+    records = select(source.records(), since=since, users=set(args.user), events=set(args.event))
     writer = write_csv if args.csv else write_json if args.json else write_text
     try:
         writer(records, sys.stdout)
@@ -124,18 +222,27 @@ def run_show(args: argparse.Namespace) -> int:
         # The reader (`| head`) has gone; stop quietly, and keep the interpreter's own
         # final flush from failing on the closed pipe.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError as exc:
+        return _unreadable(source, exc)
     return 0
 
 
 def run_replay(args: argparse.Namespace) -> int:
     settings = load_settings()
-    path = args.path if args.path is not None else settings.resolved_audit_path
+    source = _source(args, settings)
+    if source is None:
+        return 2
     store = SavedVersions(args.data_dir if args.data_dir is not None else settings.data_dir)
     try:
-        result = replay_record(find_record(path, args.seq), store, default_top=settings.top_k)
+        record = source.find(args.seq)
+        if record is None:
+            raise ReplayError(f"no record with seq {args.seq} in the {source.describe()}")
+        result = replay_record(record, store, default_top=settings.top_k)
     except ReplayError as exc:
         print(f"licensebot: cannot replay: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        return _unreadable(source, exc)
     if args.json:
         json.dump(
             {

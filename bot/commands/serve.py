@@ -11,8 +11,9 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackClientError
 
 from bot.app import build_deps, create_app
-from bot.audit.trail import open_trail
+from bot.audit.backend import open_audit_trail, trail_location
 from bot.commands.common import add_kb_option, load_kb, print_problems, settings_for
+from bot.delivery.pool import DeliveryPool
 from bot.logging import configure_logging
 from bot.reloaders import kb_maintenance
 from bot.server import (
@@ -32,6 +33,10 @@ CONNECT_SLACK = (
 )
 
 log = structlog.get_logger("licensebot.serve")
+
+# After the server stops, answers already accepted get this long to go out and be
+# audited before the trail is closed.
+DELIVERY_DRAIN_S = 10.0
 
 
 def register(sub: Any) -> None:
@@ -78,20 +83,21 @@ def run_from_settings(settings: Settings, *, socket_mode: bool = False) -> int:
         raise SettingsError(
             f"missing {names}: " + CONNECT_SLACK.format(vars=" and ".join(missing_all(socket_mode)))
         )
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, secrets=settings.secret_values)
     kb = open_serving_kb(settings)
     if kb is None:
         return 2
-    audit = open_trail(settings)
+    audit = open_audit_trail(settings)
     if not audit.healthy:
         log.error(
             "audit.unavailable",
-            path=str(settings.resolved_audit_path),
+            trail=trail_location(settings),
             error=audit.last_error,
             effect="answers are withheld until it can be written",
         )
+    deliveries = DeliveryPool()
     try:
-        deps = build_deps(settings, kb=kb, audit=audit)
+        deps = build_deps(settings, kb=kb, audit=audit, background=deliveries)
         try:
             app = create_app(settings, deps, verify_token=True)
         except BoltError as exc:
@@ -123,6 +129,7 @@ def run_from_settings(settings: Settings, *, socket_mode: bool = False) -> int:
                 print(f"licensebot: cannot open a Socket Mode connection ({exc})", file=sys.stderr)
                 return 1
     finally:
+        deliveries.close(DELIVERY_DRAIN_S)
         audit.close()
     return 0
 

@@ -8,18 +8,12 @@ import sys
 import time
 from typing import Any
 
-from bot.audit.records import (
-    UNAVAILABLE_MESSAGE,
-    audit_delivered,
-    audit_served,
-    cli_context,
-    new_request_id,
-    served_fields,
-)
-from bot.audit.trail import open_trail
+from bot.audit.backend import open_audit_trail
+from bot.audit.records import UNAVAILABLE_MESSAGE, cli_context
 from bot.commands.common import add_kb_option, open_kb, settings_for
 from bot.commands.render import attribution
 from handlers.deps import AuditUnavailable
+from handlers.requests import new_request_id
 from knowledge.answering.timeline import Timeline, TimelineEvent, TimelineSource
 
 SURFACE = "cli_timeline"
@@ -51,16 +45,9 @@ def run_timeline(args: argparse.Namespace) -> int:
     timeline = kb.timeline(topic)
     request_id = new_request_id()
     try:
-        with open_trail(settings) as trail:
-            audit_served(
-                trail,
-                served_fields(
-                    question=timeline.topic,
-                    answered=bool(timeline.events),
-                    reason=timeline.reason,
-                    kb_version=timeline.kb_version,
-                    quotes=timeline.audit_quotes(),
-                ),
+        with open_audit_trail(settings) as trail:
+            trail.served(
+                timeline.audit_fields(),
                 surface=SURFACE,
                 request_id=request_id,
                 latency_ms=(time.perf_counter() - started) * 1000,
@@ -72,8 +59,7 @@ def run_timeline(args: argparse.Namespace) -> int:
             else:
                 print(render_timeline(timeline))
             sys.stdout.flush()
-            audit_delivered(
-                trail,
+            trail.delivered(
                 surface=SURFACE,
                 request_id=request_id,
                 latency_ms=(time.perf_counter() - started) * 1000,

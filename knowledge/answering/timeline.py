@@ -181,6 +181,19 @@ class Timeline(Frozen):
     def undated(self) -> tuple[TimelineEvent, ...]:
         return tuple(e for e in self.events if e.date is None)
 
+    def audit_fields(self, *, truncated: bool = False) -> dict[str, object]:
+        """What an ``answer.served`` record says of this timeline (``truncated``: the
+        topic had to be shortened); replay rebuilds it from the topic."""
+        return {
+            "question": self.topic,
+            "answered": bool(self.events),
+            "reason": self.reason,
+            "truncated": truncated,
+            "kb_version": self.kb_version,
+            "top": None,
+            "quotes": self.audit_quotes(),
+        }
+
     def audit_quotes(self) -> list[dict[str, object]]:
         """Every sentence shown, as spans of the articles (the audit trail's quotes)."""
         return [

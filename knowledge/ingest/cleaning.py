@@ -72,6 +72,12 @@ DATELINE_RE = re.compile(
     re.IGNORECASE,
 )
 
+# Bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) reorder how the
+# text after them is displayed, so a quote could show words in another order than the
+# article's. Direction marks (U+200E, U+200F) only steer neutral characters and belong to
+# right-to-left prose; they stay.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
 _SENTENCE_END = re.compile(r"""[.!?…:;]["'”’)\]]*$""")
 _SHORT_LINE_WORDS = 7
 _HEADLINE_MAX_WORDS = 25
@@ -98,9 +104,14 @@ _SPACES_RE = re.compile(
 _ZERO_WIDTH_RE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
 
 
+def strip_bidi_controls(text: str) -> str:
+    """``text`` without bidi embeddings, overrides and isolates."""
+    return _BIDI_CONTROLS.sub("", text)
+
+
 def normalise_lines(raw: str) -> list[str]:
     raw = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
-    raw = unicodedata.normalize("NFC", raw)
+    raw = strip_bidi_controls(unicodedata.normalize("NFC", raw))
     lines = []
     for raw_line in raw.split("\n"):
         # Zero-width and non-breaking spaces are scraping residue, not content.

@@ -76,6 +76,10 @@ def test_dotenv_file(tmp_path: Path) -> None:
         ("SLACK_API_URL", "ftp://files.example"),
         ("LICENSEBOT_ADMINS", "U01ADMIN,not an id"),
         ("LICENSEBOT_LOG_LEVEL", "chatty"),
+        ("LICENSEBOT_REDIS_URL", "http://127.0.0.1:6379"),
+        ("LICENSEBOT_REDIS_URL", "redis://127.0.0.1:6379/0?socket_timeout=soon"),
+        ("LICENSEBOT_REDIS_KEY_PREFIX", "has space:"),
+        ("LICENSEBOT_REDIS_KEY_PREFIX", ""),
     ],
 )
 def test_malformed_values_name_the_variable(

@@ -341,6 +341,18 @@ class Bot:
         rows = [json.loads(line) for line in self.audit_path.read_text().splitlines() if line]
         return [r for r in rows if event is None or r.get("event") == event]
 
+    def wait_audit(self, event: str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The ``event`` records once there are ``count`` of them: a record written after
+        the reply reached the fake Slack (``answer.delivered``) lands a moment later."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.audit_records(event)
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"audit event {event} seen {len(found)} times, wanted {count}")
+            time.sleep(0.02)
+
 
 @pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:
@@ -362,14 +374,23 @@ def make_bot(
 ) -> Iterator[BotFactory]:
     started: list[Callable[[], None]] = []
 
-    def factory(*, knowledge: KnowledgeBase | None = None, audit: Auditor | None = None) -> Bot:
+    def factory(
+        *,
+        knowledge: KnowledgeBase | None = None,
+        audit: Auditor | None = None,
+        workers: int = 1,
+        **overrides: Any,
+    ) -> Bot:
+        # Settings fields (e.g. redis_url, data_dir); redis_url is None unless given, so a
+        # LICENSEBOT_REDIS_URL in the environment cannot leak into the tests.
+        values: dict[str, Any] = {"data_dir": tmp_path, "redis_url": None, **overrides}
         settings = load_settings(
             slack_bot_token=BOT_TOKEN,
             slack_signing_secret=SIGNING_SECRET,
             slack_api_url=fake_slack.api_url,
-            data_dir=tmp_path,
+            **values,
         )
-        audit_path = tmp_path / "audit.jsonl"
+        audit_path = settings.resolved_audit_path
         trail: Auditor
         closers: list[Callable[[], None]] = []
         if audit is None:
@@ -378,7 +399,10 @@ def make_bot(
             trail = real
         else:
             trail = audit
-        deps = build_deps(settings, kb=knowledge or kb, audit=trail)
+        deps = build_deps(settings, kb=knowledge or kb, audit=trail, workers=workers)
+        close_dedupe = getattr(deps.dedupe, "close", None)
+        if callable(close_dedupe):
+            closers.append(close_dedupe)
         app = create_app(settings, deps, verify_token=True)
         server = BackgroundServer(build_asgi_app(app, deps_readiness(deps))).start()
 

@@ -4,7 +4,8 @@ Serves ``POST /api/<method>`` (auth.test, chat.postMessage, chat.postEphemeral,
 chat.update, views.open, files.info, apps.connections.open), ``POST /response/<id>``
 for ``response_url`` posts, and ``GET /files/<name>`` for file downloads. Scripts
 make the next N calls of a method (or all of them) answer with a given status,
-headers and body, e.g. 429 with ``Retry-After: 1`` or 500.
+headers and body, e.g. 429 with ``Retry-After: 1`` or 500; ``slow`` makes a method
+answer only after a delay (``release`` lets every delayed call answer at once).
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ class _State:
     calls: list[Call] = field(default_factory=list)
     scripts: dict[str, list[Script]] = field(default_factory=dict)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # id -> (name, bytes)
+    delays: dict[str, float] = field(default_factory=dict)  # method -> seconds
+    released: threading.Event = field(default_factory=threading.Event)
     lock: threading.Condition = field(default_factory=threading.Condition)
 
 
@@ -110,6 +113,7 @@ class FakeSlack:
         return self
 
     def stop(self) -> None:
+        self.release()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
@@ -150,6 +154,18 @@ class FakeSlack:
         """Answer 200 with ``{"ok": false, "error": error}`` (how Slack reports most errors)."""
         self.fail(method, status=200, times=times, body={"ok": False, "error": error})
 
+    def slow(self, method: str, seconds: float) -> None:
+        """Every later call of ``method`` answers after ``seconds`` (or at ``release``)."""
+        with self._state.lock:
+            self._state.delays[method] = seconds
+            self._state.released.clear()
+
+    def release(self) -> None:
+        """Answer every delayed call now, and delay none from here on."""
+        with self._state.lock:
+            self._state.delays.clear()
+            self._state.released.set()
+
     def add_file(self, file_id: str, name: str, content: bytes) -> None:
         with self._state.lock:
             self._state.files[file_id] = (name, content)
@@ -158,6 +174,7 @@ class FakeSlack:
         with self._state.lock:
             self._state.calls.clear()
             self._state.scripts.clear()
+            self._state.delays.clear()
 
     # -- inspection --------------------------------------------------------------------
 
@@ -192,6 +209,12 @@ class FakeSlack:
                 last = len(self._state.calls)
 
     # -- HTTP --------------------------------------------------------------------------
+
+    def _delay(self, method: str) -> None:
+        with self._state.lock:
+            seconds = self._state.delays.get(method, 0.0)
+        if seconds > 0:
+            self._state.released.wait(seconds)
 
     def _record(self, call: Call) -> Script | None:
         with self._state.lock:
@@ -308,6 +331,7 @@ class FakeSlack:
                     self._send(404, b"not found", {"Content-Type": "text/plain"})
                     return
                 script = fake._record(Call(method, self.path, headers, body, time.time()))
+                fake._delay(method)
                 if script is not None:
                     payload = script.body
                     data = (

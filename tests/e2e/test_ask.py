@@ -117,9 +117,9 @@ class SlowKnowledgeBase(KnowledgeBase):
 def test_slow_answer_acks_a_placeholder_then_replaces_it(
     make_bot: BotFactory, kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import handlers.ask
+    import handlers.commands
 
-    monkeypatch.setattr(handlers.ask, "ACK_BUDGET_S", 0.1)
+    monkeypatch.setattr(handlers.commands, "ACK_BUDGET_S", 0.1)
     bot = make_bot(knowledge=SlowKnowledgeBase(kb.snapshot))
     body = ask(bot)
     assert body["response_type"] == "ephemeral"

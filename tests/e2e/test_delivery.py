@@ -13,6 +13,7 @@ from conftest import CHANNEL, USER, Bot, BotFactory, app_mention, dm_message
 from fake_slack import BOT_USER_ID
 from slack_bolt import Ack, App
 
+from bot.audit.records import AnswerRecords
 from handlers.deps import AuditUnavailable, Deps
 from knowledge.models import Answer
 from knowledge.service import KnowledgeBase
@@ -52,8 +53,9 @@ def test_server_errors_for_ever_end_in_an_apology_and_a_logged_failure(bot: Bot)
     bot.fake.fail("chat.postMessage", status=500, times=None)
     bot.event(app_mention(f"<@{BOT_USER_ID}> {QUESTION}"))
     (apology,) = bot.fake.wait_for("chat.postEphemeral", timeout=15)
-    posts = bot.fake.calls("chat.postMessage")
-    assert 2 <= len(posts) <= 4  # bounded retries
+    bot.fake.quiet()
+    # Not retried: Slack may have posted the message before answering 500.
+    assert len(bot.fake.calls("chat.postMessage")) == 1
     failed = bot.logs.wait_for("delivery.failed")
     ref = failed[0]["request_id"]
     assert failed[0]["error"] == "http_500"
@@ -63,7 +65,7 @@ def test_server_errors_for_ever_end_in_an_apology_and_a_logged_failure(bot: Bot)
     assert bot.audit_records("answer.delivered")[0]["outcome"] == "failed"
 
 
-class BrokenAuditor:
+class BrokenAuditor(AnswerRecords):
     """An audit trail whose disk went away."""
 
     healthy = False

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -137,7 +139,7 @@ def test_status_shows_the_served_version_counts_and_directory_state(
     admin_bot: Bot, kb_dir: Path
 ) -> None:
     kb = admin_bot.kb
-    text = text_of(kb_command(admin_bot, "status"))
+    text = text_of(kb_command(admin_bot, "status", user=ADMIN))
     assert kb.kb_version in text
     assert "5 articles" in text and f"{len(kb.snapshot.passages)} passages" in text
     assert "by startup" in text and "in sync" in text
@@ -145,7 +147,7 @@ def test_status_shows_the_served_version_counts_and_directory_state(
     assert "Adding articles: enabled" in text
 
     (kb_dir / "new.txt").write_bytes(ERICSSON)
-    text = text_of(kb_command(admin_bot, "status"))
+    text = text_of(kb_command(admin_bot, "status"))  # anyone may ask
     assert "not yet served" in text and "/kb reload" in text
 
 
@@ -288,7 +290,7 @@ def test_a_broken_directory_is_refused_with_the_reason_and_old_answers_stay(
     assert any(p["file"] == name and reason in p["reason"] for p in record["problems"])
     if case == "manifest":
         assert any(p["line"] is not None for p in record["problems"])
-    status = text_of(kb_command(bot, "status"))
+    status = text_of(kb_command(bot, "status", user=ADMIN))
     assert "*refused*" in status and name in status
 
 
@@ -454,3 +456,15 @@ def test_a_long_reload_updates_its_message_with_counts(
     assert "of 3" in running and "%" in running
     assert all(c.body["replace_original"] is True for c in bot.fake.calls("response_url"))
     assert "note-0" in quoted_docs(ask(bot, "What did Ericsson sign with Xiaomi on day 0?"))
+
+
+def test_status_names_host_pid_and_path_to_admins_only(admin_bot: Bot, kb_dir: Path) -> None:
+    replica = f"{socket.gethostname()}:{os.getpid()}"
+    anyone = text_of(kb_command(admin_bot, "status"))
+    assert admin_bot.kb.kb_version in anyone and "5 articles" in anyone  # still useful
+    assert "in sync" in anyone
+    assert replica not in anyone and str(kb_dir) not in anyone
+
+    admin = text_of(kb_command(admin_bot, "status", user=ADMIN, key="admin"))
+    assert f"on replica `{replica}`" in admin
+    assert str(kb_dir) in admin

@@ -15,6 +15,7 @@ import pytest
 from conftest import CHANNEL, USER, Bot, BotFactory, find_button
 from fake_slack import Call
 
+from bot.audit.records import AnswerRecords
 from bot.audit.replay import replay_record
 from handlers.deps import AuditUnavailable
 from knowledge.answering.timeline import Timeline
@@ -127,17 +128,19 @@ def test_timeline_is_private_paginated_and_audited(bot: Bot) -> None:
         len(full.events),
     )
     assert served["user"] == USER and served["channel"] == CHANNEL
+    # Recorded once the ack has gone out, so just after the reply.
+    assert bot.logs.wait_for("timeline.served")[0]["via"] == "ack"
     (delivered,) = bot.audit_records("answer.delivered")
     assert delivered["request_id"] == served["request_id"]
     assert delivered["outcome"] == "delivered" and delivered["surface"] == "timeline"
     # Audited before it was delivered.
     assert served["seq"] < delivered["seq"]
-    assert bot.logs.wait_for("timeline.served")[0]["via"] == "ack"
 
 
 def test_show_more_answers_privately_with_the_next_page(bot: Bot) -> None:
     full = bot.kb.timeline(None)
     first = run_timeline(bot)
+    bot.logs.wait_for("timeline.served")
     reply = bot.click(find_button(first["blocks"], MORE), ephemeral=True, response_key="more1")
     assert reply.status == 200
     (page,) = bot.fake.wait_for("response_url")
@@ -157,9 +160,8 @@ def test_show_more_answers_privately_with_the_next_page(bot: Bot) -> None:
     assert second["surface"] == "timeline" and second["page_of"] == first_rec["request_id"]
     assert (second["offset"], second["page_events"]) == (10, len(full.events) - 10)
     assert second["quotes"] == first_rec["quotes"]
-    # The page reaches Slack before its outcome is recorded; the log line comes after both.
     bot.logs.wait_for("timeline.served", 2)
-    outcomes = [(r["request_id"], r["outcome"]) for r in bot.audit_records("answer.delivered")]
+    outcomes = [(r["request_id"], r["outcome"]) for r in bot.wait_audit("answer.delivered", 2)]
     assert outcomes == [(first_rec["request_id"], "delivered"), (second["request_id"], "delivered")]
     assert bot.fake.calls("chat.postMessage") == []
 
@@ -331,7 +333,7 @@ def test_a_tampered_button_gets_a_notice(bot: Bot) -> None:
 # --------------------------------------------------------------------------- failures
 
 
-class SwitchableAuditor:
+class SwitchableAuditor(AnswerRecords):
     """Records in memory until ``broken`` is set, then fails like a full disk."""
 
     def __init__(self) -> None:
@@ -352,6 +354,7 @@ def test_no_audit_no_timeline(make_bot: BotFactory) -> None:
     bot = make_bot(audit=auditor)
     first = run_timeline(bot)
     assert event_texts(first["blocks"])
+    bot.logs.wait_for("timeline.served")  # its delivery is recorded once the ack is out
     auditor.broken = True
     body = run_timeline(bot, response_key="refused")
     assert body["text"].startswith("I can't answer right now (ref ")
@@ -380,9 +383,9 @@ class SlowKnowledgeBase(KnowledgeBase):
 def test_slow_timeline_acks_a_placeholder_then_replaces_it(
     make_bot: BotFactory, kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import handlers.timeline
+    import handlers.commands
 
-    monkeypatch.setattr(handlers.timeline, "ACK_BUDGET_S", 0.1)
+    monkeypatch.setattr(handlers.commands, "ACK_BUDGET_S", 0.1)
     bot = make_bot(knowledge=SlowKnowledgeBase(kb.snapshot))
     body = run_timeline(bot)
     assert "Building the timeline" in body["text"]

@@ -10,8 +10,6 @@ import pytest
 from bot.audit.records import (
     SURFACES,
     audit_answer,
-    audit_delivered,
-    audit_error,
     cli_context,
     deliver_audited,
 )
@@ -152,16 +150,15 @@ def test_failed_delivery_is_recorded_and_raised(tmp_path: Path) -> None:
 
 def test_other_events_share_the_trail(tmp_path: Path) -> None:
     with AuditTrail(tmp_path / "a.jsonl") as trail:
-        err = audit_error(
-            trail,
+        err = trail.error_reported(
             ref="E-7F3A",
             error="KeyError: 'x'",
             surface="timeline",
             request_id="r9",
             user="U1",
         )
-        out = audit_delivered(
-            trail, surface="full_article", request_id="r9", latency_ms=3, error="channel_not_found"
+        out = trail.delivered(
+            surface="full_article", request_id="r9", latency_ms=3, error="channel_not_found"
         )
     assert (err["event"], err["ref"]) == ("error.reported", "E-7F3A")
     assert out["outcome"] == "failed"

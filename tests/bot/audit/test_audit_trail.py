@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 import structlog
 
-from bot.audit.chain import GENESIS_HASH, REDACTED, canonical_json, record_hash
+from bot.audit.chain import GENESIS_HASH, canonical_json, record_hash
 from bot.audit.files import rotated_segments
-from bot.audit.records import audit_answer, new_request_id
+from bot.audit.records import audit_answer
 from bot.audit.trail import AuditTrail, open_trail
 from bot.audit.verify import read_records, verify_trail
+from bot.redact import REDACTED
 from bot.settings import load_settings
+from handlers.requests import new_request_id
 from knowledge.models import Answer, Quote
 
 

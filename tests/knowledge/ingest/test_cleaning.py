@@ -394,3 +394,14 @@ def test_no_scifact_abstract_loses_a_sentence_of_prose() -> None:
                 elif sentence in cleaned.removed and len(sentence.split()) > 12:
                     lost.append(f"{doc['_id']}: removed as a notice: {sentence[:60]}")
     assert lost == []
+
+
+def test_bidi_overrides_and_isolates_are_removed_direction_marks_kept() -> None:
+    raw = (
+        "Quokka news\n\nA \u202espokesman\u202c said the \u2066licence\u2069 terms stand, "
+        "and \u200fthat the \u202aoffer\u202b is open to every operator for a year.\n"
+    )
+    cleaned = clean_text(raw)
+    assert "\u202e" not in cleaned.text and "\u2066" not in cleaned.text
+    assert not re.search("[\u202a-\u202e\u2066-\u2069]", cleaned.text)
+    assert "A spokesman said the licence terms stand, and \u200fthat the offer" in cleaned.text
