@@ -199,6 +199,7 @@ def _tantivy(task: dict[str, Any]) -> dict[str, Any]:
         title, _, body = path.read_text(encoding="utf-8").partition("\n\n")
         writer.add_document(tantivy.Document(doc_id=path.stem, title=title, body=body))
     writer.commit()
+    writer.wait_merging_threads()  # releases the index lock
     build_s = time.perf_counter() - started
     started = time.perf_counter()
     opened = tantivy.Index.open(str(index_dir))
@@ -212,6 +213,7 @@ def _tantivy(task: dict[str, Any]) -> dict[str, Any]:
     title, _, body = ADDED_TEXT.partition("\n\n")
     writer.add_document(tantivy.Document(doc_id="added", title=title, body=body))
     writer.commit()
+    writer.wait_merging_threads()
     opened.reload()
     opened.searcher().search(query, 5)
     add_s = time.perf_counter() - started
