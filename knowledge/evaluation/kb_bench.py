@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.evaluation.bench_worker import proc_status
 from knowledge.service import KnowledgeBase, check_kb_dir
 
 EDIT_TEXT = "\nThe authors add that vitamin D levels were measured twice in every participant.\n"
@@ -247,20 +248,10 @@ class _Memory:
 
     def now(self) -> float:
         gc.collect()
-        return _status("VmRSS") / 1024
+        return proc_status("VmRSS") / 1024
 
     def peak(self) -> float | None:
-        return _status("VmHWM") / 1024 if self.resettable else None
-
-
-def _status(field: str) -> int:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+        return proc_status("VmHWM") / 1024 if self.resettable else None
 
 
 if __name__ == "__main__":

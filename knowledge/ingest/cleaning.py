@@ -139,8 +139,20 @@ def _is_notice(text: str) -> bool:
     return _words(text) <= NOTICE_MAX_WORDS and bool(_FURNITURE_LINE.match(text))
 
 
+# A word every notice rule needs: a line without any cannot hold a notice, and is not
+# split into sentences to look for one (most body lines; splitting was most of the cost).
+_NOTICE_HINT = re.compile(
+    r"""image|photo|picture|video|graphic|source|via|credit|advertisement|sponsored
+    |info\s+message|sign|subscribe|register|inbox|log\s*in|welcome|cookie|follow|like\s+us
+    |rights|©|copyright|share|tweet|email|print|(?:^|[.!?…]["'”’)\]]*\s+)by\s""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
 def _without_notices(line: str) -> tuple[str, list[str]]:
     """The line without its furniture notices, and the notices removed."""
+    if not _NOTICE_HINT.search(line):
+        return line, []
     spans = split_sentences(line)
     if not any(_is_sentence(line[s:e]) for s, e in spans):
         # No prose in it: a notice may take several short pieces ("Welcome back! Log in").

@@ -366,21 +366,13 @@ class Bm25Index:
         terms = np.fromiter(dict.fromkeys(qids), dtype=np.int64)
         slots = {int(t): i for i, t in enumerate(terms)}
         query_slots = np.fromiter((slots[t] for t in qids), dtype=np.int64, count=len(qids))
+        lo, hi, idf = self._term_ptr[terms], self._term_ptr[terms + 1], self._idf[terms]
         if terms.size > topk.BITMAP_TERMS and self.long_queries_term_at_a_time:
             acc = self._per_thread("acc", (self.n_docs,), np.float64)
             return topk.term_at_a_time(
-                self._post,
-                self._tf,
-                self._run_start,
-                self._run_k,
-                self._term_ptr[terms],
-                self._term_ptr[terms + 1],
-                self._idf[terms],
-                query_slots,
-                self.params.k1,
-                k,
-                acc,
-            )
+                self._post, self._tf, self._run_start, self._run_k, lo, hi, idf, query_slots,
+                self.params.k1, k, acc,
+            )  # fmt: skip
         bitmaps = None
         if self._bitmaps is not None and terms.size <= topk.BITMAP_TERMS:
             bits, before, row = self._bitmaps
@@ -393,11 +385,11 @@ class Bm25Index:
             self._tf,
             self._run_start,
             self._run_k,
-            self._term_ptr[terms],
-            self._term_ptr[terms + 1],
+            lo,
+            hi,
             self._term_block[terms],
             self._block_max,
-            self._idf[terms],
+            idf,
             np.fromiter((counts[int(t)] for t in terms), dtype=np.float64, count=terms.size),
             query_slots,
             self.params.k1,

@@ -40,6 +40,7 @@ from knowledge.ingest.analysis import ANALYSIS_VERSION
 from knowledge.models import Problem
 from knowledge.retrieval.index import FORMAT_VERSION, Bm25Index, Bm25Params, IndexFileError
 from knowledge.store.loaded import CONTENTS_ARRAYS, TABLE_ARRAYS, ArticleTable, Contents
+from knowledge.store.saved import fsync_dir
 
 log = structlog.get_logger("licensebot.knowledge.packed")
 
@@ -132,7 +133,7 @@ def write_packed(
             # Another process stored the same version meanwhile (same content by key).
             if not (final / _HEADER).is_file():
                 raise
-        _fsync_dir(root)
+        fsync_dir(root)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -228,16 +229,8 @@ def _fsync_tree(directory: Path) -> None:
             finally:
                 os.close(fd)
     for path in sorted(p for p in directory.rglob("*") if p.is_dir()):
-        _fsync_dir(path)
-    _fsync_dir(directory)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_dir(path)
+    fsync_dir(directory)
 
 
 def _prune(root: Path, *, keep: Path) -> None:

@@ -66,7 +66,8 @@ def kb_files(kb_dir: Path) -> dict[str, bytes]:
     return files
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a directory's entries (files created, renamed, linked) durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -151,7 +152,7 @@ class SavedVersions:
             target = str(tmp)
             for name, blob in blobs.items():
                 _link(blob, os.path.join(target, name))
-            _fsync_dir(tmp)
+            fsync_dir(tmp)
             self._write_index(kb_version, kb_dir, digests)
             try:
                 os.rename(tmp, final)
@@ -164,7 +165,7 @@ class SavedVersions:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         return final
 
     def _store_blobs(
@@ -205,7 +206,7 @@ class SavedVersions:
         if written and len(digests) >= _SYNC_ALL_FROM:
             os.sync()
         for directory in {os.path.dirname(b) for b in written}:
-            _fsync_dir(Path(directory))
+            fsync_dir(Path(directory))
         return blobs
 
     def _write_index(
