@@ -110,6 +110,30 @@ def build_article(
     return Article(meta=meta, text=cleaned.text, content_hash=hashlib.sha256(data).hexdigest()), []
 
 
+class ArticleKeys:
+    """What an article's analysis depends on, hashed: its file name and bytes, its
+    manifest entry, the cleaning patterns and how text is analysed (the analyzer's
+    signature and ``ANALYSIS_VERSION``). Equal keys: equal article and analysis.
+
+    What all articles share is hashed once; per article, its name, digest and entry."""
+
+    def __init__(self, extra_patterns: Iterable[str], signature: str) -> None:
+        shared = {
+            "analysis": ANALYSIS_VERSION,
+            "signature": signature,
+            "patterns": list(extra_patterns),
+        }
+        self._shared = hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).digest()
+
+    def key(self, name: str, digest: bytes, entry: ManifestEntry | None) -> bytes:
+        described = (
+            b"" if entry is None else json.dumps(entry_to_json(entry), sort_keys=True).encode()
+        )
+        return hashlib.sha256(
+            b"\0".join((self._shared, name.encode("utf-8"), digest, described))
+        ).digest()
+
+
 def article_key(
     *,
     name: str,
@@ -118,18 +142,8 @@ def article_key(
     extra_patterns: Iterable[str],
     signature: str,
 ) -> bytes:
-    """What an article's analysis depends on, hashed: its file name and bytes, its
-    manifest entry, the cleaning patterns and how text is analysed (the analyzer's
-    signature and ``ANALYSIS_VERSION``). Equal keys: equal article and analysis."""
-    described = {
-        "analysis": ANALYSIS_VERSION,
-        "signature": signature,
-        "name": name,
-        "digest": digest.hex(),
-        "entry": None if entry is None else entry_to_json(entry),
-        "patterns": list(extra_patterns),
-    }
-    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).digest()
+    """One article's ``ArticleKeys`` key."""
+    return ArticleKeys(extra_patterns, signature).key(name, digest, entry)
 
 
 def article_key_of(article: Article, manifest: Manifest, signature: str) -> bytes:

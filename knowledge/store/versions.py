@@ -27,7 +27,7 @@ from pathlib import Path
 import structlog
 
 from knowledge.ingest.jobs import ArticleJob, run_jobs
-from knowledge.ingest.loader import article_key
+from knowledge.ingest.loader import ArticleKeys
 from knowledge.ingest.manifest import MANIFEST_NAME, Manifest, parse_manifest
 from knowledge.models import Problem
 from knowledge.retrieval.index import Bm25Index, Bm25Params
@@ -138,17 +138,12 @@ def prepare(
             )
     parts: list[int | ArticleJob] = []
     invalid: dict[bytes, tuple[Problem, ...]] = {}
+    keys = ArticleKeys(manifest.extra_patterns, analyzer.signature)
     for name in scan.names:
         doc_id = os.path.splitext(name)[0]
         if doc_id in manifest.invalid_entries:
             continue  # its entry is a problem already; without it the metadata is unknown
-        k = article_key(
-            name=name,
-            digest=scan.digests[name],
-            entry=manifest.entries.get(doc_id),
-            extra_patterns=manifest.extra_patterns,
-            signature=analyzer.signature,
-        )
+        k = keys.key(name, scan.digests[name], manifest.entries.get(doc_id))
         if base is not None and k in base.number:
             parts.append(base.number[k])
         elif base is not None and k in base.invalid:
