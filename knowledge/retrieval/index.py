@@ -474,19 +474,9 @@ class Bm25Index:
 
         ``meta`` (JSON-able) is stored in the header; see :func:`read_header`.
         """
-        terms = list(self._vocab)
-        header = {
-            "format": FORMAT_VERSION,
-            "params": self.params.model_dump(),
-            "n_docs": self.n_docs,
-            "avgdl": self._avgdl,
-            "average_idf": self._average_idf,
-            "meta": dict(meta or {}),
-        }
-        arrays = self._arrays()
+        header, arrays = self._saved()
+        header["meta"] = dict(meta or {})
         arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-        arrays["terms"] = np.frombuffer("".join(terms).encode("utf-8"), dtype=np.uint8)
-        arrays["term_ends"] = np.cumsum(np.fromiter(map(len, terms), np.int64, len(terms)))
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
@@ -516,12 +506,14 @@ class Bm25Index:
         Not atomic by itself: the caller writes into a directory it renames into place.
         """
         directory.mkdir(parents=True, exist_ok=True)
-        terms = list(self._vocab)
-        arrays = self._arrays()
-        arrays["terms"] = np.frombuffer("".join(terms).encode("utf-8"), dtype=np.uint8)
-        arrays["term_ends"] = np.cumsum(np.fromiter(map(len, terms), np.int64, len(terms)))
+        header, arrays = self._saved()
         for name, array in arrays.items():
             np.save(directory / f"{name}.npy", array, allow_pickle=False)
+        (directory / "index.json").write_text(json.dumps(header), encoding="utf-8")
+
+    def _saved(self) -> tuple[dict[str, Any], dict[str, AnyArray]]:
+        """What a saved index holds: its header, and its arrays with the terms."""
+        terms = list(self._vocab)
         header = {
             "format": FORMAT_VERSION,
             "params": self.params.model_dump(),
@@ -529,7 +521,10 @@ class Bm25Index:
             "avgdl": self._avgdl,
             "average_idf": self._average_idf,
         }
-        (directory / "index.json").write_text(json.dumps(header), encoding="utf-8")
+        arrays = self._arrays()
+        arrays["terms"] = np.frombuffer("".join(terms).encode("utf-8"), dtype=np.uint8)
+        arrays["term_ends"] = np.cumsum(np.fromiter(map(len, terms), np.int64, len(terms)))
+        return header, arrays
 
     @classmethod
     def open_arrays(cls, directory: Path) -> Bm25Index:
