@@ -151,25 +151,43 @@ class SqliteTtlStore:
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Autocommit (isolation_level=None): each statement is its own transaction
-            # unless a BEGIN says otherwise.
-            db = sqlite3.connect(
-                self.path,
-                timeout=self.busy_timeout_s,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                # In WAL mode NORMAL survives a process crash; only a power loss can drop
-                # the last claims, and then the process that made them is gone too.
-                db.execute("PRAGMA synchronous=NORMAL")
-                db.executescript(_SCHEMA)
-            except BaseException:
-                db.close()
-                raise
-            self._db = db
+            self._db = self._open_with_retry()
         return self._db
+
+    def _open_with_retry(self) -> sqlite3.Connection:
+        # Switching a new file to WAL and creating the schema take locks that SQLite
+        # reports as busy at once, without its busy handler, when other processes open
+        # the same new file together; those races last microseconds, so retry briefly.
+        deadline = time.monotonic() + self.busy_timeout_s
+        pause = 0.001
+        while True:
+            try:
+                return self._open()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    def _open(self) -> sqlite3.Connection:
+        # Autocommit (isolation_level=None): each statement is its own transaction
+        # unless a BEGIN says otherwise.
+        db = sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout_s,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL survives a process crash; only a power loss can drop
+            # the last claims, and then the process that made them is gone too.
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def _after_write(self, db: sqlite3.Connection, now: float) -> None:
         due = self._writes % self.purge_every == 0
@@ -193,3 +211,8 @@ class SqliteTtlStore:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    message = str(exc)
+    return "locked" in message or "busy" in message

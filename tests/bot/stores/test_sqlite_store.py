@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,8 @@ import structlog
 
 from bot.stores.sqlite import SqliteTtlStore
 from handlers.deps import StoreUnavailable
+
+WORKER = Path(__file__).with_name("ttl_store_worker.py")
 
 
 class Clock:
@@ -97,3 +102,47 @@ def test_a_failed_purge_does_not_undo_a_claim(
     assert store.first_time("Ev1") is False
     assert [entry["event"] for entry in logs][:1] == ["store.purge_failed"]
     store.close()
+
+
+def test_processes_opening_one_new_file_together_all_get_in(tmp_path: Path) -> None:
+    # Regression: switching a new file to WAL reports "database is locked" at once, past
+    # any busy timeout, to the processes that lose the race; a worker then answered 503.
+    rounds, processes = 12, 6
+    paths = [str(tmp_path / f"state-{n}.sqlite3") for n in range(rounds)]
+    spec = json.dumps(
+        {"backend": "sqlite", "fresh_paths": paths, "namespaces": ["events", "threads"]}
+    )
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), spec],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    errors: list[str] = []
+    try:
+        for _ in paths:
+            for worker in workers:
+                assert worker.stdout is not None
+                assert worker.stdout.readline().strip() == "ready"
+            for worker in workers:  # all open the new file together
+                assert worker.stdin is not None
+                worker.stdin.write("go\n")
+                worker.stdin.flush()
+            for worker in workers:
+                assert worker.stdout is not None
+                errors += json.loads(worker.stdout.readline())
+        for worker in workers:
+            worker.communicate(timeout=60)
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait()
+    assert errors == []
+    assert [w.returncode for w in workers] == [0] * processes
+    for path in paths:  # each key was claimed by exactly one process
+        store = SqliteTtlStore(Path(path), "events")
+        assert not store.first_time("key")
+        store.close()

@@ -3,6 +3,11 @@
 SPEC is JSON: {"backend": "sqlite"|"redis", "path" or "url", "namespace", "prefix",
 "keys": N, "threads": T}. Prints ``ready``, waits for a line on stdin, then claims
 ``key-0`` … ``key-N-1`` from T threads and prints the keys it won as one JSON list.
+
+With "fresh_paths": [P, …] and "namespaces": [NS, …] instead, for each new SQLite file P
+in turn: prints ``ready``, waits for a line, opens one store per namespace on P (as a
+worker opens its dedupe and conversation stores) and claims one key in each, then prints
+the errors it met as one JSON list.
 """
 
 from __future__ import annotations
@@ -54,8 +59,28 @@ def claim_from_threads(
     return won
 
 
+def open_fresh_files(spec: dict[str, object]) -> None:
+    paths = [str(path) for path in spec["fresh_paths"]]  # type: ignore[attr-defined]
+    namespaces = [str(ns) for ns in spec["namespaces"]]  # type: ignore[attr-defined]
+    for path in paths:
+        print("ready", flush=True)
+        sys.stdin.readline()
+        errors: list[str] = []
+        stores = [SqliteTtlStore(Path(path), namespace, 3600) for namespace in namespaces]
+        for store in stores:
+            try:
+                store.first_time("key")
+            except Exception as exc:  # the test wants every failure, whatever its kind
+                errors.append(repr(exc))
+            store.close()
+        print(json.dumps(errors), flush=True)
+
+
 def main() -> None:
     spec = json.loads(sys.argv[1])
+    if "fresh_paths" in spec:
+        open_fresh_files(spec)
+        return
     store = open_store(spec)
     keys = [f"key-{i}" for i in range(int(spec["keys"]))]
 
