@@ -185,26 +185,20 @@ class _Plan:
 
 def _expansion_holds(snap: Snapshot, i: int, exp: Expansion) -> bool:
     if len(exp.terms) == 1:
-        return exp.terms[0] in snap.passage_terms[i]
-    return set(exp.terms) <= snap.passage_terms[i] and holds_phrase(
-        snap.passage_tokens[i], exp.terms
-    )
+        return exp.terms[0] in snap.terms_of(i)
+    return set(exp.terms) <= snap.terms_of(i) and holds_phrase(snap.token_terms(i), exp.terms)
 
 
 def _in_context(snap: Snapshot, i: int, terms: Iterable[str]) -> bool:
     """Names the article is about, or that the passage before carries (he, the company)."""
-    p = snap.passages[i]
+    p = snap.passage_at(i)
     subject = snap.subjects.get(p.doc_id, frozenset())
-    before = (
-        snap.passage_terms[i - 1]
-        if i > 0 and snap.passages[i - 1].doc_id == p.doc_id
-        else frozenset()
-    )
+    before = snap.terms_of(i - 1) if i > 0 and snap.doc_of(i - 1) == p.doc_id else frozenset()
     return all(t in subject or t in before for t in terms)
 
 
 def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
-    present = snap.passage_terms[i]
+    present = snap.terms_of(i)
     query = plan.query
     w = plan.weights
     m = _Match(i=i, credit={}, own=set(), expanded={})
@@ -250,7 +244,7 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
             plan.kind,
             _without_asked(snap, i, plan.not_answers)
             if plan.kind is AnswerType.NUMBER
-            else snap.passages[i].text,
+            else snap.passage_at(i).text,
             present,
             names=snap.names,
             asked=plan.not_answers,
@@ -262,7 +256,7 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
 def _without_asked(snap: Snapshot, i: int, asked: frozenset[str]) -> str:
     """Passage ``i``'s text with the question's own words blanked: the 30 of "How much
     does the Mate 30 cost?" is no answer to it."""
-    text = list(snap.passages[i].text)
+    text = list(snap.passage_at(i).text)
     for tok in snap.analysed(i):
         if tok.term in asked:
             text[tok.start : tok.end] = " " * (tok.end - tok.start)
@@ -272,12 +266,12 @@ def _without_asked(snap: Snapshot, i: int, asked: frozenset[str]) -> str:
 def _introduces(snap: Snapshot, i: int, names: Sequence[str]) -> bool:
     """Passage ``i`` is where its article first names them ("Vincent Pang, senior vice
     president …"): what "Who is …?" and a bare name ask for."""
-    if not all(t in snap.passage_terms[i] for t in names):
+    if not all(t in snap.terms_of(i) for t in names):
         return False
-    doc = snap.passages[i].doc_id
+    doc = snap.doc_of(i)
     j = i - 1
-    while j >= 0 and snap.passages[j].doc_id == doc:
-        if any(t in snap.passage_terms[j] for t in names):
+    while j >= 0 and snap.doc_of(j) == doc:
+        if any(t in snap.terms_of(j) for t in names):
             return False
         j -= 1
     return True
@@ -289,8 +283,8 @@ def _phrase_carried(snap: Snapshot, plan: _Plan, m: _Match, phrase: Phrase) -> b
     name elsewhere in the article ("Pang" after "Vincent Pang"); or the context."""
     terms = phrase.terms
     i = m.i
-    doc = snap.passages[i].doc_id
-    if i in plan.phrase_holders[terms] or holds_near(snap.passage_tokens[i], terms):
+    doc = snap.doc_of(i)
+    if i in plan.phrase_holders[terms] or holds_near(snap.token_terms(i), terms):
         for t in terms:
             m.credit[t] = 1.0
             m.own.add(t)
@@ -319,7 +313,7 @@ def _carries_focus(m: _Match, focus: Focus) -> bool:
 
 def _bm25(snap: Snapshot, i: int, term_weights: dict[str, float]) -> float:
     """BM25 of passage ``i`` for a weighted query (rank-bm25's Okapi formula)."""
-    tokens = snap.passage_tokens[i]
+    tokens = snap.token_terms(i)
     tf = Counter(t for t in tokens if t in term_weights)
     if not tf:
         return 0.0
@@ -522,7 +516,7 @@ def _plan(
         query=query,
         total=sum(q.weight for q in query.terms),
         expansions=by_term,
-        phrase_docs={t: {snap.passages[i].doc_id for i in h} for t, h in holders.items()},
+        phrase_docs={t: {snap.doc_of(i) for i in h} for t, h in holders.items()},
         phrase_holders=holders,
         focus=focus,
         kind=kind,
@@ -586,15 +580,15 @@ def _corroborating(snap: Snapshot, i: int) -> list[int]:
 
 
 def _find_corroborating(snap: Snapshot, i: int) -> list[int]:
-    doc = snap.passages[i].doc_id
-    mine = snap.passage_sentences[i]
+    doc = snap.doc_of(i)
+    mine = snap.sentences_of(i)
     found: dict[str, int] = {}
     # Retrieve likely carriers through the index, so this stays cheap on large KBs.
-    for j, _ in snap.index.top_k(sorted(snap.passage_terms[i]), 25):
-        other = snap.passages[j].doc_id
+    for j, _ in snap.index.top_k(sorted(snap.terms_of(i)), 25):
+        other = snap.doc_of(j)
         if other == doc or other in found:
             continue
-        if any(_same_statement(a.terms, b.terms) for a in mine for b in snap.passage_sentences[j]):
+        if any(_same_statement(a.terms, b.terms) for a in mine for b in snap.sentences_of(j)):
             found[other] = j
     return list(found.values())
 
@@ -608,7 +602,7 @@ def _same_statement(a: frozenset[str], b: frozenset[str]) -> bool:
 
 
 def _ref(snap: Snapshot, j: int) -> SourceRef:
-    p = snap.passages[j]
+    p = snap.passage_at(j)
     meta = snap.articles[p.doc_id].meta
     return SourceRef(doc_id=p.doc_id, passage_id=p.passage_id, **meta.attribution())
 
@@ -616,7 +610,7 @@ def _ref(snap: Snapshot, j: int) -> SourceRef:
 def _expanded_terms(snap: Snapshot, plan: _Plan, m: _Match) -> tuple[ExpandedTerm, ...]:
     """Which other words stood for the asker's, as the passage writes them."""
     out: dict[tuple[str, str], None] = {}
-    text = snap.passages[m.i].text
+    text = snap.passage_at(m.i).text
     for q in plan.query.terms:
         exp = m.expanded.get(q.term)
         if exp is not None:
@@ -631,7 +625,7 @@ def _expanded_terms(snap: Snapshot, plan: _Plan, m: _Match) -> tuple[ExpandedTer
 
 
 def _quote(snap: Snapshot, plan: _Plan, m: _Match, corroborating: list[int]) -> Quote:
-    p = snap.passages[m.i]
+    p = snap.passage_at(m.i)
     meta = snap.articles[p.doc_id].meta
     own = [q for q in plan.query.terms if q.term in m.own and q.corrected is None]
     wanted = {q.term for q in own}

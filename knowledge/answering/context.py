@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from knowledge.models import Article, Passage
 from knowledge.retrieval.lexicon import Lexicon, Relation
@@ -82,23 +82,19 @@ def is_capitalised(surface: str) -> bool:
     return surface[:1].isalpha() and surface[:1].isupper()
 
 
-def name_terms(
-    passages: Iterable[tuple[str, PassageText]], is_word: Callable[[str], bool]
-) -> frozenset[str]:
-    """Terms the articles write as names.
+@dataclass
+class NameCounts:
+    """What ``name_terms`` counts, added up passage by passage and article by article
+    (a knowledge base's counts are the sum of its articles', ``written`` the first)."""
 
-    A name is written capitalised in mid-sentence more often than in lower case. An
-    ordinary English word (``is_word``) is a name of its own only when it is never written
-    in lower case and stands capitalised on its own at least once ("Pang explained"):
-    "New" of "New York" and "State" of "State Department" are parts of names, not names.
-    At the start of a sentence only a word that is not an ordinary one counts
-    ("Qualcomm is …").
-    """
-    capital: Counter[str] = Counter()
-    alone: Counter[str] = Counter()
-    lower: Counter[str] = Counter()
-    written: dict[str, str] = {}
-    for text, analysed in passages:
+    capital: Counter[str] = field(default_factory=Counter)
+    alone: Counter[str] = field(default_factory=Counter)
+    lower: Counter[str] = field(default_factory=Counter)
+    # The first way each term is written capitalised where it counts.
+    written: dict[str, str] = field(default_factory=dict)
+
+    def add(self, text: str, analysed: PassageText, is_word: Callable[[str], bool]) -> None:
+        capital, alone, lower, written = self.capital, self.alone, self.lower, self.written
         initial = sentence_initial(text, analysed.sentence_starts)
         toks = analysed.tokens
         for k, tok in enumerate(toks):
@@ -119,11 +115,40 @@ def name_terms(
             )
             if not in_run:
                 alone[tok.term] += 1
-    return frozenset(
-        t
-        for t, n in capital.items()
-        if n > lower[t] and (not is_word(written[t]) or (lower[t] == 0 and alone[t] > 0))
-    )
+
+    def merge(self, other: NameCounts) -> None:
+        """Add the counts of the articles after these."""
+        self.capital.update(other.capital)
+        self.alone.update(other.alone)
+        self.lower.update(other.lower)
+        for term, surface in other.written.items():
+            self.written.setdefault(term, surface)
+
+    def names(self, is_word: Callable[[str], bool]) -> frozenset[str]:
+        lower, alone, written = self.lower, self.alone, self.written
+        return frozenset(
+            t
+            for t, n in self.capital.items()
+            if n > lower[t] and (not is_word(written[t]) or (lower[t] == 0 and alone[t] > 0))
+        )
+
+
+def name_terms(
+    passages: Iterable[tuple[str, PassageText]], is_word: Callable[[str], bool]
+) -> frozenset[str]:
+    """Terms the articles write as names.
+
+    A name is written capitalised in mid-sentence more often than in lower case. An
+    ordinary English word (``is_word``) is a name of its own only when it is never written
+    in lower case and stands capitalised on its own at least once ("Pang explained"):
+    "New" of "New York" and "State" of "State Department" are parts of names, not names.
+    At the start of a sentence only a word that is not an ordinary one counts
+    ("Qualcomm is …").
+    """
+    counts = NameCounts()
+    for text, analysed in passages:
+        counts.add(text, analysed, is_word)
+    return counts.names(is_word)
 
 
 def _joined(text: str, a: Token, b: Token) -> bool:
@@ -146,15 +171,27 @@ def article_subjects(
     by_doc: dict[str, list[int]] = {}
     for i, p in enumerate(passages):
         by_doc.setdefault(p.doc_id, []).append(i)
-    subjects: dict[str, frozenset[str]] = {}
-    for doc_id, idx in by_doc.items():
-        title = articles[doc_id].meta.title or ""
-        subject = {t for t in analyzer.tokenize(title) if t in names}
-        subject |= passage_terms[idx[0]] & names
-        carried: Counter[str] = Counter(t for i in idx for t in passage_terms[i] & names)
-        subject |= {t for t, n in carried.items() if n > SUBJECT_SHARE * len(idx)}
-        subjects[doc_id] = frozenset(subject)
-    return subjects
+    return {
+        doc_id: subject_of(
+            analyzer.tokenize(articles[doc_id].meta.title or ""),
+            [passage_terms[i] for i in idx],
+            names,
+        )
+        for doc_id, idx in by_doc.items()
+    }
+
+
+def subject_of(
+    title_terms: Iterable[str], passage_terms: Sequence[frozenset[str]], names: frozenset[str]
+) -> frozenset[str]:
+    """One article's subject, from its title's terms and its passages' terms in order."""
+    subject = {t for t in title_terms if t in names}
+    if not passage_terms:
+        return frozenset(subject)
+    subject |= passage_terms[0] & names
+    carried: Counter[str] = Counter(t for terms in passage_terms for t in terms & names)
+    subject |= {t for t, n in carried.items() if n > SUBJECT_SHARE * len(passage_terms)}
+    return frozenset(subject)
 
 
 def capitalised_runs(
