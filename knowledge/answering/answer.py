@@ -183,6 +183,15 @@ class _Plan:
     not_answers: frozenset[str] = frozenset()
 
 
+def _topic_names(snap: Snapshot) -> frozenset[str]:
+    """The names in most passages (the knowledge base's topic): one set per snapshot,
+    not a look at every name per question."""
+    n = snap.index.n_docs
+    return frozenset(
+        t for t in snap.names if term_weight(n, snap.index.doc_freq(t)) <= TOPIC_WEIGHT
+    )
+
+
 def _expansion_holds(snap: Snapshot, i: int, exp: Expansion) -> bool:
     if len(exp.terms) == 1:
         return exp.terms[0] in snap.terms_of(i)
@@ -510,8 +519,7 @@ def _plan(
     only_names = bool(named) and all(q.term in named for q in query.terms)
     if only_names and kind in (AnswerType.NAME, None):
         kind = None  # "Who is Vincent Pang?" asks what the name is, not for a name
-    n = snap.index.n_docs
-    topic = {t for t in snap.names if term_weight(n, snap.index.doc_freq(t)) <= TOPIC_WEIGHT}
+    topic = snap.memo.get("topic_names", lambda: _topic_names(snap))
     return _Plan(
         query=query,
         total=sum(q.weight for q in query.terms),
