@@ -162,7 +162,7 @@ class _Stages:
     def step(self, what: str, done: int, total: int) -> None:
         """A ``StepProgress`` callback of ``knowledge.store.versions``."""
         now = time.perf_counter()
-        name: ReloadStageName = "index" if what == "index" else "validate"
+        name: ReloadStageName = "index" if what in ("index", "vocabulary") else "validate"
         detail = _STEP_DETAIL[what].format(done=done, total=total)
         if now - self._last_logged >= LOG_PROGRESS_EVERY_S:
             self._last_logged = now
@@ -187,6 +187,7 @@ _STEP_DETAIL = {
     "scan": "{total:,} article files found",
     "analyse": "analysing changed articles: {done:,} of {total:,}",
     "index": "building the index of {total:,} articles",
+    "vocabulary": "counting the names and words of {total:,} articles",
 }
 
 
@@ -387,7 +388,7 @@ def last_good_version(data_dir: Path, kb_dir: Path) -> str | None:
 
 
 def _base_of(snap: Snapshot) -> Base:
-    return Base(snap.contents, snap.table, snap.index.terms, snap.invalid)
+    return Base(snap.contents, snap.table, snap.index.terms, snap.invalid, snap.vocabulary)
 
 
 def _validated(plan: Plan, skipped: tuple[Problem, ...]) -> str:

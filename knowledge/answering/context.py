@@ -90,16 +90,21 @@ class NameCounts:
     capital: Counter[str] = field(default_factory=Counter)
     alone: Counter[str] = field(default_factory=Counter)
     lower: Counter[str] = field(default_factory=Counter)
+    # Tokens counted as neither (no letter first, a month, a sentence's ordinary first
+    # word): with the capitals, what the term's lower-case count is the rest of.
+    skipped: Counter[str] = field(default_factory=Counter)
     # The first way each term is written capitalised where it counts.
     written: dict[str, str] = field(default_factory=dict)
 
     def add(self, text: str, analysed: PassageText, is_word: Callable[[str], bool]) -> None:
         capital, alone, lower, written = self.capital, self.alone, self.lower, self.written
+        skipped = self.skipped
         initial = sentence_initial(text, analysed.sentence_starts)
         toks = analysed.tokens
         for k, tok in enumerate(toks):
             first = tok.surface[:1]
             if not first.isalpha() or tok.surface.casefold().rstrip(".") in _CALENDAR:
+                skipped[tok.term] += 1
                 continue
             if not first.isupper():
                 lower[tok.term] += 1
@@ -107,6 +112,7 @@ class NameCounts:
             if tok.start in initial and (
                 is_word(tok.surface) or tok.surface.casefold() in _FUNCTION_WORDS
             ):
+                skipped[tok.term] += 1
                 continue
             capital[tok.term] += 1
             written.setdefault(tok.term, tok.surface)
@@ -121,6 +127,7 @@ class NameCounts:
         self.capital.update(other.capital)
         self.alone.update(other.alone)
         self.lower.update(other.lower)
+        self.skipped.update(other.skipped)
         for term, surface in other.written.items():
             self.written.setdefault(term, surface)
 

@@ -27,7 +27,7 @@ Int32Array = npt.NDArray[np.int32]
 
 # Bump when the analysis of a text changes (passages, sentences, how tokens are
 # assigned), so that stored analyses are made again. The analyzer has its own signature.
-ANALYSIS_VERSION = "2"
+ANALYSIS_VERSION = "3"
 # A sentence's token range when its terms must come from tokenizing it alone.
 OWN_TOKENS = -1
 
@@ -46,7 +46,7 @@ class ArticleAnalysis:
     sentences: Int32Array
     # The term of every token, passage after passage.
     terms: tuple[str, ...]
-    # What the article adds to the vocabulary (``ArticleWords.to_json``).
+    # What the article adds to the vocabulary (``ArticleWords.encode``).
     words: bytes = b""
 
     def __eq__(self, other: object) -> bool:
@@ -103,7 +103,7 @@ def analyse_text(text: str, analyzer: Analyzer) -> ArticleAnalysis:
         passage_sentences=_int32(passage_sentences),
         sentences=_int32(sentences, 4),
         terms=tuple(terms),
-        words=words.to_json(),
+        words=words.encode(),
     )
 
 

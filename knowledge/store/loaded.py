@@ -206,7 +206,7 @@ class ArticleTable:
     text_ends: IntArray
     meta_blob: npt.NDArray[np.uint8]
     meta_ends: IntArray
-    # What each article adds to the vocabulary (``ArticleWords.to_json``).
+    # What each article adds to the vocabulary (``ArticleWords.encode``).
     words_blob: npt.NDArray[np.uint8]
     words_ends: IntArray
 

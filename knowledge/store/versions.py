@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import structlog
 
 from knowledge.answering.vocabulary import ArticleWords, Vocabulary
@@ -61,6 +62,7 @@ class Base:
     table: ArticleTable
     terms: Sequence[str]  # its index's terms, by id (its tokens' numbering)
     invalid: Mapping[bytes, tuple[Problem, ...]] = field(default_factory=dict)
+    vocabulary: Vocabulary | None = None  # its look-ups are not made again
 
     @functools.cached_property
     def number(self) -> dict[bytes, int]:
@@ -69,7 +71,9 @@ class Base:
 
 
 def base_of(packed: Packed) -> Base:
-    return Base(packed.contents, packed.table, packed.index.terms, packed.invalid)
+    return Base(
+        packed.contents, packed.table, packed.index.terms, packed.invalid, packed.vocabulary
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -236,10 +240,8 @@ def build(
     say("index", 0, len(plan.parts))
     started = time.perf_counter()
     contents, table, index = assemble(pieces, numbering, params)
-    vocabulary = Vocabulary.of(
-        (ArticleWords.from_json(table.words_bytes(d)) for d in range(len(table))),
-        analyzer.lexicon,
-    )
+    say("vocabulary", 0, len(plan.parts))
+    vocabulary = _vocabulary(contents, table, index, analyzer, base)
     log.info(
         "kb.index_built",
         kb_version=plan.kb_version,
@@ -273,6 +275,24 @@ def build(
     if stored is None:  # pragma: no cover - just written
         return built
     return Built(stored.contents, stored.table, stored.index, stored.vocabulary)
+
+
+def _vocabulary(
+    contents: Contents, table: ArticleTable, index: Bm25Index, analyzer: Analyzer, base: Base | None
+) -> Vocabulary:
+    """The sum of the articles' stored words (``knowledge.answering.vocabulary``)."""
+    occurrences = np.bincount(contents.tokens, minlength=len(index.terms))
+
+    def count(term: str) -> int:
+        tid = index.term_id(term)
+        return int(occurrences[tid]) if tid is not None else 0
+
+    return Vocabulary.of(
+        (ArticleWords.decode(table.words_bytes(d)) for d in range(len(table))),
+        analyzer.lexicon,
+        count,
+        base.vocabulary.memo if base is not None and base.vocabulary is not None else None,
+    )
 
 
 def _pieces(

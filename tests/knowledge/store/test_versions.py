@@ -77,7 +77,7 @@ def assert_same_version(a: Snapshot, b: Snapshot) -> None:
     va, vb = a.vocabulary, b.vocabulary
     assert va.names == vb.names and va.places == vb.places
     assert list(va.surfaces.items()) == list(vb.surfaces.items())
-    assert list(va.instances.items()) == list(vb.instances.items())
+    assert dict(va.instances) == dict(vb.instances)
     assert list(va.words.items()) == list(vb.words.items())
     assert dict(a.subjects) == dict(b.subjects)
     assert a.synonyms == b.synonyms
