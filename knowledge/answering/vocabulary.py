@@ -12,6 +12,7 @@ of the knowledge base in one pass gives, first occurrences included.
 from __future__ import annotations
 
 import json
+import marshal
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -193,34 +194,41 @@ class Vocabulary:
         """The sum of the articles' words, in article order. ``occurrences`` counts a
         term's tokens in the whole knowledge base (its lower-case count is what the
         capitals and the skipped leave); ``memo`` is an earlier version's look-ups."""
-        counts = NameCounts()
-        capitalised: dict[str, Counter[str]] = {}
-        words: dict[str, str] = {}
-        runs: dict[Terms, str] = {}
-        for a in articles:
-            counts.merge(a.counts)
-            for term, written in a.capitalised.items():
-                seen = capitalised.get(term)
-                if seen is None:
-                    capitalised[term] = Counter(written)
-                else:
-                    seen.update(written)
-            for word, term in a.words.items():
-                words.setdefault(word, term)
-            for terms, surface in a.runs.items():
-                runs.setdefault(terms, surface)
+        return cls.of_sums(WordSums.of(articles), lexicon, occurrences, memo)
+
+    @classmethod
+    def of_sums(
+        cls,
+        sums: WordSums,
+        lexicon: Lexicon | None,
+        occurrences: Callable[[str], int],
+        memo: LexiconMemo | None = None,
+    ) -> Vocabulary:
+        counts = NameCounts(
+            capital=sums.capital,
+            alone=sums.alone,
+            skipped=sums.skipped,
+            written={t: w for t, (w, _) in sums.written.items()},
+        )
         for term in counts.capital:
             counts.lower[term] = occurrences(term) - counts.capital[term] - counts.skipped[term]
         before = memo or LexiconMemo()
         used = LexiconMemo()
         names = counts.names(lambda word: before.ordinary_word(lexicon, word, used))
-        surfaces = {t: c.most_common(1)[0][0] for t, c in capitalised.items() if t in names}
+        # The commonest way each name is written; of equally common ones the first seen.
+        surfaces = {
+            t: min(sums.capitalised[t].items(), key=lambda kv: (-kv[1][0], kv[1][1]))[0]
+            for t in names
+            if t in sums.capitalised
+        }
+        words = {w: t for w, (t, _) in sums.words.items()}
         if lexicon is None:
             return cls(names, surfaces, frozenset(), {}, words, used)
         places = frozenset(t for t, w in surfaces.items() if before.is_place(lexicon, w, used))
+        runs = [(k, w) for k, (w, _) in sorted(sums.runs.items(), key=lambda kv: kv[1][1])]
         known = dict(before.classes)
-        instances = instance_index(lexicon, runs.items(), known)
-        used.classes = {w: known[w] for w in runs.values()}
+        instances = instance_index(lexicon, runs, known)
+        used.classes = {w: known[w] for _, w in runs}
         return cls(names, surfaces, places, instances, words, used)
 
     def to_json(self) -> bytes:
@@ -260,3 +268,188 @@ class Vocabulary:
                 classes={w: tuple(c) for w, c in memo["classes"].items()},
             ),
         )
+
+
+# Where a word was first seen: (article number in its version, place in that article's
+# record). Comparing two gives which came first in the knowledge base.
+Owner = tuple[int, int]
+NOWHERE: Owner = (2**62, 0)
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A key whose first article went: ``kind`` names the map, ``terms`` are index terms
+    every article showing the key contains (where to look for the next one)."""
+
+    kind: str
+    key: Any
+    terms: tuple[str, ...]
+
+
+def _terms_of(kind: str, key: Any, value: str) -> tuple[str, ...]:
+    if kind == "written":
+        return (key,)
+    if kind == "runs":
+        return (key[0],)
+    # A word is the surface of its term, or a term itself ("words": stems too).
+    return (value, key) if value != key else (key,)
+
+
+@dataclass
+class WordSums:
+    """The sum of a version's articles' words, kept so that the next version adjusts it
+    (the articles that went out subtracted, the new ones added) instead of adding up all
+    20,000 again. What is first seen is kept with where (``Owner``): when the article
+    that showed it first goes, the next article showing it is found through the index."""
+
+    capital: Counter[str] = field(default_factory=Counter)
+    alone: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    written: dict[str, tuple[str, Owner]] = field(default_factory=dict)
+    # Term -> capitalised surface -> (count, first seen).
+    capitalised: dict[str, dict[str, tuple[int, Owner]]] = field(default_factory=dict)
+    words: dict[str, tuple[str, Owner]] = field(default_factory=dict)
+    runs: dict[Terms, tuple[str, Owner]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, articles: Iterable[ArticleWords]) -> WordSums:
+        sums = cls()
+        for d, a in enumerate(articles):
+            sums.add(d, a)
+        return sums
+
+    def add(self, d: int, a: ArticleWords) -> None:
+        """Add article number ``d``; an earlier first sighting is kept."""
+        c = a.counts
+        self.capital.update(c.capital)
+        self.alone.update(c.alone)
+        self.skipped.update(c.skipped)
+        _first(self.written, ((t, w) for t, w in c.written.items()), d)
+        for term, by in a.capitalised.items():
+            known = self.capitalised.setdefault(term, {})
+            for i, (surface, n) in enumerate(by.items()):
+                count, owner = known.get(surface, (0, (d, i)))
+                known[surface] = (count + n, min(owner, (d, i)))
+        _first(self.words, a.words.items(), d)
+        _first(self.runs, a.runs.items(), d)
+
+    def subtract(self, d: int, a: ArticleWords) -> set[Orphan]:
+        """Take out article number ``d``: the keys it was the first to show (with the
+        term an article showing one contains), which another article may show too."""
+        c = a.counts
+        self.capital.subtract(c.capital)
+        self.alone.subtract(c.alone)
+        self.skipped.subtract(c.skipped)
+        for counter in (self.capital, self.alone, self.skipped):
+            for t in c.capital.keys() | c.alone.keys() | c.skipped.keys():
+                if counter.get(t, 1) <= 0:
+                    del counter[t]
+        orphans: set[Orphan] = set()
+        tables: tuple[tuple[str, dict[Any, tuple[str, Owner]], Iterable[Any]], ...] = (
+            ("written", self.written, c.written),
+            ("words", self.words, a.words),
+            ("runs", self.runs, a.runs),
+        )
+        for name, table, keys in tables:
+            for key in keys:
+                entry = table.get(key)
+                if entry is not None and entry[1][0] == d:
+                    del table[key]
+                    orphans.add(Orphan(name, key, _terms_of(name, key, entry[0])))
+        for term, by in a.capitalised.items():
+            known = self.capitalised.get(term, {})
+            for surface, n in by.items():
+                count, owner = known.get(surface, (n, (d, 0)))
+                if count - n <= 0:
+                    known.pop(surface, None)
+                elif owner[0] == d:
+                    known[surface] = (count - n, NOWHERE)
+                    orphans.add(Orphan("capitalised", (term, surface), (term,)))
+                else:
+                    known[surface] = (count - n, owner)
+            if not known:
+                self.capitalised.pop(term, None)
+        return orphans
+
+    def renumbered(self, new_of: Callable[[int], int]) -> None:
+        """Owners in the next version's article numbers (unchanged articles only)."""
+        tables: tuple[dict[Any, tuple[str, Owner]], ...] = (self.written, self.words, self.runs)
+        for table in tables:
+            for key, (value, (d, i)) in table.items():
+                table[key] = (value, (new_of(d), i))
+        for by in self.capitalised.values():
+            for surface, (count, (d, i)) in by.items():
+                by[surface] = (count, (new_of(d), i) if d != NOWHERE[0] else NOWHERE)
+
+    def owner(self, orphan: Orphan) -> Owner:
+        """Who shows ``orphan`` first so far (``NOWHERE`` for none)."""
+        if orphan.kind == "capitalised":
+            term, surface = orphan.key
+            return self.capitalised[term][surface][1]
+        known = getattr(self, orphan.kind).get(orphan.key)
+        return known[1] if known is not None else NOWHERE
+
+    def find_first(self, orphan: Orphan, d: int, a: ArticleWords) -> bool:
+        """Take article number ``d`` as the first to show ``orphan`` if it shows it
+        before the one now known; whether it shows it at all."""
+        name, key = orphan.kind, orphan.key
+        if name == "capitalised":
+            term, surface = key
+            by = a.capitalised.get(term)
+            if by is None or surface not in by:
+                return False
+            i = list(by).index(surface)
+            count, owner = self.capitalised[term][surface]
+            self.capitalised[term][surface] = (count, min(owner, (d, i)))
+            return True
+        sources: dict[str, Mapping[Any, str]] = {
+            "written": a.counts.written,
+            "words": a.words,
+            "runs": a.runs,
+        }
+        source = sources[name]
+        if key not in source:
+            return False
+        table: dict[Any, tuple[str, Owner]] = getattr(self, name)
+        i = list(source).index(key)
+        known = table.get(key)
+        if known is None or (d, i) < known[1]:
+            table[key] = (source[key], (d, i))
+        return True
+
+    def to_bytes(self) -> bytes:
+        return marshal.dumps(
+            (
+                _SUMS_FORMAT,
+                dict(self.capital),
+                dict(self.alone),
+                dict(self.skipped),
+                self.written,
+                self.capitalised,
+                self.words,
+                self.runs,
+            )
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> WordSums:
+        # Our own file under the data directory, as trusted as the arrays beside it.
+        loaded = marshal.loads(raw)  # noqa: S302
+        fmt, capital, alone, skipped, written, capitalised, words, runs = loaded
+        if fmt != _SUMS_FORMAT:
+            raise ValueError(f"word sums of format {fmt!r}")
+        return cls(
+            Counter(capital), Counter(alone), Counter(skipped), written, capitalised, words, runs
+        )
+
+
+# Marshal's format is Python's own: stored sums are read back by the version that wrote
+# them or made again (``knowledge.store.packed``).
+_SUMS_FORMAT = 1
+
+
+def _first(table: dict[Any, tuple[str, Owner]], items: Iterable[tuple[Any, str]], d: int) -> None:
+    for i, (key, value) in enumerate(items):
+        known = table.get(key)
+        if known is None or (d, i) < known[1]:
+            table[key] = (value, (d, i))

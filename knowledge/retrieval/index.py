@@ -442,6 +442,14 @@ class Bm25Index:
             acc[docs] = 0.0
         return docs, scores
 
+    def passages_with(self, term: str) -> IntArray:
+        """The documents (original indexes) containing ``term``, in order."""
+        tid = self.term_id(term)
+        if tid is None:
+            return np.zeros(0, dtype=np.int64)
+        lo, hi = self._posting_range(tid)
+        return np.sort(np.asarray(self._orig[self._post[lo:hi]], dtype=np.int64))
+
     def _posting_range(self, tid: int) -> tuple[int, int]:
         """Where term ``tid``'s postings (all its segments) lie in ``_post``."""
         return int(self._term_ptr[tid]), int(self._term_ptr[tid + 1])

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import structlog
 
-from knowledge.answering.vocabulary import Vocabulary
+from knowledge.answering.vocabulary import Vocabulary, WordSums
 from knowledge.ingest.analysis import ANALYSIS_VERSION
 from knowledge.models import Problem
 from knowledge.retrieval.index import FORMAT_VERSION, Bm25Index, Bm25Params, IndexFileError
@@ -53,6 +53,8 @@ FORMAT = 2
 KEEP_VERSIONS = 3
 _HEADER = "version.json"
 _VOCABULARY = "vocabulary.json"
+# The version's ``WordSums``: only a reload based on this version reads it.
+SUMS_FILE = "wordsums.marshal"
 
 
 class PackedError(Exception):
@@ -107,6 +109,7 @@ def write_packed(
     table: ArticleTable,
     index: Bm25Index,
     vocabulary: Vocabulary,
+    sums: WordSums | None = None,
     synonyms: Sequence[SynonymRule] = (),
     problems: Sequence[Problem] = (),
     invalid: Mapping[bytes, Sequence[Problem]] | None = None,
@@ -124,6 +127,8 @@ def write_packed(
         (tmp / "doc_ids.txt").write_text("\n".join(contents.doc_ids), encoding="utf-8")
         index.save_arrays(tmp / "index")
         (tmp / _VOCABULARY).write_bytes(vocabulary.to_json())
+        if sums is not None:
+            (tmp / SUMS_FILE).write_bytes(sums.to_bytes())
         header = {
             "format": FORMAT,
             "kb_version": kb_version,

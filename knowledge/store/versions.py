@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import structlog
 
-from knowledge.answering.vocabulary import ArticleWords, Vocabulary
+from knowledge.answering.vocabulary import NOWHERE, ArticleWords, Orphan, Vocabulary, WordSums
 from knowledge.ingest.jobs import ArticleJob, run_jobs
 from knowledge.ingest.loader import ArticleKeys
 from knowledge.ingest.manifest import MANIFEST_NAME, Manifest, parse_manifest
@@ -39,6 +39,7 @@ from knowledge.store.assemble import NewArticle, Numbering, Piece, assemble, pie
 from knowledge.store.loaded import ArticleTable, Contents
 from knowledge.store.packed import (
     PACKED_DIR,
+    SUMS_FILE,
     Packed,
     PackedError,
     newest_of_dir,
@@ -63,16 +64,33 @@ class Base:
     terms: Sequence[str]  # its index's terms, by id (its tokens' numbering)
     invalid: Mapping[bytes, tuple[Problem, ...]] = field(default_factory=dict)
     vocabulary: Vocabulary | None = None  # its look-ups are not made again
+    # Its stored ``WordSums`` (a stored version's), adjusted instead of adding up again.
+    sums_path: Path | None = None
 
     @functools.cached_property
     def number(self) -> dict[bytes, int]:
         """Article position by analysis key."""
         return {bytes(k): d for d, k in enumerate(self.table.keys)}
 
+    def sums(self) -> WordSums | None:
+        """A fresh copy of its word sums, or None (not stored, or unreadable)."""
+        if self.sums_path is None:
+            return None
+        try:
+            return WordSums.from_bytes(self.sums_path.read_bytes())
+        except (OSError, ValueError, EOFError, TypeError) as exc:
+            log.warning("packed.sums_unusable", path=str(self.sums_path), error=str(exc))
+            return None
+
 
 def base_of(packed: Packed) -> Base:
     return Base(
-        packed.contents, packed.table, packed.index.terms, packed.invalid, packed.vocabulary
+        packed.contents,
+        packed.table,
+        packed.index.terms,
+        packed.invalid,
+        packed.vocabulary,
+        sums_path=packed.path / SUMS_FILE,
     )
 
 
@@ -241,7 +259,7 @@ def build(
     started = time.perf_counter()
     contents, table, index = assemble(pieces, numbering, params)
     say("vocabulary", 0, len(plan.parts))
-    vocabulary = _vocabulary(contents, table, index, analyzer, base)
+    vocabulary, sums = _vocabulary(plan, (contents, table, index), analyzer)
     log.info(
         "kb.index_built",
         kb_version=plan.kb_version,
@@ -263,6 +281,7 @@ def build(
             table=table,
             index=index,
             vocabulary=vocabulary,
+            sums=sums,
             synonyms=plan.synonyms,
             problems=plan.problems,
             invalid=plan.invalid,
@@ -278,21 +297,60 @@ def build(
 
 
 def _vocabulary(
-    contents: Contents, table: ArticleTable, index: Bm25Index, analyzer: Analyzer, base: Base | None
-) -> Vocabulary:
-    """The sum of the articles' stored words (``knowledge.answering.vocabulary``)."""
+    plan: Plan, built: tuple[Contents, ArticleTable, Bm25Index], analyzer: Analyzer
+) -> tuple[Vocabulary, WordSums]:
+    """The sum of the articles' stored words (``knowledge.answering.vocabulary``): the
+    base's sums adjusted for what changed when the base has them, else added up."""
+    contents, table, index = built
     occurrences = np.bincount(contents.tokens, minlength=len(index.terms))
 
     def count(term: str) -> int:
         tid = index.term_id(term)
         return int(occurrences[tid]) if tid is not None else 0
 
-    return Vocabulary.of(
-        (ArticleWords.decode(table.words_bytes(d)) for d in range(len(table))),
-        analyzer.lexicon,
-        count,
-        base.vocabulary.memo if base is not None and base.vocabulary is not None else None,
-    )
+    base = plan.base
+    sums = _adjusted(plan, base, contents, table, index) if base is not None else None
+    if sums is None:
+        sums = WordSums.of(ArticleWords.decode(table.words_bytes(d)) for d in range(len(table)))
+    memo = base.vocabulary.memo if base is not None and base.vocabulary is not None else None
+    return Vocabulary.of_sums(sums, analyzer.lexicon, count, memo), sums
+
+
+def _adjusted(
+    plan: Plan, base: Base, contents: Contents, table: ArticleTable, index: Bm25Index
+) -> WordSums | None:
+    sums = base.sums()
+    if sums is None:
+        return None
+    new_of = {p: d for d, p in enumerate(plan.parts) if isinstance(p, int)}
+    orphans: set[Orphan] = set()
+    for d in range(len(base.table)):
+        if d not in new_of:
+            orphans |= sums.subtract(d, ArticleWords.decode(base.table.words_bytes(d)))
+    sums.renumbered(lambda d: new_of.get(d, NOWHERE[0]))
+    fresh = {d for d, p in enumerate(plan.parts) if not isinstance(p, int)}
+    for d in sorted(fresh):
+        sums.add(d, ArticleWords.decode(table.words_bytes(d)))
+    # The next article showing each orphan: those containing its terms, in order.
+    read: dict[int, ArticleWords] = {}
+    for orphan in orphans:
+        docs = np.unique(
+            np.concatenate(
+                [contents.passage_doc[index.passages_with(t)] for t in orphan.terms]
+                or [np.zeros(0, dtype=np.int32)]
+            )
+        )
+        for d in docs.tolist():
+            if d >= sums.owner(orphan)[0]:
+                break
+            if d in fresh:
+                continue
+            words = read.get(d)
+            if words is None:
+                words = read[d] = ArticleWords.decode(table.words_bytes(d))
+            if sums.find_first(orphan, d, words):
+                break
+    return sums
 
 
 def _pieces(

@@ -73,12 +73,13 @@ def assert_same_version(a: Snapshot, b: Snapshot) -> None:
     assert a.index._average_idf == b.index._average_idf
     assert dict(a.articles.items()) == dict(b.articles.items())
     assert list(a.passages) == list(b.passages)
-    # The vocabulary in the same order too (first occurrences pick how a name is shown).
+    # The same vocabulary: first occurrences pick how a name is written and its
+    # instances' order, whichever articles a reload took unchanged.
     va, vb = a.vocabulary, b.vocabulary
     assert va.names == vb.names and va.places == vb.places
-    assert list(va.surfaces.items()) == list(vb.surfaces.items())
+    assert dict(va.surfaces) == dict(vb.surfaces)
     assert dict(va.instances) == dict(vb.instances)
-    assert list(va.words.items()) == list(vb.words.items())
+    assert dict(va.words) == dict(vb.words)
     assert dict(a.subjects) == dict(b.subjects)
     assert a.synonyms == b.synonyms
     kb_a, kb_b = KnowledgeBase(a), KnowledgeBase(b)
@@ -360,3 +361,41 @@ def test_a_warm_start_keeps_the_manifests_synonyms_without_reading_it(
     warm = KnowledgeBase.load(kb_dir, data_dir=data).snapshot
     assert warm.synonyms == cold.synonyms
     assert_same_version(warm, cold)
+
+
+def test_a_reload_adjusts_the_word_sums_when_the_first_article_showing_a_word_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb_dir = tmp_path / "kb"
+    kb_dir.mkdir()
+    texts = {
+        # "a" is first: it shows "Orbitex" and the run "Orbitex Labs" first, and
+        # "ZURICH" as the first way "Zurich" is written.
+        "a.txt": "Orbitex news\n\nOrbitex Labs of ZURICH said on Monday that Orbitex "
+        "will license its radios. Analysts in ZURICH agreed.\n",
+        "b.txt": "Zurich deal\n\nThe Orbitex Labs team in Zurich met Acme. Acme and "
+        "Orbitex signed in Zurich on Friday.\n",
+        "c.txt": "Acme plans\n\nAcme said Orbitex licensed radios to Acme in Geneva, and "
+        "licensors in Geneva agreed.\n",
+    }
+    for name, text in texts.items():
+        (kb_dir / name).write_text(text, encoding="utf-8")
+    data = tmp_path / "data"
+    kb = KnowledgeBase.load(kb_dir, data_dir=data)
+    assert kb.snapshot.name_surfaces["zurich"] == "ZURICH"  # two each: the first seen
+
+    def no_sum(*_: Any) -> Any:
+        raise AssertionError("a reload added up every article again")
+
+    monkeypatch.setattr(versions_module.WordSums, "of", no_sum)
+    for change in (
+        lambda: (kb_dir / "a.txt").write_text(texts["b.txt"].replace("Acme", "Vega"), "utf-8"),
+        (kb_dir / "a.txt").unlink,
+        lambda: (kb_dir / "0.txt").write_text(texts["a.txt"], encoding="utf-8"),
+        (kb_dir / "b.txt").unlink,
+    ):
+        change()
+        kb.reload("test")
+        monkeypatch.undo()
+        assert_same_version(kb.snapshot, load_snapshot(kb_dir))
+        monkeypatch.setattr(versions_module.WordSums, "of", no_sum)
