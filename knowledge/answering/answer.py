@@ -192,17 +192,18 @@ def _topic_names(snap: Snapshot) -> frozenset[str]:
     )
 
 
-def _expansion_holds(snap: Snapshot, i: int, exp: Expansion) -> bool:
+def _expansion_holds(snap: Snapshot, i: int, exp: Expansion, present: frozenset[str]) -> bool:
+    """``present``: passage ``i``'s terms."""
     if len(exp.terms) == 1:
-        return exp.terms[0] in snap.terms_of(i)
-    return set(exp.terms) <= snap.terms_of(i) and holds_phrase(snap.token_terms(i), exp.terms)
+        return exp.terms[0] in present
+    return set(exp.terms) <= present and holds_phrase(snap.token_terms(i), exp.terms)
 
 
 def _in_context(snap: Snapshot, i: int, terms: Iterable[str]) -> bool:
     """Names the article is about, or that the passage before carries (he, the company)."""
-    p = snap.passage_at(i)
-    subject = snap.subjects.get(p.doc_id, frozenset())
-    before = snap.terms_of(i - 1) if i > 0 and snap.doc_of(i - 1) == p.doc_id else frozenset()
+    doc = snap.doc_of(i)
+    subject = snap.subjects.get(doc, frozenset())
+    before = snap.terms_of(i - 1) if i > 0 and snap.doc_of(i - 1) == doc else frozenset()
     return all(t in subject or t in before for t in terms)
 
 
@@ -217,7 +218,7 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
             m.own.add(q.term)
             continue
         for exp in plan.expansions.get(q.term, ()):
-            if _expansion_holds(snap, i, exp):
+            if _expansion_holds(snap, i, exp, present):
                 m.credit[q.term] = exp.weight
                 m.expanded[q.term] = exp
                 break

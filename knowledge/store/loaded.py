@@ -357,13 +357,28 @@ class Snapshot:
 
     def subject_of(self, d: int) -> frozenset[str]:
         """The subject of article number ``d``."""
-        first, stop = (int(x) for x in self.contents.doc_passages[d : d + 2])
+        c = self.contents
+        first, stop = (int(x) for x in c.doc_passages[d : d + 2])
         title = ArticleMeta.model_validate_json(self.table.meta_bytes(d)).title or ""
-        return subject_of(
-            self.analyzer.tokenize(title),
-            [self.terms_of(i) for i in range(first, stop)],
-            self.names,
-        )
+        # Only the names among each passage's terms count: read them off the token ids
+        # of the whole article at once.
+        bounds = c.passage_tokens[first : stop + 1]
+        ids = c.tokens[int(bounds[0]) : int(bounds[-1])]
+        at = np.flatnonzero(self._name_ids[ids])
+        passage = np.searchsorted(bounds, at + int(bounds[0]), side="right") - 1
+        named: list[set[str]] = [set() for _ in range(stop - first)]
+        terms = self.index.terms
+        for k, tid in zip(passage.tolist(), ids[at].tolist(), strict=True):
+            named[k].add(terms[tid])
+        return subject_of(self.analyzer.tokenize(title), [frozenset(n) for n in named], self.names)
+
+    @functools.cached_property
+    def _name_ids(self) -> npt.NDArray[np.bool_]:
+        """Per index term id: whether the term is a name."""
+        mask = np.zeros(len(self.index.terms), dtype=bool)
+        ids = [self.index.term_id(t) for t in self.names]
+        mask[[t for t in ids if t is not None]] = True
+        return mask
 
     def fingerprints(self) -> dict[str, bytes]:
         """Every article's fingerprint (content and metadata), by id."""
