@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import marshal
 import re
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,7 +82,8 @@ class ArticleWords:
             *self.runs.values(),
         ]
         if _SEPARATORS.search("".join(strings)):
-            return b"J" + json.dumps(self._plain(), ensure_ascii=False).encode("utf-8")
+            plain = json.dumps(self._plain(), ensure_ascii=False).encode("utf-8")
+            return b"J" + zlib.compress(plain, 1)
         sections: list[Sequence[Sequence[str]]] = [
             counted,
             capitalised,
@@ -91,7 +93,8 @@ class ArticleWords:
         text = _SECTION.join(
             _RECORD.join(_FIELD.join(fields) for fields in section) for section in sections
         )
-        return b"S" + text.encode("utf-8")
+        # Compressed: a version stores every article's, a reload writes them all again.
+        return b"S" + zlib.compress(text.encode("utf-8"), 1)
 
     def _plain(self) -> dict[str, Any]:
         c = self.counts
@@ -107,14 +110,15 @@ class ArticleWords:
 
     @classmethod
     def decode(cls, raw: bytes) -> ArticleWords:
+        body = zlib.decompress(raw[1:])
         if raw[:1] == b"J":
-            data = json.loads(raw[1:])
+            data = json.loads(body)
             counted: Sequence[Sequence[Any]] = data["n"]
             capitalised = {t: Counter(dict(pairs)) for t, pairs in data["c"].items()}
             words = data["w"]
             runs = {tuple(terms): surface for terms, surface in data["r"]}
         else:
-            sections = raw[1:].decode("utf-8").split(_SECTION)
+            sections = body.decode("utf-8").split(_SECTION)
             counted = _records(sections[0])
             capitalised = {}
             for term, *pairs in _records(sections[1]):

@@ -27,7 +27,7 @@ Int32Array = npt.NDArray[np.int32]
 
 # Bump when the analysis of a text changes (passages, sentences, how tokens are
 # assigned), so that stored analyses are made again. The analyzer has its own signature.
-ANALYSIS_VERSION = "3"
+ANALYSIS_VERSION = "4"
 # A sentence's token range when its terms must come from tokenizing it alone.
 OWN_TOKENS = -1
 
