@@ -36,7 +36,7 @@ from knowledge.retrieval.expansion import (
     Source,
     expand_question,
 )
-from knowledge.retrieval.tokenizer import Token
+from knowledge.retrieval.tokenizer import WEAK_WORDS, Token
 from knowledge.store.loaded import Snapshot
 
 __all__ = [
@@ -464,6 +464,7 @@ def _expansion_context(snap: Snapshot, weights: AnswerWeights) -> ExpansionConte
         weights=weights.expansion,
         weak_terms=snap.weak_terms,
         compounds=snap.speller.compounds if snap.speller is not None else None,
+        weak_words=WEAK_WORDS,
     )
 
 

@@ -111,6 +111,26 @@ class ExpansionContext:
     weak_terms: frozenset[str] = frozenset()
     # The articles' compounds ending in a word: (article word, index term) pairs.
     compounds: Callable[[str], list[tuple[str, str]]] | None = None
+    # The everyday words as written (tokenizer.WEAK_WORDS): with a lexicon, a question word
+    # is everyday when one of its lemmas is, so "founded" (to found) is not "found" (find).
+    weak_words: frozenset[str] = frozenset()
+
+
+def is_weak(ctx: ExpansionContext, surface: str, for_terms: Terms) -> bool:
+    """Whether the asker's word is an everyday one (expanded to its own forms only)."""
+    if not set(for_terms) <= ctx.weak_terms:
+        return False
+    if ctx.lexicon is None or not ctx.weak_words or len(for_terms) > 1:
+        return True
+    lemmas = _related(ctx.lexicon, surface.casefold(), 1)[0]
+    return not lemmas or bool(set(lemmas) & _weak_lemmas(ctx.lexicon, ctx.weak_words))
+
+
+@functools.lru_cache(maxsize=8)
+def _weak_lemmas(lexicon: Lexicon, words: frozenset[str]) -> frozenset[str]:
+    """The everyday words that are lemmas of their own, not only another's form ("found"
+    is listed as find's past: the verb "to found" is no everyday word)."""
+    return frozenset(w for w in words if not set(lexicon.lemmas(w)) - {w} & words)
 
 
 def expand_question(
@@ -169,7 +189,11 @@ def expand_question(
     if ctx.compounds is not None:
         # A word no article has may be the end of one they have ("streamed").
         for tok in tokens:
-            if keep(tok) and ctx.doc_freq(tok.term) == 0 and tok.term not in ctx.weak_terms:
+            if (
+                keep(tok)
+                and ctx.doc_freq(tok.term) == 0
+                and not is_weak(ctx, tok.surface, (tok.term,))
+            ):
                 for word, term in ctx.compounds(tok.surface):
                     add(
                         Expansion(
@@ -244,7 +268,7 @@ def _lexicon_expansions(ctx: ExpansionContext, surface: str, for_terms: Terms) -
         for lemma in lemmas
         for form in (lemma, *lex.forms(lemma))
     ]
-    if set(for_terms) <= ctx.weak_terms:
+    if is_weak(ctx, surface, for_terms):
         return out
     for r in related:
         source = _RELATION_SOURCE[r.relation]
