@@ -69,6 +69,7 @@ _TYPE_WORDS = {
     AnswerType.NUMBER: "a number",
     AnswerType.NAME: "a name",
     AnswerType.PLACE: "a place",
+    AnswerType.REASON: "a reason",
 }
 # Stand-ins that are the asker's word itself: its other forms, the knowledge base's declared
 # equivalents, the article word a typo meant.
@@ -101,6 +102,8 @@ class AnswerWeights:
     # Quotes after the first carry at least this share of the first one's coverage: a
     # passage matching one word and a broader term for another does not pad an answer.
     relative_coverage: float = 0.4
+    # "Why …?": the passage after a statement carries its terms at the context's weight.
+    reason_follows: bool = True
 
 
 DEFAULT_ANSWER_WEIGHTS = AnswerWeights()
@@ -191,15 +194,17 @@ def _expansion_holds(snap: Snapshot, i: int, exp: Expansion) -> bool:
     )
 
 
+def _before(snap: Snapshot, i: int) -> frozenset[str]:
+    """The terms of the passage before ``i`` in its article (none for its first)."""
+    if i > 0 and snap.passages[i - 1].doc_id == snap.passages[i].doc_id:
+        return snap.passage_terms[i - 1]
+    return frozenset()
+
+
 def _in_context(snap: Snapshot, i: int, terms: Iterable[str]) -> bool:
     """Names the article is about, or that the passage before carries (he, the company)."""
-    p = snap.passages[i]
-    subject = snap.subjects.get(p.doc_id, frozenset())
-    before = (
-        snap.passage_terms[i - 1]
-        if i > 0 and snap.passages[i - 1].doc_id == p.doc_id
-        else frozenset()
-    )
+    subject = snap.subjects.get(snap.passages[i].doc_id, frozenset())
+    before = _before(snap, i)
     return all(t in subject or t in before for t in terms)
 
 
@@ -218,6 +223,16 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
                 m.credit[q.term] = exp.weight
                 m.expanded[q.term] = exp
                 break
+    inherited = False  # terms carried by the statement before, for "why"
+    if plan.kind is AnswerType.REASON and w.reason_follows:
+        # A reason often follows the statement it explains ("… expressed skepticism." /
+        # "“It's not realistic …,” said this person."): the passage after carries what the
+        # statement's passage carries, at the context's weight.
+        before = _before(snap, i)
+        for q in query.terms:
+            if q.term not in m.credit and q.term in before:
+                m.credit[q.term] = w.context
+                inherited = True
     # A name the article is about, or that the passage before carries ("he", "the
     # company"), is carried here too, at reduced weight.
     for q in query.terms:
@@ -237,7 +252,9 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
     matched = [q for q in query.terms if m.credit.get(q.term, 0.0) > w.shared_credit]
     if len(matched) < min(2, len(query.terms)) or all(q.term in snap.weak_terms for q in matched):
         return None  # one shared everyday word ("like", "time") is a coincidence
-    if w.own_word and not (m.own or any(e.source in _OWN for e in m.expanded.values())):
+    if w.own_word and not (
+        m.own or inherited or any(e.source in _OWN for e in m.expanded.values())
+    ):
         return None  # other words and context alone: none of the asker's own words
     if plan.focus is not None and plan.focus.attribute and not _carries_focus(m, plan.focus):
         return None
@@ -245,7 +262,8 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
     m.bm25 = _bm25(snap, i, plan.term_weights)
     if plan.introduce:
         m.typed = _introduces(snap, i, [q.term for q in query.terms])
-    elif plan.kind is not None:
+    elif plan.kind is not None and not inherited:
+        # (a passage standing in for the statement before it gets no bonus over it)
         m.typed = holds(
             plan.kind,
             _without_asked(snap, i, plan.not_answers)

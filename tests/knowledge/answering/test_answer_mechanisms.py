@@ -249,3 +249,34 @@ def test_kb_synonyms_give_names_other_names(tmp_path: Path) -> None:
     refused = plain.answer("When did Acme buy BLS?")
     assert refused.answered is False
     assert refused.reason == "Not in the knowledge base: no article mentions “buy” and “BLS”."
+
+
+# ------------------------------------------------------------------ "why": the reason follows
+
+
+def _reason_kb(root: Path) -> KnowledgeBase:
+    root.mkdir()
+    (root / "merger.txt").write_text(
+        "Regulators in Freedonia rejected the Orbit merger with Acme last week.\n\n"
+        "“The combined group would hold every modem patent in the land,” said the chair.\n\n"
+        "Orbit plans to appeal the decision in court.\n",
+        encoding="utf-8",
+    )
+    (root / "other.txt").write_text(
+        "Zenith Foods licensed its bread recipes to franchisees.\n\n"
+        "The franchise fee will be waived for bakeries that open early.\n",
+        encoding="utf-8",
+    )
+    return KnowledgeBase.load(root)
+
+
+def test_why_quotes_the_passage_after_the_statement(tmp_path: Path) -> None:
+    kb = _reason_kb(tmp_path / "kb")
+    question = "Why did the regulators reject the Orbit merger?"
+    answer = kb.answer(question)
+    assert [q.passage_id for q in answer.quotes][:2] == ["merger#1", "merger#2"]
+    # Not for other questions, and not without the rule.
+    plain = kb.answer("What did the regulators do about the Orbit merger?")
+    assert "merger#2" not in [q.passage_id for q in plain.quotes]
+    without = compose_answer(kb.snapshot, question, weights=AnswerWeights(reason_follows=False))
+    assert "merger#2" not in [q.passage_id for q in without.quotes]
