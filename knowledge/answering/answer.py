@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from knowledge.answering.answer_types import AnswerType, holds, question_type
+from knowledge.answering.forms import writes_form
 from knowledge.answering.phrases import holds_near, holds_phrase, phrase_holders, phrase_span
 from knowledge.answering.query import (
     TOPIC_WEIGHT,
@@ -188,7 +189,7 @@ class _Plan:
 
 def _expansion_holds(snap: Snapshot, i: int, exp: Expansion) -> bool:
     if len(exp.terms) == 1:
-        return exp.terms[0] in snap.passage_terms[i]
+        return exp.terms[0] in snap.passage_terms[i] and writes_form(snap, i, exp)
     return set(exp.terms) <= snap.passage_terms[i] and holds_phrase(
         snap.passage_tokens[i], exp.terms
     )

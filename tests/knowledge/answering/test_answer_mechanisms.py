@@ -13,7 +13,9 @@ import pytest
 from answer_kb import make_answer_kb
 
 from knowledge.answering.answer import AnswerWeights, compose_answer
+from knowledge.answering.forms import writes_form
 from knowledge.models import Answer, Refusal
+from knowledge.retrieval.expansion import Expansion, Source
 from knowledge.service import KBInvalid, KnowledgeBase
 
 
@@ -280,3 +282,36 @@ def test_why_quotes_the_passage_after_the_statement(tmp_path: Path) -> None:
     assert "merger#2" not in [q.passage_id for q in plain.quotes]
     without = compose_answer(kb.snapshot, question, weights=AnswerWeights(reason_follows=False))
     assert "merger#2" not in [q.passage_id for q in without.quotes]
+
+
+# ------------------------------------------------------------------ a stem is not a word
+
+
+def test_another_word_counts_only_where_the_passage_writes_its_family(tmp_path: Path) -> None:
+    # "conversation" (for "talks") and "conversion" share the stem convers; "discussion"
+    # and "discussed" are one family.
+    root = tmp_path / "kb"
+    root.mkdir()
+    (root / "a.txt").write_text(
+        "Orbit offered Acme a one-time conversion of its modem patents.\n\n"
+        "Zenith licensed its bread recipes to franchisees last year.\n",
+        encoding="utf-8",
+    )
+    (root / "b.txt").write_text(
+        "Orbit discussed the modem patents with Acme in Zurich.\n\n"
+        "The franchise fee will be waived for bakeries that open early.\n",
+        encoding="utf-8",
+    )
+    snap = KnowledgeBase.load(root).snapshot
+
+    def exp(written: str, source: Source = Source.SYNONYM) -> Expansion:
+        terms = tuple(snap.analyzer.tokenize(written))
+        return Expansion(terms, written, ("talk",), "talks", 0.5, source)
+
+    conversion = next(i for i, p in enumerate(snap.passages) if "conversion" in p.text)
+    discussed = next(i for i, p in enumerate(snap.passages) if "discussed" in p.text)
+    assert snap.analyzer.tokenize("conversation") == snap.analyzer.tokenize("conversion")
+    assert not writes_form(snap, conversion, exp("conversation"))
+    assert writes_form(snap, discussed, exp("discussion", Source.BROADER))
+    # The asker's own word in another form keeps the stem's reach.
+    assert writes_form(snap, conversion, exp("conversation", Source.INFLECTION))
