@@ -274,8 +274,11 @@ def _lexicon_expansions(ctx: ExpansionContext, surface: str, for_terms: Terms) -
         source = _RELATION_SOURCE[r.relation]
         weight = ctx.weights.of(source)
         out.extend(
-            Expansion(tokenize(form), form, for_terms, surface, weight, source)
+            Expansion(terms, form, for_terms, surface, weight, source)
             for form in (r.term, *lex.forms(r.term))
+            # "the states" is no "state" (of "State Department"): a lemma whose first word
+            # is a stopword is dropped; a verb's particle may go ("talk over" -> talk).
+            if (terms := tokenize(form)) and _leads(analyzer, form, terms)
         )
     # The question names a class ("city", "wire service"): the knowledge base's named
     # things of that class ("Zurich", a named news agency) answer for it. Noun senses only:
@@ -287,6 +290,12 @@ def _lexicon_expansions(ctx: ExpansionContext, surface: str, for_terms: Terms) -
                 Expansion(terms, written, for_terms, surface, ctx.weights.instance, Source.INSTANCE)
             )
     return out
+
+
+def _leads(analyzer: Analyzer, form: str, terms: Terms) -> bool:
+    """The first word of ``form`` is its first term (not a stopword before it)."""
+    first = form.split(maxsplit=1)[0]
+    return " " not in form or tuple(_analysed(analyzer, first))[:1] == terms[:1]
 
 
 def _name_expansions(ctx: ExpansionContext, tok: Token) -> list[Expansion]:

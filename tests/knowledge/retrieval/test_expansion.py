@@ -153,3 +153,11 @@ def test_everyday_words_are_judged_by_their_lemma() -> None:
     # Without the written list, the stem alone decides, as before.
     stems_only = ExpansionContext(**{**weak.__dict__, "weak_words": frozenset()})
     assert ("founder", "founded") not in found(expand("who founded it", stems_only))
+
+
+def test_a_lemma_led_by_a_stopword_is_not_its_last_word() -> None:
+    ctx = context(vocabulary=VOCABULARY | set(ANALYZER.tokenize("state talk")))
+    got = found(expand("Which US carriers are negotiating?", ctx))
+    assert not any(written == "the states" for written, _ in got)
+    # A verb's particle may go: "talk over" still reaches "talk".
+    assert ("talk over", "negotiating") in got
