@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from knowledge.answering.answer_types import AnswerType, holds, question_type
 from knowledge.answering.forms import writes_form
+from knowledge.answering.misspelt import writes_misspelt
 from knowledge.answering.phrases import holds_near, holds_phrase, phrase_holders, phrase_span
 from knowledge.answering.query import (
     TOPIC_WEIGHT,
@@ -243,7 +244,7 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
     for group in query.names:
         if any(t in m.credit for t in group):
             continue
-        if not _in_context(snap, i, group):
+        if not _in_context(snap, i, group) and not all(writes_misspelt(snap, i, t) for t in group):
             return None
         for t in group:
             m.credit[t] = w.context

@@ -14,6 +14,7 @@ from answer_kb import make_answer_kb
 
 from knowledge.answering.answer import AnswerWeights, compose_answer
 from knowledge.answering.forms import writes_form
+from knowledge.answering.misspelt import writes_misspelt
 from knowledge.models import Answer, Refusal
 from knowledge.retrieval.expansion import Expansion, Source
 from knowledge.service import KBInvalid, KnowledgeBase
@@ -315,3 +316,30 @@ def test_another_word_counts_only_where_the_passage_writes_its_family(tmp_path: 
     assert writes_form(snap, discussed, exp("discussion", Source.BROADER))
     # The asker's own word in another form keeps the stem's reach.
     assert writes_form(snap, conversion, exp("conversation", Source.INFLECTION))
+
+
+# ------------------------------------------------------------------ a name its article misspells
+
+
+def test_a_passage_misspelling_its_articles_name_carries_it(tmp_path: Path) -> None:
+    root = tmp_path / "kb"
+    root.mkdir()
+    (root / "a.txt").write_text(
+        "Dana Reyes, chief executive of Acme, confirmed talks with Orbit.\n\n"
+        "Zenith licensed its bread recipes to franchisees last year.\n\n"
+        "For her part, Reyas warned that the royalties would be costly for carmakers.\n",
+        encoding="utf-8",
+    )
+    (root / "b.txt").write_text(
+        "Orbit warned that royalties for modem patents are rising.\n\n"
+        "The franchise fee will be waived for bakeries that open early.\n",
+        encoding="utf-8",
+    )
+    kb = KnowledgeBase.load(root)
+    assert first(kb.answer("Did Reyes warn about royalties?")) == "a#3"
+    snap = kb.snapshot
+    at = {p.passage_id: i for i, p in enumerate(snap.passages)}
+    (reyes,) = snap.analyzer.tokenize("Reyes")
+    assert writes_misspelt(snap, at["a#3"], reyes)
+    assert not writes_misspelt(snap, at["a#1"], reyes)  # written right there
+    assert not writes_misspelt(snap, at["b#1"], reyes)  # no slip
