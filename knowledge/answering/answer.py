@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from knowledge.answering.answer_types import AnswerType, holds, question_type
-from knowledge.answering.forms import writes_form
+from knowledge.answering.forms import writes_form, writes_weak_word
 from knowledge.answering.misspelt import writes_misspelt
 from knowledge.answering.phrases import holds_near, holds_phrase, phrase_holders, phrase_span
 from knowledge.answering.query import (
@@ -216,7 +216,9 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
     w = plan.weights
     m = _Match(i=i, credit={}, own=set(), expanded={})
     for q in query.terms:
-        if q.term in present:
+        if q.term in present and (
+            q.term not in snap.weak_terms or writes_weak_word(snap, i, q.term, q.surface)
+        ):
             m.credit[q.term] = 1.0
             m.own.add(q.term)
             continue

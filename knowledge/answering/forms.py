@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 
+from knowledge.answering.context import is_capitalised, sentence_initial
 from knowledge.retrieval.expansion import Expansion, Source
 from knowledge.retrieval.lexicon import Lexicon, Relation
 from knowledge.store.loaded import Snapshot
@@ -57,4 +58,38 @@ def _writes(snap: Snapshot, lexicon: Lexicon, i: int, term: str, written: str) -
         # ("reportedly" of "report", "formerly" of "former").
         if any(surface.startswith(w) or w.startswith(surface) for w in words):
             return True
+    return False
+
+
+def writes_weak_word(snap: Snapshot, i: int, term: str, asked: str) -> bool:
+    """Passage ``i`` writes the everyday word the asker wrote as ``asked`` itself, in one
+    of its forms: not another word of its stem ("timely" for "time"), nor, for a word
+    asked in lower case, a name made of another form of it ("the Times")."""
+    lexicon = snap.analyzer.lexicon
+    if lexicon is None:
+        return True
+    return snap.memo.get(
+        ("writes-weak", i, term, asked), lambda: _writes_weak(snap, lexicon, i, term, asked)
+    )
+
+
+def _writes_weak(snap: Snapshot, lexicon: Lexicon, i: int, term: str, asked: str) -> bool:
+    word = asked.casefold()
+    lemmas = set(lexicon.lemmas(word)) | {word}
+    p = snap.passages[i]
+    initial = sentence_initial(p.text, [s.start - p.start for s in snap.passage_sentences[i]])
+    for tok in snap.analysed(i):
+        if tok.term != term:
+            continue
+        surface = tok.surface.casefold()
+        if not (set(lexicon.lemmas(surface)) | {surface}) & lemmas:
+            continue
+        if (
+            asked.islower()
+            and surface != word
+            and is_capitalised(tok.surface)
+            and tok.start not in initial
+        ):
+            continue
+        return True
     return False

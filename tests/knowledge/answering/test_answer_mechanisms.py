@@ -13,7 +13,7 @@ import pytest
 from answer_kb import make_answer_kb
 
 from knowledge.answering.answer import AnswerWeights, compose_answer
-from knowledge.answering.forms import writes_form
+from knowledge.answering.forms import writes_form, writes_weak_word
 from knowledge.answering.misspelt import writes_misspelt
 from knowledge.models import Answer, Refusal
 from knowledge.retrieval.expansion import Expansion, Source
@@ -343,3 +343,30 @@ def test_a_passage_misspelling_its_articles_name_carries_it(tmp_path: Path) -> N
     assert writes_misspelt(snap, at["a#3"], reyes)
     assert not writes_misspelt(snap, at["a#1"], reyes)  # written right there
     assert not writes_misspelt(snap, at["b#1"], reyes)  # no slip
+
+
+# ------------------------------------------------------------------ an everyday word itself
+
+
+def test_an_everyday_word_is_not_a_name_or_another_word_of_its_stem(tmp_path: Path) -> None:
+    root = tmp_path / "kb"
+    root.mkdir()
+    (root / "a.txt").write_text(
+        "Acme told the Times it would license its modem patents.\n\n"
+        "Orbit wants timely decisions on its modem patents.\n\n"
+        "Zenith has no time for royalties on its modem patents.\n",
+        encoding="utf-8",
+    )
+    (root / "b.txt").write_text(
+        "Zenith licensed its bread recipes to franchisees.\n\n"
+        "The franchise fee will be waived for bakeries that open early.\n",
+        encoding="utf-8",
+    )
+    snap = KnowledgeBase.load(root).snapshot
+    at = {p.passage_id: i for i, p in enumerate(snap.passages)}
+    (time,) = snap.analyzer.tokenize("time")
+    assert snap.passage_terms[at["a#1"]] >= {time} and snap.passage_terms[at["a#2"]] >= {time}
+    assert not writes_weak_word(snap, at["a#1"], time, "time")  # the Times, a name
+    assert not writes_weak_word(snap, at["a#2"], time, "time")  # timely, another word
+    assert writes_weak_word(snap, at["a#3"], time, "time")
+    assert writes_weak_word(snap, at["a#1"], time, "Times")  # asked as the name
