@@ -26,11 +26,16 @@ CHECKED = frozenset(
 
 
 @functools.lru_cache(maxsize=50_000)
+def _lemmas(lexicon: Lexicon, word: str) -> frozenset[str]:
+    """The lemmas ``word`` is a form of (none for a word the lexicon does not know)."""
+    return frozenset(lexicon.lemmas(word))
+
+
+@functools.lru_cache(maxsize=50_000)
 def _family(lexicon: Lexicon, word: str) -> frozenset[str]:
     """``word``, its lemmas and their derived forms: the words it is a form of or kin to."""
-    lemmas = set(lexicon.lemmas(word)) | {word}
     derived = {r.term for r in lexicon.related(word, {Relation.DERIVED})}
-    return frozenset(lemmas | derived)
+    return _lemmas(lexicon, word) | derived | {word}
 
 
 def writes_form(snap: Snapshot, i: int, exp: Expansion) -> bool:
@@ -52,7 +57,7 @@ def _writes(snap: Snapshot, lexicon: Lexicon, i: int, term: str, written: str) -
         if tok.term != term:
             continue
         surface = tok.surface.casefold()
-        if not lexicon.lemmas(surface) or _family(lexicon, surface) & kin:
+        if not _lemmas(lexicon, surface) or _family(lexicon, surface) & kin:
             return True
         # An adverb or adjective made by a suffix, which WordNet files as no derived form
         # ("reportedly" of "report", "formerly" of "former").
@@ -75,14 +80,14 @@ def writes_weak_word(snap: Snapshot, i: int, term: str, asked: str) -> bool:
 
 def _writes_weak(snap: Snapshot, lexicon: Lexicon, i: int, term: str, asked: str) -> bool:
     word = asked.casefold()
-    lemmas = set(lexicon.lemmas(word)) | {word}
+    lemmas = _lemmas(lexicon, word) | {word}
     p = snap.passages[i]
     initial = sentence_initial(p.text, [s.start - p.start for s in snap.passage_sentences[i]])
     for tok in snap.analysed(i):
         if tok.term != term:
             continue
         surface = tok.surface.casefold()
-        if not (set(lexicon.lemmas(surface)) | {surface}) & lemmas:
+        if not (_lemmas(lexicon, surface) | {surface}) & lemmas:
             continue
         if (
             asked.islower()
