@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from knowledge.retrieval.lexicon import Lexicon, Related, Relation
+from knowledge.retrieval.spelling import osa_distance
 from knowledge.retrieval.synonyms import SynonymTable
 from knowledge.retrieval.tokenizer import Analyzer, Token
 
@@ -280,6 +281,22 @@ def _lexicon_expansions(ctx: ExpansionContext, surface: str, for_terms: Terms) -
             # is a stopword is dropped; a verb's particle may go ("talk over" -> talk).
             if (terms := tokenize(form)) and _leads(analyzer, form, terms)
         )
+    # Another spelling of the asker's word ("sceptical", "skeptical"; "minimise"): the
+    # word itself, and its derived forms are the word's ("skepticism").
+    for variant in _variants(lemmas, related):
+        out.extend(
+            Expansion(
+                tokenize(form), form, for_terms, surface, ctx.weights.spelling, Source.SPELLING
+            )
+            for form in (variant, *lex.forms(variant))
+        )
+        out.extend(
+            Expansion(
+                tokenize(r.term), r.term, for_terms, surface, ctx.weights.derived, Source.DERIVED
+            )
+            for r in _related(lex, variant, senses)[1]
+            if r.relation is Relation.DERIVED
+        )
     # The question names a class ("city", "wire service"): the knowledge base's named
     # things of that class ("Zurich", a named news agency) answer for it. Noun senses only:
     # "talks" is no "state" (a verb sense of "talk") that Australia is an instance of.
@@ -290,6 +307,30 @@ def _lexicon_expansions(ctx: ExpansionContext, surface: str, for_terms: Terms) -
                 Expansion(terms, written, for_terms, surface, ctx.weights.instance, Source.INSTANCE)
             )
     return out
+
+
+# A spelling variant: a synonym this close to the word, both this long ("color"/"colour",
+# "defence"/"defense", "programme"/"program"; not "tinge" for "tint").
+_VARIANT_EDITS = 2
+_VARIANT_LETTERS = 5
+
+
+def _variants(lemmas: Sequence[str], related: Sequence[Related]) -> list[str]:
+    return sorted(
+        {
+            r.term
+            for r in related
+            if r.relation is Relation.SYNONYM
+            and " " not in r.term
+            and len(r.term) >= _VARIANT_LETTERS
+            and any(
+                len(lemma) >= _VARIANT_LETTERS
+                and r.term[:1] == lemma[:1]
+                and osa_distance(r.term, lemma, _VARIANT_EDITS) <= _VARIANT_EDITS
+                for lemma in lemmas
+            )
+        }
+    )
 
 
 def _leads(analyzer: Analyzer, form: str, terms: Terms) -> bool:

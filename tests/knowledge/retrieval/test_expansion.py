@@ -161,3 +161,12 @@ def test_a_lemma_led_by_a_stopword_is_not_its_last_word() -> None:
     assert not any(written == "the states" for written, _ in got)
     # A verb's particle may go: "talk over" still reaches "talk".
     assert ("talk over", "negotiating") in got
+
+
+def test_another_spelling_is_the_askers_word_and_brings_its_derived_forms() -> None:
+    ctx = context(vocabulary=VOCABULARY | set(ANALYZER.tokenize("skepticism minimise")))
+    got = found(expand("sceptical about plans to minimize costs", ctx))
+    assert got[("skeptical", "sceptical")] == (Source.SPELLING, DEFAULT_WEIGHTS.spelling)
+    assert got[("minimise", "minimize")] == (Source.SPELLING, DEFAULT_WEIGHTS.spelling)
+    # Synonyms that merely look alike are not spellings of each other.
+    assert all(source is not Source.SPELLING for (w, f), (source, _) in got.items() if f == "costs")
