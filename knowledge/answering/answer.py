@@ -104,6 +104,9 @@ class AnswerWeights:
     # Quotes after the first carry at least this share of the first one's coverage: a
     # passage matching one word and a broader term for another does not pad an answer.
     relative_coverage: float = 0.4
+    # Between passages of equal coverage, the one carrying more of the question in one
+    # sentence first (then BM25).
+    together: bool = True
     # "Why …?": the passage after a statement carries its terms at the context's weight.
     reason_follows: bool = True
 
@@ -448,7 +451,14 @@ def compose_answer(
             unknown_words,
         )
     bonus = weights.type_bonus
-    eligible.sort(key=lambda m: (-round(m.coverage + (bonus if m.typed else 0.0), 6), -m.bm25, m.i))
+    eligible.sort(
+        key=lambda m: (
+            -round(m.coverage + (bonus if m.typed else 0.0), 6),
+            -(_together(snap, plan, m) if weights.together else 0.0),
+            -m.bm25,
+            m.i,
+        )
+    )
     floor = weights.relative_coverage * eligible[0].coverage
     eligible = [eligible[0], *(m for m in eligible[1:] if m.coverage >= floor)]
     quotes: list[Quote] = []
@@ -474,6 +484,22 @@ def compose_answer(
         truncated=truncated,
         unmatched_terms=tuple(q.surface for q in qterms if first.credit.get(q.term, 0.0) == 0),
     )
+
+
+def _together(snap: Snapshot, plan: _Plan, m: _Match) -> float:
+    """The most of the question's weight one sentence of the passage carries itself."""
+    carried = {t: m.credit[t] for t in m.own | set(m.expanded)}
+    weights = {q.term: q.weight for q in plan.query.terms}
+    best = 0.0
+    for sentence in snap.passage_sentences[m.i]:
+        here = sum(
+            weights[t] * c
+            for t, c in carried.items()
+            if t in sentence.terms
+            or (t in m.expanded and set(m.expanded[t].terms) <= sentence.terms)
+        )
+        best = max(best, here)
+    return round(best / plan.total, 6)
 
 
 def _expansion_context(snap: Snapshot, weights: AnswerWeights) -> ExpansionContext:

@@ -370,3 +370,28 @@ def test_an_everyday_word_is_not_a_name_or_another_word_of_its_stem(tmp_path: Pa
     assert not writes_weak_word(snap, at["a#2"], time, "time")  # timely, another word
     assert writes_weak_word(snap, at["a#3"], time, "time")
     assert writes_weak_word(snap, at["a#1"], time, "Times")  # asked as the name
+
+
+# ------------------------------------------------------------------ the question in one sentence
+
+
+def test_of_equal_coverage_the_passage_saying_it_in_one_sentence_comes_first(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "kb"
+    root.mkdir()
+    (root / "a.txt").write_text(
+        "Orbit cut its prices. Acme sued over patents.\n\n"
+        "Zenith licensed its bread recipes to franchisees.\n",
+        encoding="utf-8",
+    )
+    (root / "b.txt").write_text(
+        "Acme sued Orbit over the modem patents it had licensed to carmakers across Europe.\n\n"
+        "The franchise fee will be waived for bakeries that open early.\n",
+        encoding="utf-8",
+    )
+    snap = KnowledgeBase.load(root).snapshot
+    question = "Did Acme sue Orbit?"
+    assert first(compose_answer(snap, question)) == "b#1"
+    # BM25 alone prefers the shorter passage.
+    assert first(compose_answer(snap, question, weights=AnswerWeights(together=False))) == "a#1"
