@@ -402,6 +402,12 @@ class Snapshot:
             passage_id=f"{doc_id}#{n}", doc_id=doc_id, n=n, start=start, end=end, text=text
         )
 
+    def article_passages(self, i: int) -> range:
+        """The passages of passage ``i``'s article (an article's passages stand together)."""
+        d = int(self.contents.passage_doc[i])
+        first, stop = (int(x) for x in self.contents.doc_passages[d : d + 2])
+        return range(first, stop)
+
     def doc_of(self, i: int) -> str:
         """The article of passage ``i``."""
         return self.contents.doc_ids[int(self.contents.passage_doc[i])]
