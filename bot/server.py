@@ -33,6 +33,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.app import LicenseBotApp
+from bot.dedupe import event_id_of
 from bot.delivery.ack_receipt import AckReceiptMiddleware
 from bot.http.payloads import shape_problem
 from bot.http.protocol import deadline_protocol
@@ -172,10 +173,16 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
         if problem is not None:
             log.warning("request.malformed", problem=problem, size=len(body), client=client)
             return PlainTextResponse("malformed request body", status_code=400)
+        intake = self.app.event_intake
         with self.admission.slot() as admitted:
             if not admitted:
                 return _busy(req.url.path, client)
-            bolt_response = await run_in_threadpool(self.app.dispatch, bolt_request)
+            event_id = event_id_of(bolt_request.body) if intake is not None else None
+            if intake is not None and event_id is not None:
+                # Acknowledged here, dispatched to Bolt after (bot.delivery.intake).
+                bolt_response = await run_in_threadpool(intake.accept, bolt_request, event_id)
+            else:
+                bolt_response = await run_in_threadpool(self.app.dispatch, bolt_request)
         return to_starlette_response(bolt_response)
 
     async def handle_oauth(self, req: Request) -> Response:
