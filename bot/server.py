@@ -126,15 +126,17 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
     A request that fails Slack's v0 signature check is answered 401 here and reaches
     nothing else: no Bolt middleware, listener or error handler sees its body, and it is
     logged as one line without it. Signed bodies that cannot be parsed, or are not shaped
-    like a Slack payload, are answered 400 rather than failing inside Bolt. The blocking
-    ``App.dispatch`` runs in a worker thread, so a command waiting for its ack does not
-    stall other requests.
+    like a Slack payload, are answered 400 rather than failing inside Bolt. An Events API
+    delivery is then acknowledged here and dispatched to Bolt after (``bot.delivery.intake``);
+    everything else goes through the blocking ``App.dispatch`` in a worker thread, so a
+    command waiting for its ack does not stall other requests.
     """
 
     def __init__(self, app: LicenseBotApp, admission: Admission | None = None) -> None:
         super().__init__(app)
         self.signer = RequestSigner(app.signing_secret)
         self.admission = admission or Admission()
+        self.intake = app.event_intake
 
     async def handle(
         self, req: Request, addition_context_properties: dict[str, Any] | None = None
@@ -173,7 +175,7 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
         if problem is not None:
             log.warning("request.malformed", problem=problem, size=len(body), client=client)
             return PlainTextResponse("malformed request body", status_code=400)
-        intake = self.app.event_intake
+        intake = self.intake
         with self.admission.slot() as admitted:
             if not admitted:
                 return _busy(req.url.path, client)
