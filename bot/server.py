@@ -181,8 +181,13 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
                 return _busy(req.url.path, client)
             event_id = event_id_of(bolt_request.body) if intake is not None else None
             if intake is not None and event_id is not None:
-                # Acknowledged here, dispatched to Bolt after (bot.delivery.intake).
-                bolt_response = await run_in_threadpool(intake.accept, bolt_request, event_id)
+                # Acknowledged here, dispatched to Bolt after (bot.delivery.intake); on the
+                # loop itself when the claim cannot wait (each thread hand-off is a wait
+                # for the GIL while answers are being composed).
+                if intake.claims_wait:
+                    bolt_response = await run_in_threadpool(intake.accept, bolt_request, event_id)
+                else:
+                    bolt_response = intake.accept(bolt_request, event_id)
             else:
                 bolt_response = await run_in_threadpool(self.app.dispatch, bolt_request)
         return to_starlette_response(bolt_response)

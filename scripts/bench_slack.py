@@ -18,6 +18,7 @@ Loopback only; everything stops by itself.
 
     .venv/bin/python scripts/bench_slack.py [--workers 1,2] [--clients 1,5,20,50]
                                             [--requests 200] [--json] [--markdown]
+                                            [--setting LICENSEBOT_NAME=VALUE ...]
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from slack_load import (  # noqa: E402
     machine,
     measure_each,
     post,
+    setting_pairs,
     signed,
     summary,
 )
@@ -97,7 +99,9 @@ def level(server: Server, fake: Fake, clients: int, requests: int, offset: int) 
     }
 
 
-def run(workers: list[int], clients: list[int], requests: int) -> dict[str, Any]:
+def run(
+    workers: list[int], clients: list[int], requests: int, settings: dict[str, str]
+) -> dict[str, Any]:
     def measure(server: Server, fake: Fake, offset: int) -> list[dict[str, Any]]:
         level(server, fake, 4, 40, offset)  # imports, pools, first index use
         return [
@@ -105,8 +109,13 @@ def run(workers: list[int], clients: list[int], requests: int) -> dict[str, Any]
             for m, c in enumerate(clients)
         ]
 
-    rows = measure_each(workers, "bench-slack-", measure)
-    return {"machine": machine(), "requests_per_level": requests, "levels": rows}
+    rows = measure_each(workers, "bench-slack-", measure, settings)
+    return {
+        "machine": machine(),
+        "requests_per_level": requests,
+        "settings": settings,
+        "levels": rows,
+    }
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -131,6 +140,13 @@ def main() -> int:
     parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
     parser.add_argument("--clients", default="1,5,20,50", help="client counts, comma-separated")
     parser.add_argument("--requests", type=int, default=200, help="requests of each kind per level")
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="LICENSEBOT_NAME=VALUE",
+        help="a setting for the server (repeatable), e.g. LICENSEBOT_ANSWER_NICE=5",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args()
@@ -138,11 +154,15 @@ def main() -> int:
     clients = [int(c) for c in args.clients.split(",") if c.strip()]
     if not workers or not clients or min(workers + clients) < 1 or args.requests < 10:
         parser.error("workers and clients must be positive, requests at least 10")
-    result = run(workers, clients, args.requests)
+    try:
+        settings = setting_pairs(args.setting)
+    except ValueError as exc:
+        parser.error(str(exc))
+    result = run(workers, clients, args.requests, settings)
     if args.json:
         print(json.dumps(result))
         return 0
-    print(result["machine"])
+    print(result["machine"], *(f"{k}={v}" for k, v in settings.items()))
     if args.markdown:
         print(markdown(result))
         return 0

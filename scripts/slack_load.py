@@ -190,7 +190,9 @@ class Fake:
 class Server:
     """``licensebot serve --workers N`` in a process of its own."""
 
-    def __init__(self, fake: Fake, workers: int, data_dir: Path) -> None:
+    def __init__(
+        self, fake: Fake, workers: int, data_dir: Path, settings: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LICENSEBOT_"))}
         env.update(
@@ -202,6 +204,7 @@ class Server:
             LICENSEBOT_KB_POLL_SECONDS="0",
             LICENSEBOT_LOG_FORMAT="json",
         )
+        env.update(settings or {})
         self.log_path = data_dir.parent / f"serve-{workers}.log"
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
@@ -238,6 +241,17 @@ class Server:
             self.log.close()
 
 
+def setting_pairs(pairs: list[str]) -> dict[str, str]:
+    """``--setting LICENSEBOT_NAME=value`` options as environment entries for the server."""
+    settings = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.startswith("LICENSEBOT_"):
+            raise ValueError(f"--setting {pair!r}: expected LICENSEBOT_NAME=value")
+        settings[name] = value
+    return settings
+
+
 def summary(samples: list[float]) -> dict[str, float]:
     ms = sorted(s * 1000 for s in samples)
     cuts = statistics.quantiles(ms, n=100, method="inclusive")
@@ -253,17 +267,20 @@ def summary(samples: list[float]) -> dict[str, float]:
 Measure = Callable[["Server", "Fake", int], list[dict[str, Any]]]
 
 
-def measure_each(workers: list[int], prefix: str, measure: Measure) -> list[dict[str, Any]]:
+def measure_each(
+    workers: list[int], prefix: str, measure: Measure, settings: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """For each count in ``workers``, a fresh ``serve --workers N`` (its own temporary data
-    directory) against one fake Web API process: the rows of ``measure(server, fake,
-    offset)``, in order (``offset`` keeps each server's event ids apart from the
-    others'). A failure prints the server's last log lines."""
+    directory, ``settings`` added to its environment) against one fake Web API process:
+    the rows of ``measure(server, fake, offset)``, in order (``offset`` keeps each
+    server's event ids apart from the others'). A failure prints the server's last log
+    lines."""
     rows: list[dict[str, Any]] = []
     fake = Fake()
     try:
         for n, count in enumerate(workers):
             with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
-                server = Server(fake, count, Path(tmp) / "var")
+                server = Server(fake, count, Path(tmp) / "var", settings)
                 try:
                     rows += measure(server, fake, (n + 1) * 10_000_000)
                 except Exception:

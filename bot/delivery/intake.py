@@ -31,6 +31,7 @@ import structlog
 from slack_bolt import BoltRequest, BoltResponse
 
 from bot.dedupe import RETRY_LATER_STATUS, claim_event
+from bot.stores.memory import TtlEventDedupe
 from handlers.deps import Background, EventDedupe
 
 # Bolt dispatches events quickly (listeners run on Bolt's own executor); two threads keep
@@ -58,15 +59,20 @@ class EventIntake:
         max_waiting: int = INTAKE_MAX_WAITING,
     ) -> None:
         self.dedupe = dedupe
+        # The in-process store answers at once; SQLite and Redis may wait on I/O.
+        self.claims_wait = not isinstance(dedupe, TtlEventDedupe)
         self.dispatch = dispatch
         self.background = background
+        # Where acknowledged events go instead of ``dispatch`` (``bot.answerer``); when it
+        # returns False the event is dispatched here after all.
+        self.forward: Callable[[BoltRequest], bool] | None = None
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="intake")
         self._slots = threading.BoundedSemaphore(workers + max_waiting)
 
     def accept(self, request: BoltRequest, event_id: str) -> BoltResponse:
         """The acknowledgement for ``request``, the delivery of event ``event_id``
-        (``bot.dedupe.event_id_of``). It may wait on the dedupe store: call it off the
-        event loop."""
+        (``bot.dedupe.event_id_of``). When ``claims_wait`` it may wait on the dedupe
+        store: call it off the event loop then."""
         if self.background.room() <= DELIVERY_RESERVE or not self._slots.acquire(blocking=False):
             log.warning("event.busy", event_id=event_id, status=RETRY_LATER_STATUS)
             return BoltResponse(status=RETRY_LATER_STATUS, body="", headers={"Retry-After": "1"})
@@ -91,6 +97,9 @@ class EventIntake:
 
     def _run(self, request: BoltRequest, event_id: str) -> None:
         try:
+            forward = self.forward
+            if forward is not None and forward(request):
+                return
             response = self.dispatch(request)
             if response.status != 200:
                 # Already acknowledged: Slack will not retry, so say what Bolt answered.
