@@ -34,11 +34,14 @@ from sqlalchemy.engine import Engine
 from bot.audit.postgres import CONNECT_TIMEOUT_S, describe, display_url, driver_url
 from bot.runtime import InstallsUnavailable
 from bot.settings import Settings
+from bot.stores.sqlite import retry_while_busy
 from handlers.deps import Auditor, AuditUnavailable
 
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 SQLITE_FILE = "installations.sqlite3"
+# How long a connection waits for another worker's write before giving up.
+SQLITE_TIMEOUT_S = 10.0
 # How long an "Add to Slack" link stays valid (Bolt's default).
 STATE_EXPIRATION_S = 600
 # Refresh a rotating token this long before it expires (Bolt's default: 2 hours).
@@ -59,14 +62,14 @@ def store_url(settings: Settings) -> str:
 
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = sqlalchemy.create_engine(url, connect_args={"timeout": 10})
+        engine = sqlalchemy.create_engine(url, connect_args={"timeout": SQLITE_TIMEOUT_S})
 
         @sqlalchemy.event.listens_for(engine, "connect")
         def _wal(dbapi_connection: Any, _record: Any) -> None:
             # Several workers read installations while one is saved.
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.close()
+            retry_while_busy(
+                lambda: dbapi_connection.execute("PRAGMA journal_mode=WAL"), SQLITE_TIMEOUT_S
+            )
 
         return engine
     return sqlalchemy.create_engine(
@@ -125,8 +128,10 @@ def _create_tables(engine: Engine, metadatas: list[sqlalchemy.MetaData]) -> None
                     metadata.create_all(conn)
             return
         except sqlalchemy.exc.OperationalError as exc:
-            # SQLite: another worker created a table between our check and our CREATE.
-            if "already exists" not in str(exc) or attempt == _CREATE_TRIES - 1:
+            # SQLite: another worker created a table between our check and our CREATE,
+            # or holds the new file's lock while it does.
+            raced = "already exists" in str(exc) or "locked" in str(exc)
+            if not raced or attempt == _CREATE_TRIES - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import structlog
 
@@ -53,6 +54,8 @@ DELETE FROM ttl_entries WHERE namespace = ?1 AND key IN (
     LIMIT max(0, (SELECT count(*) FROM ttl_entries WHERE namespace = ?1) - ?2)
 )
 """
+
+_T = TypeVar("_T")
 
 log = structlog.get_logger("licensebot.store")
 
@@ -151,23 +154,8 @@ class SqliteTtlStore:
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = self._open_with_retry()
+            self._db = retry_while_busy(self._open, self.busy_timeout_s)
         return self._db
-
-    def _open_with_retry(self) -> sqlite3.Connection:
-        # Switching a new file to WAL and creating the schema take locks that SQLite
-        # reports as busy at once, without its busy handler, when other processes open
-        # the same new file together; those races last microseconds, so retry briefly.
-        deadline = time.monotonic() + self.busy_timeout_s
-        pause = 0.001
-        while True:
-            try:
-                return self._open()
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or time.monotonic() + pause > deadline:
-                    raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.05)
 
     def _open(self) -> sqlite3.Connection:
         # Autocommit (isolation_level=None): each statement is its own transaction
@@ -213,6 +201,25 @@ class SqliteTtlStore:
         db.execute("COMMIT")
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
+def is_busy(exc: sqlite3.OperationalError) -> bool:
     message = str(exc)
     return "locked" in message or "busy" in message
+
+
+def retry_while_busy(action: Callable[[], _T], timeout_s: float) -> _T:
+    """``action()``, retried briefly while SQLite says the file is busy.
+
+    Switching a new file to WAL and creating its schema take locks that SQLite reports
+    as busy at once, without calling its busy handler, when other processes open the
+    same new file together; those races last microseconds, so a short retry ends them.
+    """
+    deadline = time.monotonic() + timeout_s
+    pause = 0.001
+    while True:
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)

@@ -1,0 +1,69 @@
+"""Workers opening the installation store on one new SQLite file at the same moment."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+# For each data directory given: says "ready", waits for a line, opens the store there
+# and reads from it, then prints "ok" or what went wrong.
+OPEN_INSTALLS = """
+import os, sys
+from pathlib import Path
+replies, sys.stdout = sys.stdout, open(os.devnull, "w")  # the logs go nowhere
+from bot.installs import open_installs
+from bot.settings import Settings
+for data_dir in sys.argv[1:]:
+    settings = Settings(
+        _env_file=None, slack_client_id="1.2", slack_client_secret="secret",
+        slack_signing_secret="signing", data_dir=Path(data_dir),
+    )
+    print("ready", file=replies, flush=True)
+    sys.stdin.readline()
+    try:
+        installs = open_installs(settings)
+        installs.installation_store.find_installation(enterprise_id=None, team_id="T1")
+        installs.close()
+        print("ok", file=replies, flush=True)
+    except Exception as exc:
+        print(repr(exc), file=replies, flush=True)
+"""
+
+
+def _line(worker: subprocess.Popen[str]) -> str:
+    assert worker.stdout is not None
+    return worker.stdout.readline().strip()
+
+
+def test_workers_opening_a_new_installation_store_together_all_get_in(tmp_path: Path) -> None:
+    # Regression: the WAL switch on a new file said "database is locked" to the workers
+    # that lost the race, and they refused to start.
+    rounds, processes = 12, 6
+    data_dirs = [str(tmp_path / f"data-{n}") for n in range(rounds)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_INSTALLS, *data_dirs],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    outcomes: list[str] = []
+    try:
+        for _ in data_dirs:
+            assert [_line(worker) for worker in workers] == ["ready"] * processes
+            for worker in workers:  # all open the new file together
+                assert worker.stdin is not None
+                worker.stdin.write("go\n")
+                worker.stdin.flush()
+            outcomes += [_line(worker) for worker in workers]
+        for worker in workers:
+            worker.communicate(timeout=60)
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait()
+    assert outcomes == ["ok"] * rounds * processes, json.dumps(outcomes)
