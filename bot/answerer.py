@@ -116,12 +116,8 @@ class AnswererLink:
     def announce(self, result: ReloadResult) -> None:
         self._kb_version = result.new_version
         with self._lock:
-            if self._to_child is None or self._closed:
-                return
-            try:
-                self._to_child.send((_KB, result.new_version))
-            except (OSError, ValueError) as exc:
-                log.warning("answerer.kb_news_lost", kb_version=result.new_version, error=str(exc))
+            if self._to_child is not None and not self._closed:
+                _send_kb_news(self._to_child, result.new_version)
 
     def start(self, on_peer: PeerHeard) -> None:
         self._on_peer = on_peer
@@ -224,16 +220,22 @@ class _ServerChannel:
 
     def announce(self, result: ReloadResult) -> None:
         with self._lock:
-            try:
-                self._to_parent.send((_KB, result.new_version))
-            except (OSError, ValueError) as exc:
-                log.warning("answerer.kb_news_lost", kb_version=result.new_version, error=str(exc))
+            _send_kb_news(self._to_parent, result.new_version)
 
     def start(self, on_peer: PeerHeard) -> None:
         self.on_peer = on_peer
 
     def close(self) -> None:
         self._to_parent.close()
+
+
+def _send_kb_news(connection: Connection, version: str) -> None:
+    """Tell the other side of ``connection`` of a reload (the caller holds its lock)."""
+    try:
+        connection.send((_KB, version))
+    except (OSError, ValueError) as exc:
+        # Its next peer check or event still brings it level, as a replica's poll does.
+        log.warning("answerer.kb_news_lost", kb_version=version, error=str(exc))
 
 
 def answer_events(

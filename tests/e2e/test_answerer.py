@@ -57,14 +57,22 @@ def is_alive(pid: int) -> bool:
     return state != "Z" or len(threads) > 1
 
 
+def serving_with_answerer(fake: FakeSlack, serve: ServeFactory, **env: str) -> tuple[Served, int]:
+    """``licensebot serve`` once it and its answerer are ready; (it, the answerer's pid)."""
+    server = serve(fake, "one", **env)
+    server.wait_ready()
+    (answerer,) = wait_for("answerer", lambda: answerer_pids(server))
+    wait_for("ready answerer", lambda: server.logs("answerer.ready"))
+    return server, answerer
+
+
 def test_events_are_answered_by_a_lower_priority_answerer_on_the_servers_kb_version(
     fake: FakeSlack, serve: ServeFactory, tmp_path: Path
 ) -> None:
     kb_dir = writable_kb(tmp_path)
-    server = serve(fake, "one", LICENSEBOT_KB_DIR=str(kb_dir), LICENSEBOT_KB_POLL_SECONDS="0")
-    server.wait_ready()
-    (answerer,) = wait_for("answerer", lambda: answerer_pids(server))
-    wait_for("ready answerer", lambda: server.logs("answerer.ready"))
+    server, answerer = serving_with_answerer(
+        fake, serve, LICENSEBOT_KB_DIR=str(kb_dir), LICENSEBOT_KB_POLL_SECONDS="0"
+    )
     nice = os.getpriority(os.PRIO_PROCESS, answerer) - os.getpriority(
         os.PRIO_PROCESS, server.process.pid
     )
@@ -101,10 +109,7 @@ def test_events_are_answered_by_a_lower_priority_answerer_on_the_servers_kb_vers
 def test_a_lost_answerer_is_replaced_and_events_are_answered_meanwhile(
     fake: FakeSlack, serve: ServeFactory
 ) -> None:
-    server = serve(fake, "one")
-    server.wait_ready()
-    (first,) = wait_for("answerer", lambda: answerer_pids(server))
-    wait_for("ready answerer", lambda: server.logs("answerer.ready"))
+    server, first = serving_with_answerer(fake, serve)
     os.kill(first, signal.SIGKILL)
     wait_for("the answerer's end", lambda: not is_alive(first))
 
@@ -134,10 +139,7 @@ def test_a_lost_answerer_is_replaced_and_events_are_answered_meanwhile(
 def test_the_answerer_finishes_what_it_was_given_when_its_server_is_killed(
     fake: FakeSlack, serve: ServeFactory
 ) -> None:
-    server = serve(fake, "one")
-    server.wait_ready()
-    (answerer,) = wait_for("answerer", lambda: answerer_pids(server))
-    wait_for("ready answerer", lambda: server.logs("answerer.ready"))
+    server, answerer = serving_with_answerer(fake, serve)
     fake.slow("chat.postMessage", 1.0)
     given = mentions(5)
     assert {server.deliver(e) for e in given} == {200}
