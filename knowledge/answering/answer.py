@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from knowledge.answering.answer_types import AnswerType, holds, question_type
+from knowledge.answering.forms import writes_form, writes_weak_word
+from knowledge.answering.misspelt import writes_misspelt
 from knowledge.answering.phrases import holds_near, holds_phrase, phrase_holders, phrase_span
 from knowledge.answering.query import (
     TOPIC_WEIGHT,
@@ -36,7 +38,7 @@ from knowledge.retrieval.expansion import (
     Source,
     expand_question,
 )
-from knowledge.retrieval.tokenizer import Token
+from knowledge.retrieval.tokenizer import WEAK_WORDS, Token
 from knowledge.store.loaded import Snapshot
 
 __all__ = [
@@ -69,6 +71,7 @@ _TYPE_WORDS = {
     AnswerType.NUMBER: "a number",
     AnswerType.NAME: "a name",
     AnswerType.PLACE: "a place",
+    AnswerType.REASON: "a reason",
 }
 # Stand-ins that are the asker's word itself: its other forms, the knowledge base's declared
 # equivalents, the article word a typo meant.
@@ -101,6 +104,11 @@ class AnswerWeights:
     # Quotes after the first carry at least this share of the first one's coverage: a
     # passage matching one word and a broader term for another does not pad an answer.
     relative_coverage: float = 0.4
+    # Between passages of equal coverage, the one carrying more of the question in one
+    # sentence first (then BM25).
+    together: bool = True
+    # "Why …?": the passage after a statement carries its terms at the context's weight.
+    reason_follows: bool = True
 
 
 DEFAULT_ANSWER_WEIGHTS = AnswerWeights()
@@ -185,21 +193,23 @@ class _Plan:
 
 def _expansion_holds(snap: Snapshot, i: int, exp: Expansion) -> bool:
     if len(exp.terms) == 1:
-        return exp.terms[0] in snap.passage_terms[i]
+        return exp.terms[0] in snap.passage_terms[i] and writes_form(snap, i, exp)
     return set(exp.terms) <= snap.passage_terms[i] and holds_phrase(
         snap.passage_tokens[i], exp.terms
     )
 
 
+def _before(snap: Snapshot, i: int) -> frozenset[str]:
+    """The terms of the passage before ``i`` in its article (none for its first)."""
+    if i > 0 and snap.passages[i - 1].doc_id == snap.passages[i].doc_id:
+        return snap.passage_terms[i - 1]
+    return frozenset()
+
+
 def _in_context(snap: Snapshot, i: int, terms: Iterable[str]) -> bool:
     """Names the article is about, or that the passage before carries (he, the company)."""
-    p = snap.passages[i]
-    subject = snap.subjects.get(p.doc_id, frozenset())
-    before = (
-        snap.passage_terms[i - 1]
-        if i > 0 and snap.passages[i - 1].doc_id == p.doc_id
-        else frozenset()
-    )
+    subject = snap.subjects.get(snap.passages[i].doc_id, frozenset())
+    before = _before(snap, i)
     return all(t in subject or t in before for t in terms)
 
 
@@ -209,7 +219,9 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
     w = plan.weights
     m = _Match(i=i, credit={}, own=set(), expanded={})
     for q in query.terms:
-        if q.term in present:
+        if q.term in present and (
+            q.term not in snap.weak_terms or writes_weak_word(snap, i, q.term, q.surface)
+        ):
             m.credit[q.term] = 1.0
             m.own.add(q.term)
             continue
@@ -218,6 +230,16 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
                 m.credit[q.term] = exp.weight
                 m.expanded[q.term] = exp
                 break
+    inherited = False  # terms carried by the statement before, for "why"
+    if plan.kind is AnswerType.REASON and w.reason_follows:
+        # A reason often follows the statement it explains ("… expressed skepticism." /
+        # "“It's not realistic …,” said this person."): the passage after carries what the
+        # statement's passage carries, at the context's weight.
+        before = _before(snap, i)
+        for q in query.terms:
+            if q.term not in m.credit and q.term in before:
+                m.credit[q.term] = w.context
+                inherited = True
     # A name the article is about, or that the passage before carries ("he", "the
     # company"), is carried here too, at reduced weight.
     for q in query.terms:
@@ -227,7 +249,7 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
     for group in query.names:
         if any(t in m.credit for t in group):
             continue
-        if not _in_context(snap, i, group):
+        if not _in_context(snap, i, group) and not all(writes_misspelt(snap, i, t) for t in group):
             return None
         for t in group:
             m.credit[t] = w.context
@@ -237,7 +259,9 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
     matched = [q for q in query.terms if m.credit.get(q.term, 0.0) > w.shared_credit]
     if len(matched) < min(2, len(query.terms)) or all(q.term in snap.weak_terms for q in matched):
         return None  # one shared everyday word ("like", "time") is a coincidence
-    if w.own_word and not (m.own or any(e.source in _OWN for e in m.expanded.values())):
+    if w.own_word and not (
+        m.own or inherited or any(e.source in _OWN for e in m.expanded.values())
+    ):
         return None  # other words and context alone: none of the asker's own words
     if plan.focus is not None and plan.focus.attribute and not _carries_focus(m, plan.focus):
         return None
@@ -245,7 +269,8 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
     m.bm25 = _bm25(snap, i, plan.term_weights)
     if plan.introduce:
         m.typed = _introduces(snap, i, [q.term for q in query.terms])
-    elif plan.kind is not None:
+    elif plan.kind is not None and not inherited:
+        # (a passage standing in for the statement before it gets no bonus over it)
         m.typed = holds(
             plan.kind,
             _without_asked(snap, i, plan.not_answers)
@@ -426,7 +451,14 @@ def compose_answer(
             unknown_words,
         )
     bonus = weights.type_bonus
-    eligible.sort(key=lambda m: (-round(m.coverage + (bonus if m.typed else 0.0), 6), -m.bm25, m.i))
+    eligible.sort(
+        key=lambda m: (
+            -round(m.coverage + (bonus if m.typed else 0.0), 6),
+            -(_together(snap, plan, m) if weights.together else 0.0),
+            -m.bm25,
+            m.i,
+        )
+    )
     floor = weights.relative_coverage * eligible[0].coverage
     eligible = [eligible[0], *(m for m in eligible[1:] if m.coverage >= floor)]
     quotes: list[Quote] = []
@@ -454,6 +486,22 @@ def compose_answer(
     )
 
 
+def _together(snap: Snapshot, plan: _Plan, m: _Match) -> float:
+    """The most of the question's weight one sentence of the passage carries itself."""
+    carried = {t: m.credit[t] for t in m.own | set(m.expanded)}
+    weights = {q.term: q.weight for q in plan.query.terms}
+    best = 0.0
+    for sentence in snap.passage_sentences[m.i]:
+        here = sum(
+            weights[t] * c
+            for t, c in carried.items()
+            if t in sentence.terms
+            or (t in m.expanded and set(m.expanded[t].terms) <= sentence.terms)
+        )
+        best = max(best, here)
+    return round(best / plan.total, 6)
+
+
 def _expansion_context(snap: Snapshot, weights: AnswerWeights) -> ExpansionContext:
     return ExpansionContext(
         analyzer=snap.analyzer,
@@ -464,6 +512,7 @@ def _expansion_context(snap: Snapshot, weights: AnswerWeights) -> ExpansionConte
         weights=weights.expansion,
         weak_terms=snap.weak_terms,
         compounds=snap.speller.compounds if snap.speller is not None else None,
+        weak_words=WEAK_WORDS,
     )
 
 

@@ -2,7 +2,8 @@
 
 "When …?" wants a date expression (the timeline's extractor, knowledge/answering/dates.py),
 "How many/much …?" a number, "Who …?" a name the question does not already give,
-"Where …?" a place. Passages that hold the kind asked for rank first among those that
+"Where …?" a place, "Why …?" a reason (a causal link: "because", "due to", "so that").
+Passages that hold the kind asked for rank first among those that
 qualify (knowledge/answering/answer.py).
 """
 
@@ -20,6 +21,7 @@ class AnswerType(StrEnum):
     NUMBER = "number"
     NAME = "name"
     PLACE = "place"
+    REASON = "reason"
 
 
 # Words a question may open with before its question word ("And when …", "Do you know who").
@@ -42,6 +44,14 @@ _TYPE_RES: tuple[tuple[re.Pattern[str], AnswerType], ...] = (
     (
         re.compile(_LEAD_IN + r"(?:where|(?:in|from)\s+which\s+(?:city|country))\b", re.IGNORECASE),
         AnswerType.PLACE,
+    ),
+    (
+        re.compile(
+            _LEAD_IN + r"(?:why|how\s+come|for\s+what\s+reason|what\s+(?:is|was|are|were)\s+"
+            r"the\s+(?:reason|reasons|cause|causes|motive|motives)\b)",
+            re.IGNORECASE,
+        ),
+        AnswerType.REASON,
     ),
 )
 
@@ -104,6 +114,19 @@ def has_number(text: str) -> bool:
     return any(w.casefold() in _NUMBER_WORDS for w in _WORD_RE.findall(text))
 
 
+# How news text gives a reason: a causal connective, or the concern behind an action.
+_REASON_RE = re.compile(
+    r"\b(?:because|due\s+to|owing\s+to|thanks\s+to|so\s+that|in\s+order\s+to|as\s+a\s+result"
+    r"|on\s+(?:the\s+)?grounds|reasons?\b|concerns?\b|concerned|fears?\b"
+    r"|since\s+(?![\d]|(?:19|20)\d\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|last|early))",
+    re.IGNORECASE,
+)
+
+
+def has_reason(text: str) -> bool:
+    return _REASON_RE.search(text) is not None
+
+
 def has_date(text: str) -> bool:
     return any(not e.dateline for e in find_date_expressions(text))
 
@@ -127,6 +150,8 @@ def holds(
         return has_date(text)
     if kind is AnswerType.NUMBER:
         return has_number(text)
+    if kind is AnswerType.REASON:
+        return has_reason(text)
     others = (terms & names) - asked
     if kind is AnswerType.NAME:
         return bool(others)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from knowledge.retrieval.lexicon import Lexicon, Related, Relation
+from knowledge.retrieval.spelling import osa_distance
 from knowledge.retrieval.synonyms import SynonymTable
 from knowledge.retrieval.tokenizer import Analyzer, Token
 
@@ -111,6 +112,26 @@ class ExpansionContext:
     weak_terms: frozenset[str] = frozenset()
     # The articles' compounds ending in a word: (article word, index term) pairs.
     compounds: Callable[[str], list[tuple[str, str]]] | None = None
+    # The everyday words as written (tokenizer.WEAK_WORDS): with a lexicon, a question word
+    # is everyday when one of its lemmas is, so "founded" (to found) is not "found" (find).
+    weak_words: frozenset[str] = frozenset()
+
+
+def is_weak(ctx: ExpansionContext, surface: str, for_terms: Terms) -> bool:
+    """Whether the asker's word is an everyday one (expanded to its own forms only)."""
+    if not set(for_terms) <= ctx.weak_terms:
+        return False
+    if ctx.lexicon is None or not ctx.weak_words or len(for_terms) > 1:
+        return True
+    lemmas = _related(ctx.lexicon, surface.casefold(), 1)[0]
+    return not lemmas or bool(set(lemmas) & _weak_lemmas(ctx.lexicon, ctx.weak_words))
+
+
+@functools.lru_cache(maxsize=8)
+def _weak_lemmas(lexicon: Lexicon, words: frozenset[str]) -> frozenset[str]:
+    """The everyday words that are lemmas of their own, not only another's form ("found"
+    is listed as find's past: the verb "to found" is no everyday word)."""
+    return frozenset(w for w in words if not set(lexicon.lemmas(w)) - {w} & words)
 
 
 def expand_question(
@@ -169,7 +190,11 @@ def expand_question(
     if ctx.compounds is not None:
         # A word no article has may be the end of one they have ("streamed").
         for tok in tokens:
-            if keep(tok) and ctx.doc_freq(tok.term) == 0 and tok.term not in ctx.weak_terms:
+            if (
+                keep(tok)
+                and ctx.doc_freq(tok.term) == 0
+                and not is_weak(ctx, tok.surface, (tok.term,))
+            ):
                 for word, term in ctx.compounds(tok.surface):
                     add(
                         Expansion(
@@ -244,14 +269,33 @@ def _lexicon_expansions(ctx: ExpansionContext, surface: str, for_terms: Terms) -
         for lemma in lemmas
         for form in (lemma, *lex.forms(lemma))
     ]
-    if set(for_terms) <= ctx.weak_terms:
+    if is_weak(ctx, surface, for_terms):
         return out
     for r in related:
         source = _RELATION_SOURCE[r.relation]
         weight = ctx.weights.of(source)
         out.extend(
-            Expansion(tokenize(form), form, for_terms, surface, weight, source)
+            Expansion(terms, form, for_terms, surface, weight, source)
             for form in (r.term, *lex.forms(r.term))
+            # "the states" is no "state" (of "State Department"): a lemma whose first word
+            # is a stopword is dropped; a verb's particle may go ("talk over" -> talk).
+            if (terms := tokenize(form)) and _leads(analyzer, form, terms)
+        )
+    # Another spelling of the asker's word ("sceptical", "skeptical"; "minimise"): the
+    # word itself, and its derived forms are the word's ("skepticism").
+    for variant in _variants(lemmas, related):
+        out.extend(
+            Expansion(
+                tokenize(form), form, for_terms, surface, ctx.weights.spelling, Source.SPELLING
+            )
+            for form in (variant, *lex.forms(variant))
+        )
+        out.extend(
+            Expansion(
+                tokenize(r.term), r.term, for_terms, surface, ctx.weights.derived, Source.DERIVED
+            )
+            for r in _related(lex, variant, senses)[1]
+            if r.relation is Relation.DERIVED
         )
     # The question names a class ("city", "wire service"): the knowledge base's named
     # things of that class ("Zurich", a named news agency) answer for it. Noun senses only:
@@ -263,6 +307,36 @@ def _lexicon_expansions(ctx: ExpansionContext, surface: str, for_terms: Terms) -
                 Expansion(terms, written, for_terms, surface, ctx.weights.instance, Source.INSTANCE)
             )
     return out
+
+
+# A spelling variant: a synonym this close to the word, both this long ("color"/"colour",
+# "defence"/"defense", "programme"/"program"; not "tinge" for "tint").
+_VARIANT_EDITS = 2
+_VARIANT_LETTERS = 5
+
+
+def _variants(lemmas: Sequence[str], related: Sequence[Related]) -> list[str]:
+    return sorted(
+        {
+            r.term
+            for r in related
+            if r.relation is Relation.SYNONYM
+            and " " not in r.term
+            and len(r.term) >= _VARIANT_LETTERS
+            and any(
+                len(lemma) >= _VARIANT_LETTERS
+                and r.term[:1] == lemma[:1]
+                and osa_distance(r.term, lemma, _VARIANT_EDITS) <= _VARIANT_EDITS
+                for lemma in lemmas
+            )
+        }
+    )
+
+
+def _leads(analyzer: Analyzer, form: str, terms: Terms) -> bool:
+    """The first word of ``form`` is its first term (not a stopword before it)."""
+    first = form.split(maxsplit=1)[0]
+    return " " not in form or tuple(_analysed(analyzer, first))[:1] == terms[:1]
 
 
 def _name_expansions(ctx: ExpansionContext, tok: Token) -> list[Expansion]:

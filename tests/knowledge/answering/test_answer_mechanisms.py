@@ -13,7 +13,10 @@ import pytest
 from answer_kb import make_answer_kb
 
 from knowledge.answering.answer import AnswerWeights, compose_answer
+from knowledge.answering.forms import writes_form, writes_weak_word
+from knowledge.answering.misspelt import writes_misspelt
 from knowledge.models import Answer, Refusal
+from knowledge.retrieval.expansion import Expansion, Source
 from knowledge.service import KBInvalid, KnowledgeBase
 
 
@@ -249,3 +252,146 @@ def test_kb_synonyms_give_names_other_names(tmp_path: Path) -> None:
     refused = plain.answer("When did Acme buy BLS?")
     assert refused.answered is False
     assert refused.reason == "Not in the knowledge base: no article mentions “buy” and “BLS”."
+
+
+# ------------------------------------------------------------------ "why": the reason follows
+
+
+def _reason_kb(root: Path) -> KnowledgeBase:
+    root.mkdir()
+    (root / "merger.txt").write_text(
+        "Regulators in Freedonia rejected the Orbit merger with Acme last week.\n\n"
+        "“The combined group would hold every modem patent in the land,” said the chair.\n\n"
+        "Orbit plans to appeal the decision in court.\n",
+        encoding="utf-8",
+    )
+    (root / "other.txt").write_text(
+        "Zenith Foods licensed its bread recipes to franchisees.\n\n"
+        "The franchise fee will be waived for bakeries that open early.\n",
+        encoding="utf-8",
+    )
+    return KnowledgeBase.load(root)
+
+
+def test_why_quotes_the_passage_after_the_statement(tmp_path: Path) -> None:
+    kb = _reason_kb(tmp_path / "kb")
+    question = "Why did the regulators reject the Orbit merger?"
+    answer = kb.answer(question)
+    assert [q.passage_id for q in answer.quotes][:2] == ["merger#1", "merger#2"]
+    # Not for other questions, and not without the rule.
+    plain = kb.answer("What did the regulators do about the Orbit merger?")
+    assert "merger#2" not in [q.passage_id for q in plain.quotes]
+    without = compose_answer(kb.snapshot, question, weights=AnswerWeights(reason_follows=False))
+    assert "merger#2" not in [q.passage_id for q in without.quotes]
+
+
+# ------------------------------------------------------------------ a stem is not a word
+
+
+def test_another_word_counts_only_where_the_passage_writes_its_family(tmp_path: Path) -> None:
+    # "conversation" (for "talks") and "conversion" share the stem convers; "discussion"
+    # and "discussed" are one family.
+    root = tmp_path / "kb"
+    root.mkdir()
+    (root / "a.txt").write_text(
+        "Orbit offered Acme a one-time conversion of its modem patents.\n\n"
+        "Zenith licensed its bread recipes to franchisees last year.\n",
+        encoding="utf-8",
+    )
+    (root / "b.txt").write_text(
+        "Orbit discussed the modem patents with Acme in Zurich.\n\n"
+        "The franchise fee will be waived for bakeries that open early.\n",
+        encoding="utf-8",
+    )
+    snap = KnowledgeBase.load(root).snapshot
+
+    def exp(written: str, source: Source = Source.SYNONYM) -> Expansion:
+        terms = tuple(snap.analyzer.tokenize(written))
+        return Expansion(terms, written, ("talk",), "talks", 0.5, source)
+
+    conversion = next(i for i, p in enumerate(snap.passages) if "conversion" in p.text)
+    discussed = next(i for i, p in enumerate(snap.passages) if "discussed" in p.text)
+    assert snap.analyzer.tokenize("conversation") == snap.analyzer.tokenize("conversion")
+    assert not writes_form(snap, conversion, exp("conversation"))
+    assert writes_form(snap, discussed, exp("discussion", Source.BROADER))
+    # The asker's own word in another form keeps the stem's reach.
+    assert writes_form(snap, conversion, exp("conversation", Source.INFLECTION))
+
+
+# ------------------------------------------------------------------ a name its article misspells
+
+
+def test_a_passage_misspelling_its_articles_name_carries_it(tmp_path: Path) -> None:
+    root = tmp_path / "kb"
+    root.mkdir()
+    (root / "a.txt").write_text(
+        "Dana Reyes, chief executive of Acme, confirmed talks with Orbit.\n\n"
+        "Zenith licensed its bread recipes to franchisees last year.\n\n"
+        "For her part, Reyas warned that the royalties would be costly for carmakers.\n",
+        encoding="utf-8",
+    )
+    (root / "b.txt").write_text(
+        "Orbit warned that royalties for modem patents are rising.\n\n"
+        "The franchise fee will be waived for bakeries that open early.\n",
+        encoding="utf-8",
+    )
+    kb = KnowledgeBase.load(root)
+    assert first(kb.answer("Did Reyes warn about royalties?")) == "a#3"
+    snap = kb.snapshot
+    at = {p.passage_id: i for i, p in enumerate(snap.passages)}
+    (reyes,) = snap.analyzer.tokenize("Reyes")
+    assert writes_misspelt(snap, at["a#3"], reyes)
+    assert not writes_misspelt(snap, at["a#1"], reyes)  # written right there
+    assert not writes_misspelt(snap, at["b#1"], reyes)  # no slip
+
+
+# ------------------------------------------------------------------ an everyday word itself
+
+
+def test_an_everyday_word_is_not_a_name_or_another_word_of_its_stem(tmp_path: Path) -> None:
+    root = tmp_path / "kb"
+    root.mkdir()
+    (root / "a.txt").write_text(
+        "Acme told the Times it would license its modem patents.\n\n"
+        "Orbit wants timely decisions on its modem patents.\n\n"
+        "Zenith has no time for royalties on its modem patents.\n",
+        encoding="utf-8",
+    )
+    (root / "b.txt").write_text(
+        "Zenith licensed its bread recipes to franchisees.\n\n"
+        "The franchise fee will be waived for bakeries that open early.\n",
+        encoding="utf-8",
+    )
+    snap = KnowledgeBase.load(root).snapshot
+    at = {p.passage_id: i for i, p in enumerate(snap.passages)}
+    (time,) = snap.analyzer.tokenize("time")
+    assert snap.passage_terms[at["a#1"]] >= {time} and snap.passage_terms[at["a#2"]] >= {time}
+    assert not writes_weak_word(snap, at["a#1"], time, "time")  # the Times, a name
+    assert not writes_weak_word(snap, at["a#2"], time, "time")  # timely, another word
+    assert writes_weak_word(snap, at["a#3"], time, "time")
+    assert writes_weak_word(snap, at["a#1"], time, "Times")  # asked as the name
+
+
+# ------------------------------------------------------------------ the question in one sentence
+
+
+def test_of_equal_coverage_the_passage_saying_it_in_one_sentence_comes_first(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "kb"
+    root.mkdir()
+    (root / "a.txt").write_text(
+        "Orbit cut its prices. Acme sued over patents.\n\n"
+        "Zenith licensed its bread recipes to franchisees.\n",
+        encoding="utf-8",
+    )
+    (root / "b.txt").write_text(
+        "Acme sued Orbit over the modem patents it had licensed to carmakers across Europe.\n\n"
+        "The franchise fee will be waived for bakeries that open early.\n",
+        encoding="utf-8",
+    )
+    snap = KnowledgeBase.load(root).snapshot
+    question = "Did Acme sue Orbit?"
+    assert first(compose_answer(snap, question)) == "b#1"
+    # BM25 alone prefers the shorter passage.
+    assert first(compose_answer(snap, question, weights=AnswerWeights(together=False))) == "a#1"

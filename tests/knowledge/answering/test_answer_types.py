@@ -8,6 +8,7 @@ from knowledge.answering.answer_types import (
     AnswerType,
     has_date,
     has_number,
+    has_reason,
     holds,
     is_place,
     question_type,
@@ -31,6 +32,9 @@ from knowledge.retrieval.lexicon import load_lexicon
         ("Which countries banned Huawei?", AnswerType.PLACE),
         ("In which city is Huawei based?", AnswerType.PLACE),
         ("Where would licensees sell?", AnswerType.PLACE),
+        ("Why was the official skeptical?", AnswerType.REASON),
+        ("how come Google services are missing", AnswerType.REASON),
+        ("What was the reason for the ban?", AnswerType.REASON),
         ("What did Pang say?", None),
         ("Did Pang say how many there were?", None),  # a yes/no question
         ("Is Huawei worried?", None),
@@ -70,6 +74,23 @@ def test_has_number(text: str, number: bool) -> None:
 )
 def test_has_date(text: str, date: bool) -> None:
     assert has_date(text) is date
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("more affordable because it is cheaper", True),
+        ("due to Nokia and Ericsson's local presence", True),
+        ("so that it's able to achieve economies of scale", True),
+        ("over national security concerns", True),
+        ("since it lacks a supplier", True),
+        ("since May 2019", False),  # a date, not a cause
+        ("since 2009", False),
+        ("Huawei has spent billions", False),
+    ],
+)
+def test_has_reason(text: str, reason: bool) -> None:
+    assert has_reason(text) is reason
 
 
 def test_places_are_named_instances_of_a_kind_of_place() -> None:

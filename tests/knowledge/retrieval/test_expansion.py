@@ -12,7 +12,7 @@ from knowledge.retrieval.expansion import (
 )
 from knowledge.retrieval.lexicon import load_lexicon
 from knowledge.retrieval.synonyms import SynonymRule, SynonymTable, compile_rules, parse_rule
-from knowledge.retrieval.tokenizer import Token, default_analyzer
+from knowledge.retrieval.tokenizer import WEAK_WORDS, Token, default_analyzer
 
 ANALYZER = default_analyzer()
 # A made-up knowledge base's vocabulary: every term some passage holds.
@@ -135,3 +135,38 @@ def test_each_target_once_per_question_word_with_its_best_weight() -> None:
 def test_tokens_are_from_the_question() -> None:
     tokens = ANALYZER.analyze("bought")
     assert tokens == [Token("bought", 0, 6, "bought")]
+
+
+def test_everyday_words_are_judged_by_their_lemma() -> None:
+    # "found" is listed as find's past; "founded" is the verb "to found", no everyday word.
+    vocabulary = VOCABULARY | set(ANALYZER.tokenize("founder establish"))
+    ctx = context(vocabulary=vocabulary)
+    weak = ExpansionContext(
+        **{
+            **ctx.__dict__,
+            "weak_terms": frozenset(ANALYZER.tokenize("found find")),
+            "weak_words": WEAK_WORDS,
+        }
+    )
+    assert ("founder", "founded") in found(expand("who founded it", weak))
+    assert found(expand("what was found", weak)) == {}
+    # Without the written list, the stem alone decides, as before.
+    stems_only = ExpansionContext(**{**weak.__dict__, "weak_words": frozenset()})
+    assert ("founder", "founded") not in found(expand("who founded it", stems_only))
+
+
+def test_a_lemma_led_by_a_stopword_is_not_its_last_word() -> None:
+    ctx = context(vocabulary=VOCABULARY | set(ANALYZER.tokenize("state talk")))
+    got = found(expand("Which US carriers are negotiating?", ctx))
+    assert not any(written == "the states" for written, _ in got)
+    # A verb's particle may go: "talk over" still reaches "talk".
+    assert ("talk over", "negotiating") in got
+
+
+def test_another_spelling_is_the_askers_word_and_brings_its_derived_forms() -> None:
+    ctx = context(vocabulary=VOCABULARY | set(ANALYZER.tokenize("skepticism minimise")))
+    got = found(expand("sceptical about plans to minimize costs", ctx))
+    assert got[("skeptical", "sceptical")] == (Source.SPELLING, DEFAULT_WEIGHTS.spelling)
+    assert got[("minimise", "minimize")] == (Source.SPELLING, DEFAULT_WEIGHTS.spelling)
+    # Synonyms that merely look alike are not spellings of each other.
+    assert all(source is not Source.SPELLING for (w, f), (source, _) in got.items() if f == "costs")
