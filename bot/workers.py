@@ -138,7 +138,7 @@ def worker_app() -> Starlette:
 def _build_worker(supervisor_pid: int) -> Starlette:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format, fields={"worker_pid": os.getpid()})
-    kb = KnowledgeBase.load(
+    kb = KnowledgeBase.load_serving(
         settings.kb_dir, data_dir=settings.data_dir, skip_invalid=settings.kb_skip_invalid
     )
     runtime = open_runtime(settings, kb, workers=settings.workers, verify_token=False)

@@ -452,6 +452,21 @@ class KnowledgeBase:
         return cls(snapshot, data_dir=data_dir)
 
     @classmethod
+    def load_serving(
+        cls, kb_dir: Path | None, *, data_dir: Path, skip_invalid: bool = False
+    ) -> KnowledgeBase:
+        """What a server's other processes (workers, the answerer) serve: the directory
+        (its valid articles with ``skip_invalid``) or, while it is invalid, its last valid
+        version, as ``licensebot serve`` does; raises ``KBInvalid`` when there is none."""
+        try:
+            return cls.load(kb_dir, data_dir=data_dir, skip_invalid=skip_invalid)
+        except KBInvalid:
+            kb = cls.load_last_good(kb_dir or bundled_kb_dir(), data_dir=data_dir)
+            if kb is None:
+                raise
+            return kb
+
+    @classmethod
     def load_last_good(
         cls, kb_dir: Path, *, data_dir: Path, loaded_by: str = "startup"
     ) -> KnowledgeBase | None:

@@ -399,3 +399,16 @@ def test_a_reload_adjusts_the_word_sums_when_the_first_article_showing_a_word_go
         monkeypatch.undo()
         assert_same_version(kb.snapshot, load_snapshot(kb_dir))
         monkeypatch.setattr(versions_module.WordSums, "of", no_sum)
+
+
+def test_a_servers_other_processes_serve_the_last_valid_version_of_an_invalid_directory(
+    kb_dir: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    good = KnowledgeBase.load(kb_dir, data_dir=data).kb_version
+    (kb_dir / "broken.md").write_bytes(b"\x00\x01binary")
+    assert KnowledgeBase.load_serving(kb_dir, data_dir=data).kb_version == good
+    skipping = KnowledgeBase.load_serving(kb_dir, data_dir=data, skip_invalid=True)
+    assert skipping.snapshot.skipped and skipping.kb_version != good
+    with pytest.raises(KBInvalid):
+        KnowledgeBase.load_serving(kb_dir, data_dir=tmp_path / "other")
