@@ -1,3 +1,6 @@
 from bot.cli import main
 
-raise SystemExit(main())
+# Guarded: worker processes (spawned for large knowledge-base builds) import the main
+# module again, and must not run the command line.
+if __name__ == "__main__":
+    raise SystemExit(main())

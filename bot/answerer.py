@@ -259,7 +259,9 @@ def answer_events(
         secrets=settings.secret_values,
         fields=log_fields,
     )
-    kb = KnowledgeBase.load(settings.kb_dir, data_dir=settings.data_dir)
+    kb = KnowledgeBase.load_serving(
+        settings.kb_dir, data_dir=settings.data_dir, skip_invalid=settings.kb_skip_invalid
+    )
     runtime = open_runtime(settings, kb, workers=settings.workers, verify_token=False)
     poller = poller_for(kb, PEER_CHECK_ONLY_INTERVAL_S, runtime.audit)
     channel = _ServerChannel(to_parent)

@@ -107,9 +107,25 @@ def run_bench(plan: BenchPlan, progress: Progress) -> BenchReport:
 
 
 def _worker(task: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    return run_worker(
+        "knowledge.evaluation.bench_worker",
+        task,
+        progress,
+        failed=f"{task['task']} at {task['size']:,} passages failed",
+    )
+
+
+def run_worker(
+    module: str, task: dict[str, Any], progress: Progress, *, failed: str
+) -> dict[str, Any]:
+    """Run ``python -m module`` on ``task`` (JSON on stdin): its one JSON result line.
+
+    Progress on its stderr streams through; ``BenchError(failed: last error line)`` when
+    the process fails.
+    """
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen(
-        [sys.executable, "-m", "knowledge.evaluation.bench_worker"],
+    with subprocess.Popen(  # noqa: S603 (this interpreter, one of our own modules)
+        [sys.executable, "-m", module],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -127,7 +143,7 @@ def _worker(task: dict[str, Any], progress: Progress) -> dict[str, Any]:
         out = proc.stdout.read()
         code = proc.wait()
     if code != 0 or not out.strip():
-        raise BenchError(f"{task['task']} at {task['size']:,} passages failed: {last}")
+        raise BenchError(f"{failed}: {last}")
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
 

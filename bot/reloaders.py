@@ -11,7 +11,9 @@ and the checks other replicas ask for.
   when they tell of theirs (``bot.kb_sync``),
 
 and audits ``kb.reloaded`` / ``kb.reload_refused`` for all of them. ``licensebot kb
-reload`` (``request_reload``) signals the server named by the pid file and waits for its
+reload`` (``request_reload``) leaves a request in ``<data dir>/kb-reload-requests/``
+(whether to skip invalid articles), signals the server named by the pid file, follows the
+stages the server writes to ``kb-reload-progress.json`` and waits for its
 ``kb-reload.json`` to report this request's outcome. Under ``serve --workers N`` the pid
 file names the supervisor, which passes the signal to every worker and writes one report
 for all of them (``bot.supervisor``).
@@ -20,14 +22,17 @@ for all of them (``bot.supervisor``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,11 +45,19 @@ from bot.settings import Settings
 from bot.signals import OnSignal
 from handlers.deps import Auditor
 from handlers.kb.records import problem_fields, record_kb_event, reload_fields
-from knowledge.service import KBInvalid, KnowledgeBase, ReloadInProgress, ReloadResult
+from knowledge.service import (
+    KBInvalid,
+    KnowledgeBase,
+    ReloadInProgress,
+    ReloadResult,
+    ReloadStage,
+)
 from knowledge.store.watch import POLL_BY, KBPoller
 
 PID_FILE = "licensebot.pid"
 RESULT_FILE = "kb-reload.json"
+PROGRESS_FILE = "kb-reload-progress.json"
+REQUEST_DIR = "kb-reload-requests"
 SIGNAL_BY = "sighup"
 # A signalled reload waits this long for one already running (Slack, poll) to finish.
 SIGNAL_RELOAD_WAIT_S = 120.0
@@ -167,11 +180,14 @@ class SignalReloader:
         audit: Auditor | None,
         *,
         result_file: str = RESULT_FILE,
+        request_dir: Path | None = None,
     ) -> None:
         self.kb = kb
         self.data_dir = data_dir
         self.audit = audit
         self.result_file = result_file
+        # Where ``licensebot kb reload`` (or, for a worker, its supervisor) leaves requests.
+        self.request_dir = request_dir if request_dir is not None else data_dir / REQUEST_DIR
         self._seq = 0
         self._seq_lock = threading.Lock()
         self._sighup = OnSignal(signal.SIGHUP, self._start_reload, name="kb-sighup")
@@ -209,15 +225,31 @@ class SignalReloader:
         with self._seq_lock:
             self._seq += 1
             seq = self._seq
+        requests = take_requests(self.request_dir)
+        skip_invalid = any(r.get("skip_invalid") is True for r in requests)
         outcome: dict[str, Any] = {
             "pid": os.getpid(),
             "seq": seq,
             "requested_at": dt.datetime.now(dt.UTC).isoformat(),
             "by": SIGNAL_BY,
+            "request_ids": [str(r.get("id")) for r in requests],
+            "skip_invalid": skip_invalid,
         }
         kb = self.kb
+
+        def progress(stage: ReloadStage) -> None:
+            write_json(
+                self.data_dir / PROGRESS_FILE,
+                {"pid": os.getpid(), "seq": seq, "stage": dataclasses.asdict(stage)},
+            )
+
         try:
-            result = kb.reload(by=SIGNAL_BY, wait=SIGNAL_RELOAD_WAIT_S)
+            result = kb.reload(
+                by=SIGNAL_BY,
+                wait=SIGNAL_RELOAD_WAIT_S,
+                skip_invalid=skip_invalid,
+                progress=progress,
+            )
         except ReloadInProgress:
             outcome.update(outcome="busy", serving=kb.kb_version)
             log.warning("kb.reload_refused", by=SIGNAL_BY, reason="in_progress")
@@ -279,11 +311,37 @@ class SignalReloader:
             log.error("kb.reload_result_unwritten", path=str(self.data_dir), error=str(exc))
 
 
-def request_reload(data_dir: Path, *, timeout: float = 60.0) -> dict[str, Any]:
+def take_requests(root: Path) -> list[dict[str, Any]]:
+    """The reload requests left in ``root`` for this server, removed as they are read."""
+    try:
+        paths = sorted(root.glob("*.json"))
+    except OSError:
+        return []
+    requests = []
+    for path in paths:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            path.unlink()
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            requests.append(data)
+    return requests
+
+
+def request_reload(
+    data_dir: Path,
+    *,
+    timeout: float = 60.0,
+    skip_invalid: bool = False,
+    progress: Callable[[ReloadStage], None] | None = None,
+) -> dict[str, Any]:
     """Signal the running server and return its report of this reload.
 
-    Raises ``ReloadRequestError`` when no live server owns the pid file or it does not
-    report back within ``timeout``.
+    ``skip_invalid`` asks it to serve the valid articles if some are invalid;
+    ``progress`` hears the stages the server reports meanwhile. Raises
+    ``ReloadRequestError`` when no live server owns the pid file or it does not report
+    back within ``timeout``.
     """
     info = read_pid_file(data_dir)
     if info is None:
@@ -293,20 +351,50 @@ def request_reload(data_dir: Path, *, timeout: float = 60.0) -> dict[str, Any]:
         )
     if not process_is(info):
         raise ReloadRequestError(f"the server (pid {info.pid}) is not running (stale pid file)")
+    request_id = uuid.uuid4().hex
+    (data_dir / REQUEST_DIR).mkdir(parents=True, exist_ok=True)
+    write_json(
+        data_dir / REQUEST_DIR / f"{request_id}.json",
+        {"id": request_id, "skip_invalid": skip_invalid, "at": dt.datetime.now(dt.UTC).isoformat()},
+    )
     before = read_result(data_dir)
     before_key = (before.get("pid"), before.get("seq")) if before else None
     os.kill(info.pid, signal.SIGHUP)
     deadline = time.monotonic() + timeout
+    shown: Any = None
     while time.monotonic() < deadline:
         report = read_result(data_dir)
         if (
             report
             and report.get("pid") == info.pid
             and ((report.get("pid"), report.get("seq")) != before_key)
+            and request_id in (report.get("request_ids") or [request_id])
         ):
             return report
+        shown = _follow_progress(data_dir, info.pid, before_key, shown, progress)
         time.sleep(0.05)
     raise ReloadRequestError(f"the server (pid {info.pid}) did not report back in {timeout:g} s")
+
+
+def _follow_progress(
+    data_dir: Path,
+    pid: int,
+    before_key: Any,
+    shown: Any,
+    progress: Callable[[ReloadStage], None] | None,
+) -> Any:
+    """Pass on a stage the server reported since ``shown``; returns the last shown."""
+    if progress is None:
+        return shown
+    try:
+        data = json.loads((data_dir / PROGRESS_FILE).read_text(encoding="utf-8"))
+        stage = ReloadStage(**data["stage"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return shown
+    if data.get("pid") != pid or (pid, data.get("seq")) == before_key or data == shown:
+        return shown
+    progress(stage)
+    return data
 
 
 # --------------------------------------------------------------------------- wiring
@@ -335,6 +423,18 @@ def poller_for(kb: KnowledgeBase, interval: float, audit: Auditor | None) -> KBP
 
 
 WORKER_RESULT_GLOB = "kb-reload.worker-*.json"
+
+
+def worker_request_dir(data_dir: Path, pid: int) -> Path:
+    """Where the supervisor hands a worker of ``serve --workers`` the reload requests."""
+    return data_dir / REQUEST_DIR / f"worker-{pid}"
+
+
+def pass_requests(requests: list[dict[str, Any]], root: Path) -> None:
+    """Leave ``requests`` (as taken by ``take_requests``) in ``root`` for a worker."""
+    root.mkdir(parents=True, exist_ok=True)
+    for request in requests:
+        write_json(root / f"{request.get('id')}.json", request)
 
 
 def worker_result_file(pid: int) -> str:
@@ -366,7 +466,13 @@ def kb_maintenance(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     pid_path = None if worker else write_pid_file(settings.data_dir, kb.kb_dir)
     result_file = worker_result_file(os.getpid()) if worker else RESULT_FILE
-    reloader = SignalReloader(kb, settings.data_dir, audit, result_file=result_file)
+    reloader = SignalReloader(
+        kb,
+        settings.data_dir,
+        audit,
+        result_file=result_file,
+        request_dir=worker_request_dir(settings.data_dir, os.getpid()) if worker else None,
+    )
     reloader.install()
     interval = settings.kb_poll_seconds
     # Without polling the poller still serves the checks a peer asks for.
@@ -394,3 +500,4 @@ def kb_maintenance(
         else:
             with contextlib.suppress(FileNotFoundError):
                 (settings.data_dir / result_file).unlink()
+            shutil.rmtree(reloader.request_dir, ignore_errors=True)

@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(None, validation_alias="LICENSEBOT_DATABASE_URL")
     # How often a replica checks the shared knowledge-base directory; 0 turns polling off.
     kb_poll_seconds: float = Field(30.0, ge=0, validation_alias="LICENSEBOT_KB_POLL_SECONDS")
+    # At start-up only: serve the valid articles when some are invalid (every one listed).
+    kb_skip_invalid: bool = Field(False, validation_alias="LICENSEBOT_KB_SKIP_INVALID")
     top_k: int = Field(3, ge=1, le=10, validation_alias="LICENSEBOT_TOP_K")
     dedupe_ttl_seconds: int = Field(3600, ge=1, validation_alias="LICENSEBOT_DEDUPE_TTL_SECONDS")
     # Shared state (event dedupe) for several workers or replicas; None: this host only.

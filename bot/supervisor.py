@@ -32,11 +32,15 @@ from uvicorn.config import Config
 from uvicorn.supervisors.multiprocess import Multiprocess
 
 from bot.reloaders import (
+    REQUEST_DIR,
     RESULT_FILE,
     SIGNAL_BY,
     SIGNAL_RELOAD_WAIT_S,
     WORKER_RESULT_GLOB,
+    pass_requests,
     read_result,
+    take_requests,
+    worker_request_dir,
     worker_result_file,
     write_json,
 )
@@ -96,7 +100,13 @@ class Supervisor(Multiprocess):
             self._seq += 1
             requested_at = dt.datetime.now(dt.UTC).isoformat()
             before = self.started_workers()
+            # ``licensebot kb reload --skip-invalid``: every worker reloads alike.
+            requests = take_requests(self.data_dir / REQUEST_DIR)
             for pid in before:
+                try:
+                    pass_requests(requests, worker_request_dir(self.data_dir, pid))
+                except OSError as exc:
+                    log.error("kb.reload_request_unpassed", worker=pid, error=str(exc))
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGHUP)
             reports = self._collect(before)
@@ -104,6 +114,7 @@ class Supervisor(Multiprocess):
             combined.update(
                 pid=os.getpid(),
                 seq=self._seq,
+                request_ids=[str(r.get("id")) for r in requests],
                 by=SIGNAL_BY,
                 requested_at=requested_at,
                 finished_at=dt.datetime.now(dt.UTC).isoformat(),

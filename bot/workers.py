@@ -56,7 +56,7 @@ class PreflightFailed(Exception):
 def preflight(settings: Settings) -> None:
     """Fail once here rather than N times in the workers."""
     kb_dir = settings.kb_dir or bundled_kb_dir()
-    problems = check_kb_dir(kb_dir)
+    problems = check_kb_dir(kb_dir, data_dir=settings.data_dir)
     if problems:
         lines = "\n".join(f"  {p}" for p in problems)
         raise PreflightFailed(f"the knowledge base cannot be loaded:\n{lines}", 1)
@@ -138,7 +138,9 @@ def worker_app() -> Starlette:
 def _build_worker(supervisor_pid: int) -> Starlette:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format, fields={"worker_pid": os.getpid()})
-    kb = KnowledgeBase.load(settings.kb_dir, data_dir=settings.data_dir)
+    kb = KnowledgeBase.load_serving(
+        settings.kb_dir, data_dir=settings.data_dir, skip_invalid=settings.kb_skip_invalid
+    )
     runtime = open_runtime(settings, kb, workers=settings.workers, verify_token=False)
     serving = {"ready": False}
     base = runtime.readiness()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
+import os
+import tempfile
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -16,29 +18,17 @@ from typing import Literal
 import structlog
 
 from knowledge.answering.answer import compose_answer
-from knowledge.answering.answer_types import is_place
 from knowledge.answering.claims import ClaimCheck, check_claims
-from knowledge.answering.context import (
-    PassageText,
-    article_subjects,
-    capitalised_runs,
-    name_terms,
-    ordinary_word,
-)
 from knowledge.answering.prompts import MAX_PROMPTS, Prompt, example_prompts
 from knowledge.answering.timeline import Timeline, build_timeline, filter_timeline
-from knowledge.ingest.loader import LoadedKB, load_kb_dir
-from knowledge.ingest.passages import split_all
-from knowledge.ingest.sentences import split_sentences
-from knowledge.models import Answer, Article, Passage, Problem
-from knowledge.retrieval.expansion import instance_index
-from knowledge.retrieval.index import Bm25Index, Bm25Params
-from knowledge.retrieval.index_store import load_or_build
+from knowledge.models import Answer, Article, Problem
+from knowledge.retrieval.index import Bm25Params
 from knowledge.retrieval.spelling import Speller
 from knowledge.retrieval.synonyms import compile_rules
-from knowledge.retrieval.tokenizer import WEAK_WORDS, Analyzer, Token, default_analyzer
-from knowledge.store.loaded import SentenceTerms, Snapshot
+from knowledge.retrieval.tokenizer import WEAK_WORDS, Analyzer, default_analyzer
+from knowledge.store.loaded import Snapshot
 from knowledge.store.saved import SavedVersionError, SavedVersions
+from knowledge.store.versions import Base, Plan, build, prepare
 
 log = structlog.get_logger("licensebot.knowledge")
 
@@ -69,6 +59,8 @@ class ReloadResult:
     by: str
     articles_before: int = 0
     finished_at: dt.datetime | None = None
+    # Invalid articles left out (a reload that skips them); empty otherwise.
+    skipped: tuple[Problem, ...] = ()
 
     @property
     def unchanged(self) -> bool:
@@ -89,14 +81,23 @@ ReloadStageName = Literal["validate", "index", "swap"]
 
 @dataclass(frozen=True)
 class ReloadStage:
-    """A reload stage that has just finished, for progress reporting."""
+    """A load or reload stage that has just finished, or (``finished`` False) how far
+    a long one has come: ``done`` of ``total`` articles."""
 
     name: ReloadStageName
     seconds: float  # since the reload started
     detail: str
+    done: int | None = None
+    total: int | None = None
+    finished: bool = True
 
 
 ReloadProgress = Callable[[ReloadStage], None]
+# Updates of a running stage: the first after this long (short reloads show none), then
+# at most one per interval; in the logs, one per LOG_PROGRESS_EVERY_S.
+PROGRESS_AFTER_S = 1.0
+PROGRESS_EVERY_S = 1.0
+LOG_PROGRESS_EVERY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,8 @@ class KBStatus:
     last_refusal: ReloadRefusal | None
     reloading: bool
     bundled: bool
+    # Articles left out of the version served because they are invalid.
+    skipped: tuple[Problem, ...] = ()
 
     @property
     def last_attempt_refused(self) -> bool:
@@ -128,158 +131,283 @@ def bundled_kb_dir() -> Path:
     return Path(str(resources.files("knowledge") / "articles"))
 
 
-def check_kb_dir(kb_dir: Path) -> list[Problem]:
-    return list(load_kb_dir(kb_dir).problems)
+def check_kb_dir(kb_dir: Path, *, data_dir: Path | None = None) -> list[Problem]:
+    """Every problem of the directory; with ``data_dir``, unchanged files are not read
+    again (their analysis is stored)."""
+    analyzer, params = default_analyzer(), Bm25Params()
+    return list(prepare(kb_dir, analyzer=analyzer, params=params, data_dir=data_dir).problems)
 
 
-# Bump when passage splitting or cleaning changes, so saved indexes are rebuilt.
-PASSAGING_VERSION = "1"
 # Below this many postings no query has enough of them to leave exact scoring of
 # every match, so the compiled search is never needed.
 PREPARE_FROM_POSTINGS = 100_000
 
 
+class _Stages:
+    """Reports the stages of one load: to the caller's progress callback (running
+    stages throttled) and to the log."""
+
+    def __init__(self, progress: ReloadProgress | None, *, by: str, kb_dir: Path) -> None:
+        self.started = time.perf_counter()
+        self._progress = progress
+        self._by = by
+        self._kb_dir = kb_dir
+        self._last_sent = self._last_logged = self.started
+
+    def finish(self, name: ReloadStageName, detail: str) -> None:
+        seconds = round(time.perf_counter() - self.started, 3)
+        log.info("kb.stage", stage=name, seconds=seconds, detail=detail, by=self._by)
+        self._send(ReloadStage(name, seconds, detail))
+
+    def step(self, what: str, done: int, total: int) -> None:
+        """A ``StepProgress`` callback of ``knowledge.store.versions``."""
+        now = time.perf_counter()
+        name: ReloadStageName = "index" if what in ("index", "vocabulary") else "validate"
+        detail = _STEP_DETAIL[what].format(done=done, total=total)
+        if now - self._last_logged >= LOG_PROGRESS_EVERY_S:
+            self._last_logged = now
+            log.info("kb.progress", stage=name, done=done, total=total, detail=detail)
+        if now - self.started < PROGRESS_AFTER_S or now - self._last_sent < PROGRESS_EVERY_S:
+            return
+        self._last_sent = now
+        seconds = round(now - self.started, 3)
+        self._send(ReloadStage(name, seconds, detail, done, total, finished=False))
+
+    def _send(self, stage: ReloadStage) -> None:
+        if self._progress is None:
+            return
+        try:
+            self._progress(stage)
+        except Exception as exc:
+            # A failed progress message (e.g. Slack unreachable) must not abort the reload.
+            log.warning("kb.reload_progress_failed", stage=stage.name, error=repr(exc))
+
+
+_STEP_DETAIL = {
+    "scan": "{total:,} article files found",
+    "analyse": "analysing changed articles: {done:,} of {total:,}",
+    "index": "building the index of {total:,} articles",
+    "vocabulary": "counting the names and words of {total:,} articles",
+}
+
+
+def _accept(plan: Plan, skip_invalid: bool) -> tuple[Problem, ...]:
+    """The problems to skip, or ``KBInvalid`` when the version must be refused."""
+    if not plan.problems:
+        return ()
+    if skip_invalid and not plan.fatal and plan.articles > 0:
+        return plan.problems
+    raise KBInvalid(plan.problems)
+
+
+def _keep_analyses(
+    plan: Plan, *, analyzer: Analyzer, params: Bm25Params, data_dir: Path | None
+) -> None:
+    """Store a refused version's articles (not served): the next attempt, once the
+    problems are fixed, reads and analyses only the files that changed since."""
+    if data_dir is None or plan.packed is not None or plan.fatal or not plan.analysed:
+        return
+    try:
+        build(plan, analyzer=analyzer, params=params, data_dir=data_dir)
+    except Exception as exc:
+        # Only a cache: the refusal itself must reach the caller.
+        log.warning("kb.refused_version_unstored", error=repr(exc))
+
+
+def _keep_for_replay(plan: Plan, data_dir: Path | None) -> None:
+    """Store the version before it can serve: an answer must never come from a version
+    that cannot be replayed later."""
+    if data_dir is None:
+        return
+    try:
+        SavedVersions(data_dir).save(plan.kb_dir, plan.kb_version, digests=plan.digests)
+    except SavedVersionError as exc:
+        raise KBInvalid([Problem(file=str(plan.kb_dir), reason=str(exc))]) from exc
+
+
 def build_snapshot(
-    loaded: LoadedKB,
+    plan: Plan,
     kb_dir: Path,
     *,
-    analyzer: Analyzer | None = None,
-    params: Bm25Params | None = None,
+    analyzer: Analyzer,
+    params: Bm25Params,
     loaded_by: str = "startup",
     data_dir: Path | None = None,
+    skipped: tuple[Problem, ...] = (),
+    stages: _Stages | None = None,
 ) -> Snapshot:
+    """The index stage: the version's arrays and index (stored with ``data_dir``)."""
     started = time.perf_counter()
-    analyzer = analyzer or default_analyzer()
-    articles = {a.doc_id: a for a in loaded.articles}
-    passages = tuple(split_all(loaded.articles))
-    analysed = [analyzer.analyze(p.text) for p in passages]
-    tokens = [[t.term for t in a] for a in analysed]
-    sentences: list[tuple[SentenceTerms, ...]] = []
-    sentence_starts: list[list[int]] = []
-    for p in passages:
-        spans = split_sentences(p.text) or [(0, len(p.text))]
-        sentence_starts.append([s for s, _ in spans])
-        sentences.append(
-            tuple(
-                SentenceTerms(p.start + s, p.start + e, frozenset(analyzer.tokenize(p.text[s:e])))
-                for s, e in spans
-            )
-        )
-    # A saved index is reused per kb_version; the signature covers how text becomes terms
-    # and passages, which the content hash does not.
-    index = (
-        load_or_build(
-            data_dir,
-            loaded.kb_version,
-            f"{analyzer.signature}|passages:{PASSAGING_VERSION}",
-            lambda: tokens,
-            params,
-            expected_n_docs=len(passages),
-        )
-        if data_dir is not None
-        else Bm25Index(tokens, params)
+    built = build(
+        plan,
+        analyzer=analyzer,
+        params=params,
+        data_dir=data_dir,
+        progress=stages.step if stages is not None else None,
     )
+    index = built.index
     if index.n_postings >= PREPARE_FROM_POSTINGS:
         # Large enough for queries to reach the compiled search: compile it now,
         # off the serving path, rather than on someone's question.
         index.prepare(wait=False)
-    passage_terms = tuple(frozenset(t) for t in tokens)
-    vocabulary = _Vocabulary.of(analyzer, passages, analysed, sentence_starts)
-    synonyms, _ = compile_rules(loaded.manifest.synonyms, analyzer.tokenize)
+    synonyms, _ = compile_rules(plan.synonyms, analyzer.tokenize)
+    words = built.vocabulary.words
     return Snapshot(
         kb_dir=kb_dir,
-        kb_version=loaded.kb_version,
-        articles=articles,
-        passages=passages,
+        kb_version=plan.kb_version,
+        contents=built.contents,
+        table=built.table,
         index=index,
         analyzer=analyzer,
-        passage_terms=passage_terms,
-        passage_sentences=tuple(sentences),
         loaded_at=dt.datetime.now(dt.UTC),
         loaded_by=loaded_by,
-        load_seconds=time.perf_counter() - started,
-        passage_pos={p.passage_id: i for i, p in enumerate(passages)},
+        load_seconds=time.perf_counter() - (stages.started if stages else started),
         weak_terms=frozenset(t for w in WEAK_WORDS for t in analyzer.tokenize(w)),
-        passage_tokens=tuple(tuple(t) for t in tokens),
-        names=vocabulary.names,
-        name_surfaces=vocabulary.surfaces,
-        places=vocabulary.places,
-        subjects=article_subjects(articles, passages, passage_terms, vocabulary.names, analyzer),
+        vocabulary=built.vocabulary,
         synonyms=synonyms,
-        instances=vocabulary.instances,
-        speller=Speller(vocabulary.words.items),
+        speller=Speller(words.items),
+        skipped=skipped,
+        invalid=dict(plan.invalid),
     )
 
 
-@dataclass(frozen=True)
-class _Vocabulary:
-    """The words of a knowledge base, read once when it is indexed."""
-
-    names: frozenset[str]
-    surfaces: dict[str, str]  # name term -> the commonest way the articles write it
-    places: frozenset[str]
-    instances: dict[str, tuple[tuple[tuple[str, ...], str], ...]]
-    words: dict[str, str]  # every word (lower case) and stem -> its index term
-
-    @classmethod
-    def of(
-        cls,
-        analyzer: Analyzer,
-        passages: tuple[Passage, ...],
-        analysed: list[list[Token]],
-        sentence_starts: list[list[int]],
-    ) -> _Vocabulary:
-        texts = [p.text for p in passages]
-        lexicon = analyzer.lexicon
-        names = name_terms(
-            (
-                (text, PassageText(a, starts))
-                for text, a, starts in zip(texts, analysed, sentence_starts, strict=True)
-            ),
-            lambda word: ordinary_word(lexicon, word),
-        )
-        written: dict[str, Counter[str]] = {}
-        words: dict[str, str] = {}
-        runs: dict[tuple[str, ...], str] = {}
-        for text, a in zip(texts, analysed, strict=True):
-            for tok in a:
-                if tok.term in names and tok.surface[:1].isupper():
-                    written.setdefault(tok.term, Counter())[tok.surface] += 1
-                if tok.surface.isalpha():
-                    words.setdefault(tok.surface.casefold(), tok.term)
-                    # Stems too: "aquire" is two edits from "acquired", one from "acquir".
-                    words.setdefault(tok.term, tok.term)
-            for terms, surface in capitalised_runs(text, a):
-                runs.setdefault(terms, surface)
-        surfaces = {t: c.most_common(1)[0][0] for t, c in written.items()}
-        if lexicon is None:
-            return cls(names, surfaces, frozenset(), {}, words)
-        places = frozenset(t for t, w in surfaces.items() if is_place(lexicon, w))
-        return cls(names, surfaces, places, instance_index(lexicon, runs.items()), words)
-
-
 def load_snapshot(
-    kb_dir: Path, *, loaded_by: str = "startup", data_dir: Path | None = None
+    kb_dir: Path,
+    *,
+    loaded_by: str = "startup",
+    data_dir: Path | None = None,
+    skip_invalid: bool = False,
+    progress: ReloadProgress | None = None,
+    shown_dir: Path | None = None,
 ) -> Snapshot:
-    """Validate and build; with ``data_dir``, first keep the content for audit replay."""
-    loaded = load_kb_dir(kb_dir)
-    if loaded.problems:
-        raise KBInvalid(loaded.problems)
-    if data_dir is not None:
-        # An answer must never come from a version that cannot be replayed later.
-        try:
-            SavedVersions(data_dir).save(kb_dir, loaded.kb_version, files=loaded.files)
-        except SavedVersionError as exc:
-            raise KBInvalid([Problem(file=str(kb_dir), reason=str(exc))]) from exc
-    return build_snapshot(loaded, kb_dir, loaded_by=loaded_by, data_dir=data_dir)
+    """Validate and build; with ``data_dir``, keep the content for audit replay first,
+    reuse what is stored and store what is new.
+
+    ``skip_invalid`` serves the valid articles of a directory with invalid ones (listed
+    in ``Snapshot.skipped``); otherwise any problem raises ``KBInvalid``. ``shown_dir``
+    is the directory the snapshot says it comes from (default ``kb_dir``).
+    """
+    stages = _Stages(progress, by=loaded_by, kb_dir=kb_dir)
+    return _load(
+        kb_dir,
+        stages,
+        loaded_by=loaded_by,
+        data_dir=data_dir,
+        skip_invalid=skip_invalid,
+        shown_dir=shown_dir,
+    )
+
+
+def _load(
+    kb_dir: Path,
+    stages: _Stages,
+    *,
+    loaded_by: str,
+    data_dir: Path | None,
+    skip_invalid: bool,
+    base: Snapshot | None = None,
+    shown_dir: Path | None = None,
+) -> Snapshot:
+    """Prepare (validate), keep for replay, build (index). Without a data directory the
+    unchanged articles of ``base`` are reused; with one, those of the newest stored
+    version of the directory."""
+    analyzer, params = default_analyzer(), Bm25Params()
+    plan = prepare(
+        kb_dir,
+        analyzer=analyzer,
+        params=params,
+        data_dir=data_dir,
+        base=_base_of(base) if base is not None and data_dir is None else None,
+        progress=stages.step,
+    )
+    try:
+        skipped = _accept(plan, skip_invalid)
+    except KBInvalid:
+        _keep_analyses(plan, analyzer=analyzer, params=params, data_dir=data_dir)
+        raise
+    _keep_for_replay(plan, data_dir)
+    stages.finish("validate", _validated(plan, skipped))
+    snapshot = build_snapshot(
+        plan,
+        shown_dir or kb_dir,
+        analyzer=analyzer,
+        params=params,
+        loaded_by=loaded_by,
+        data_dir=data_dir,
+        skipped=skipped,
+        stages=stages,
+    )
+    stages.finish("index", f"{snapshot.contents.n_passages:,} passages indexed")
+    return snapshot
+
+
+def _loaded(snapshot: Snapshot, data_dir: Path | None) -> None:
+    log.info(
+        "kb.loaded",
+        kb_version=snapshot.kb_version,
+        articles=len(snapshot.contents.doc_ids),
+        passages=snapshot.contents.n_passages,
+        skipped=len(snapshot.skipped),
+        seconds=round(snapshot.load_seconds, 3),
+    )
+    if data_dir is not None and not snapshot.skipped:
+        remember_good_version(data_dir, snapshot.kb_dir, snapshot.kb_version)
+
+
+LAST_GOOD_FILE = "kb-last-good.json"
+
+
+def remember_good_version(data_dir: Path, kb_dir: Path, kb_version: str) -> None:
+    """Record ``kb_version`` as the last valid version of ``kb_dir`` (best effort)."""
+    path = data_dir / LAST_GOOD_FILE
+    try:
+        known = json.loads(path.read_text(encoding="utf-8"))
+        known = known if isinstance(known, dict) else {}
+    except (OSError, ValueError):
+        known = {}
+    key = str(kb_dir.resolve())
+    if known.get(key, {}).get("kb_version") == kb_version:
+        return
+    known[key] = {"kb_version": kb_version, "at": dt.datetime.now(dt.UTC).isoformat()}
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{LAST_GOOD_FILE}-", dir=data_dir)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(known, fh, indent=2, sort_keys=True)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("kb.last_good_unrecorded", path=str(path), error=str(exc))
+
+
+def last_good_version(data_dir: Path, kb_dir: Path) -> str | None:
+    try:
+        known = json.loads((data_dir / LAST_GOOD_FILE).read_text(encoding="utf-8"))
+        version = known[str(kb_dir.resolve())]["kb_version"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return version if isinstance(version, str) else None
+
+
+def _base_of(snap: Snapshot) -> Base:
+    return Base(snap.contents, snap.table, snap.index.terms, snap.invalid, snap.vocabulary)
+
+
+def _validated(plan: Plan, skipped: tuple[Problem, ...]) -> str:
+    detail = f"{plan.articles:,} articles, kb_version {plan.kb_version}"
+    if plan.packed is None:
+        detail += f" ({plan.analysed:,} analysed, {plan.articles - plan.analysed:,} unchanged)"
+    if skipped:
+        detail += f"; {len(skipped)} problem(s) skipped"
+    return detail
 
 
 class KnowledgeBase:
     """Serves answers from one snapshot at a time; reloads swap snapshots atomically."""
 
-    def __init__(self, snapshot: Snapshot, *, data_dir: Path | None = None) -> None:
+    def __init__(
+        self, snapshot: Snapshot, *, data_dir: Path | None = None, kb_dir: Path | None = None
+    ) -> None:
         self._snapshot = snapshot
-        self.kb_dir = snapshot.kb_dir
+        self.kb_dir = kb_dir if kb_dir is not None else snapshot.kb_dir
         self.data_dir = data_dir
         self._reload_lock = threading.Lock()
         self.last_reload: ReloadResult | None = None
@@ -304,18 +432,65 @@ class KnowledgeBase:
 
     @classmethod
     def load(
-        cls, kb_dir: Path | None = None, *, data_dir: Path | None = None, loaded_by: str = "startup"
+        cls,
+        kb_dir: Path | None = None,
+        *,
+        data_dir: Path | None = None,
+        loaded_by: str = "startup",
+        skip_invalid: bool = False,
+        progress: ReloadProgress | None = None,
     ) -> KnowledgeBase:
         kb_dir = kb_dir if kb_dir is not None else bundled_kb_dir()
-        snapshot = load_snapshot(kb_dir, loaded_by=loaded_by, data_dir=data_dir)
-        log.info(
-            "kb.loaded",
-            kb_version=snapshot.kb_version,
-            articles=len(snapshot.articles),
-            passages=len(snapshot.passages),
-            seconds=round(snapshot.load_seconds, 3),
+        snapshot = load_snapshot(
+            kb_dir,
+            loaded_by=loaded_by,
+            data_dir=data_dir,
+            skip_invalid=skip_invalid,
+            progress=progress,
         )
+        _loaded(snapshot, data_dir)
         return cls(snapshot, data_dir=data_dir)
+
+    @classmethod
+    def load_serving(
+        cls, kb_dir: Path | None, *, data_dir: Path, skip_invalid: bool = False
+    ) -> KnowledgeBase:
+        """What a server's other processes (workers, the answerer) serve: the directory
+        (its valid articles with ``skip_invalid``) or, while it is invalid, its last valid
+        version, as ``licensebot serve`` does; raises ``KBInvalid`` when there is none."""
+        try:
+            return cls.load(kb_dir, data_dir=data_dir, skip_invalid=skip_invalid)
+        except KBInvalid:
+            kb = cls.load_last_good(kb_dir or bundled_kb_dir(), data_dir=data_dir)
+            if kb is None:
+                raise
+            return kb
+
+    @classmethod
+    def load_last_good(
+        cls, kb_dir: Path, *, data_dir: Path, loaded_by: str = "startup"
+    ) -> KnowledgeBase | None:
+        """The last version of ``kb_dir`` that loaded without problems, from its stored
+        copy, or None when there is none: what a restart serves while the directory is
+        invalid (reloads still read ``kb_dir``)."""
+        version = last_good_version(data_dir, kb_dir)
+        stored = SavedVersions(data_dir).path(version) if version else None
+        if stored is None:
+            return None
+        try:
+            snapshot = load_snapshot(
+                stored, loaded_by=loaded_by, data_dir=data_dir, shown_dir=kb_dir
+            )
+        except KBInvalid as exc:
+            log.warning("kb.last_good_unusable", kb_version=version, error=str(exc))
+            return None
+        log.warning(
+            "kb.serving_last_good",
+            kb_dir=str(kb_dir),
+            kb_version=snapshot.kb_version,
+            articles=len(snapshot.contents.doc_ids),
+        )
+        return cls(snapshot, data_dir=data_dir, kb_dir=kb_dir)
 
     @property
     def snapshot(self) -> Snapshot:
@@ -359,12 +534,20 @@ class KnowledgeBase:
         return self._snapshot.articles.get(doc_id)
 
     def reload(
-        self, by: str = "cli", *, progress: ReloadProgress | None = None, wait: float = 0.0
+        self,
+        by: str = "cli",
+        *,
+        progress: ReloadProgress | None = None,
+        wait: float = 0.0,
+        skip_invalid: bool = False,
     ) -> ReloadResult:
         """Validate and index the directory off the serving path, then swap it in.
 
-        ``progress`` hears about each finished stage (validate, index, swap); ``wait``
-        is how long to wait for a running reload before raising ``ReloadInProgress``.
+        ``progress`` hears about each finished stage (validate, index, swap) and, in a
+        long one, how far it has come; ``wait`` is how long to wait for a running
+        reload before raising ``ReloadInProgress``. ``skip_invalid`` serves the valid
+        articles when some are invalid (they are listed in the result's ``skipped``);
+        otherwise any problem refuses the reload and the old version keeps serving.
         """
         acquired = (
             self._reload_lock.acquire(timeout=wait)
@@ -374,27 +557,27 @@ class KnowledgeBase:
         if not acquired:
             raise ReloadInProgress("a reload is already running")
         try:
-            started = time.perf_counter()
             old = self._snapshot
-            loaded = load_kb_dir(self.kb_dir)
-            problems = list(loaded.problems) or self._keep_for_replay(loaded)
-            if problems:
-                exc = KBInvalid(problems)
+            stages = _Stages(progress, by=by, kb_dir=self.kb_dir)
+            try:
+                new = _load(
+                    self.kb_dir,
+                    stages,
+                    loaded_by=by,
+                    data_dir=self.data_dir,
+                    skip_invalid=skip_invalid,
+                    base=old,
+                )
+            except KBInvalid as exc:
                 self.last_reload_error = exc
                 self.last_refusal = ReloadRefusal(dt.datetime.now(dt.UTC), by, exc.problems)
-                raise exc
-            _report(
-                progress,
-                "validate",
-                started,
-                f"{len(loaded.articles)} articles, kb_version {loaded.kb_version}",
-            )
-            new = build_snapshot(loaded, self.kb_dir, loaded_by=by, data_dir=self.data_dir)
-            _report(progress, "index", started, f"{len(new.passages)} passages indexed")
-            result = diff_snapshots(old, new, by=by, seconds=time.perf_counter() - started)
+                raise
+            seconds = time.perf_counter() - stages.started
+            result = diff_snapshots(old, new, by=by, seconds=seconds)
             self._snapshot = new
             self.last_reload, self.last_reload_error = result, None
-            _report(progress, "swap", started, f"now serving kb_version {new.kb_version}")
+            stages.finish("swap", f"now serving kb_version {new.kb_version}")
+            _loaded(new, self.data_dir)
         finally:
             self._reload_lock.release()
         for listener in list(self._listeners):
@@ -403,16 +586,6 @@ class KnowledgeBase:
             except Exception as exc:
                 log.warning("kb.reload_listener_failed", error=repr(exc))
         return result
-
-    def _keep_for_replay(self, loaded: LoadedKB) -> list[Problem]:
-        """Store the version before it can serve (as ``load_snapshot`` does); [] if stored."""
-        if self.data_dir is None:
-            return []
-        try:
-            SavedVersions(self.data_dir).save(self.kb_dir, loaded.kb_version, files=loaded.files)
-        except SavedVersionError as exc:
-            return [Problem(file=str(self.kb_dir), reason=str(exc))]
-        return []
 
     @property
     def reloading(self) -> bool:
@@ -432,6 +605,7 @@ class KnowledgeBase:
             last_refusal=self.last_refusal,
             reloading=self.reloading,
             bundled=_same_dir(self.kb_dir, bundled_kb_dir()),
+            skipped=snap.skipped,
         )
 
 
@@ -442,22 +616,10 @@ def _same_dir(a: Path, b: Path) -> bool:
         return False
 
 
-def _report(
-    progress: ReloadProgress | None, name: ReloadStageName, started: float, detail: str
-) -> None:
-    if progress is None:
-        return
-    try:
-        progress(ReloadStage(name, round(time.perf_counter() - started, 3), detail))
-    except Exception as exc:
-        # A failed progress message (e.g. Slack unreachable) must not abort the reload.
-        log.warning("kb.reload_progress_failed", stage=name, error=repr(exc))
-
-
 def diff_snapshots(old: Snapshot, new: Snapshot, *, by: str, seconds: float) -> ReloadResult:
-    # An article changes with its bytes or with its manifest metadata.
-    old_hashes = {d: (a.content_hash, a.meta) for d, a in old.articles.items()}
-    new_hashes = {d: (a.content_hash, a.meta) for d, a in new.articles.items()}
+    # An article changes with its bytes or with its metadata (fingerprints hash both).
+    old_hashes = old.fingerprints()
+    new_hashes = new.fingerprints()
     return ReloadResult(
         old_version=old.kb_version,
         new_version=new.kb_version,
@@ -475,4 +637,5 @@ def diff_snapshots(old: Snapshot, new: Snapshot, *, by: str, seconds: float) -> 
         by=by,
         articles_before=len(old.articles),
         finished_at=dt.datetime.now(dt.UTC),
+        skipped=new.skipped,
     )

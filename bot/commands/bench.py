@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.bench import DEFAULT_SIZES, QUICK_SIZES, BenchError, BenchPlan, format_table, run_bench
+from bot.bench_kb import KB_QUICK_SIZES, KB_SIZES, KbBenchPlan, format_kb_table, run_kb_bench
 
 
 def register(sub: Any) -> None:
@@ -42,11 +43,27 @@ def register(sub: Any) -> None:
         metavar="BEIR_DIR",
         help="real passages from a BEIR corpus for the sizes it can fill (synthetic otherwise)",
     )
+    parser.add_argument(
+        "--kb",
+        action="store_true",
+        help="the whole knowledge base instead: articles written from --corpus (sizes: "
+        f"{' '.join(f'{s:,}' for s in KB_SIZES)} articles; --quick: "
+        f"{', '.join(f'{s:,}' for s in KB_QUICK_SIZES)}), first build, warm start, reloads, "
+        "memory, answers, ask --json end to end; tantivy beside it when installed",
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        metavar="DIR",
+        help="with --kb: where to write the knowledge bases (default: the temp directory)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.kb:
+        return run_kb(args)
     sizes = args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES)
     queries = args.queries or (100 if args.quick else 500)
     if args.corpus is not None and not (args.corpus / "corpus.jsonl").is_file():
@@ -65,6 +82,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"licensebot: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(report.to_json_dict()) if args.json else format_table(report))
+    return 0
+
+
+def run_kb(args: argparse.Namespace) -> int:
+    if args.corpus is None or not (args.corpus / "corpus.jsonl").is_file():
+        print("licensebot: bench --kb needs --corpus BEIR_DIR (with corpus.jsonl)", file=sys.stderr)
+        return 2
+    plan = KbBenchPlan(
+        beir_dir=args.corpus,
+        sizes=args.sizes or (KB_QUICK_SIZES if args.quick else KB_SIZES),
+        questions=args.queries or (50 if args.quick else 300),
+        work_dir=args.work_dir,
+    )
+    try:
+        report = run_kb_bench(plan, lambda line: print(line, file=sys.stderr, flush=True))
+    except BenchError as exc:
+        print(f"licensebot: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report.to_json_dict()) if args.json else format_kb_table(report))
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.audit.history import DatabaseHistory, FileHistory
 from bot.commands.common import add_kb_option, open_kb, settings_for
+from bot.commands.progress import TerminalProgress
 from bot.commands.render import gaps_lines
 from bot.reloaders import (
     PID_FILE,
@@ -53,8 +54,9 @@ def register(sub: Any) -> None:
         help="make the running server reload its knowledge base (SIGHUP) and show the outcome",
         description=(
             "Signal the server whose pid file is in LICENSEBOT_DATA_DIR to re-read, validate "
-            "and swap in its knowledge-base directory; prints the diff or every problem. "
-            "Exit 0 when reloaded, 1 when refused or no server answered."
+            "and swap in its knowledge-base directory (only changed files are read again); "
+            "prints the diff or every problem. Exit 0 when reloaded, 1 when refused or no "
+            "server answered."
         ),
     )
     reload.add_argument(
@@ -63,6 +65,12 @@ def register(sub: Any) -> None:
         default=60.0,
         metavar="SECONDS",
         help="how long to wait for the server's report (default 60)",
+    )
+    reload.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="serve the valid articles when some are invalid (each skipped one is listed); "
+        "without it any problem refuses the reload and the old version keeps serving",
     )
     reload.set_defaults(func=run_reload)
     gaps = kb_sub.add_parser(
@@ -94,10 +102,10 @@ def register(sub: Any) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    kb_dir = args.dir
-    if kb_dir is None:
-        kb_dir = settings_for(args).kb_dir or bundled_kb_dir()
-    problems = check_kb_dir(kb_dir)
+    settings = settings_for(args)
+    kb_dir = args.dir if args.dir is not None else settings.kb_dir or bundled_kb_dir()
+    # The data directory's stored analyses make a check of an unchanged directory quick.
+    problems = check_kb_dir(kb_dir, data_dir=settings.data_dir)
     for problem in problems:
         print(problem)
     if problems:
@@ -111,9 +119,7 @@ def run_sources(args: argparse.Namespace) -> int:
     if kb is None:
         return 1
     snap = kb.snapshot
-    counts: dict[str, int] = {}
-    for p in snap.passages:
-        counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
+    counts = snap.passage_counts()
     print(f"kb_version {snap.kb_version}: {len(snap.articles)} articles")
     for doc_id, article in sorted(snap.articles.items()):
         m = article.meta
@@ -162,6 +168,11 @@ def _print_outcome(report: dict[str, Any]) -> int:
             ids = report.get(key) or []
             if ids:
                 print(f"  {key}: {', '.join(str(i) for i in ids)}")
+        skipped = report.get("skipped") or []
+        if skipped:
+            print(f"  skipped {len(skipped)} problem(s) (--skip-invalid):")
+            for p in skipped:
+                print(f"    {_reported_problem(p)}")
         return 0
     if outcome == "refused":
         problems = report.get("problems") or []
@@ -178,11 +189,19 @@ def _print_outcome(report: dict[str, Any]) -> int:
 
 def run_reload(args: argparse.Namespace) -> int:
     settings = settings_for(args)
+    bar = TerminalProgress()
     try:
-        report = request_reload(settings.data_dir, timeout=args.timeout)
+        report = request_reload(
+            settings.data_dir,
+            timeout=args.timeout,
+            skip_invalid=args.skip_invalid,
+            progress=bar,
+        )
     except ReloadRequestError as exc:
         print(f"licensebot: {exc}", file=sys.stderr)
         return 1
+    finally:
+        bar.close()
     return _print_report(report)
 
 
@@ -193,7 +212,7 @@ def run_status(args: argparse.Namespace) -> int:
     print(f"directory: {kb_dir}{' (bundled, read-only)' if bundled else ''}")
     code = 0
     try:
-        snap = load_snapshot(kb_dir, loaded_by="cli")
+        snap = load_snapshot(kb_dir, loaded_by="cli", data_dir=settings.data_dir)
     except KBInvalid as exc:
         print(
             f"directory kb_version {directory_version(kb_dir)}: INVALID, "

@@ -10,7 +10,7 @@ import structlog
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackClientError
 
-from bot.commands.common import add_kb_option, open_kb, settings_for
+from bot.commands.common import add_kb_option, load_kb, print_problems, settings_for
 from bot.kb_sync import kb_channel
 from bot.logging import configure_logging
 from bot.reloaders import kb_maintenance
@@ -23,6 +23,7 @@ from bot.server import (
 )
 from bot.settings import MAX_WORKERS, Settings, SettingsError
 from bot.workers import serve_workers
+from knowledge.service import KBInvalid, KnowledgeBase, bundled_kb_dir
 
 CONNECT_SLACK = (
     "to connect Slack, create an app from manifest.yml (api.slack.com/apps → Create New App → "
@@ -117,9 +118,9 @@ def run_from_settings(settings: Settings, *, socket_mode: bool = False, workers:
     configure_logging(settings.log_level, settings.log_format, secrets=settings.secret_values)
     if workers > 1:
         return serve_workers(settings, workers)
-    kb = open_kb(settings)
+    kb = open_serving_kb(settings)
     if kb is None:
-        return 1
+        return 2
     try:
         runtime = open_runtime(settings, kb, verify_token=True)
     except BoltError as exc:
@@ -162,6 +163,38 @@ def run_from_settings(settings: Settings, *, socket_mode: bool = False, workers:
     finally:
         runtime.close()
     return 0
+
+
+def open_serving_kb(settings: Settings) -> KnowledgeBase | None:
+    """The knowledge base to serve. An invalid directory is refused as a whole (unless
+    ``LICENSEBOT_KB_SKIP_INVALID``); a restart then serves the last version of it that
+    was valid, and only a first start with no good version gives up (None, after
+    printing every problem)."""
+    try:
+        return load_kb(settings)
+    except KBInvalid as exc:
+        problems = exc.problems
+    kb_dir = settings.kb_dir or bundled_kb_dir()
+    kb = KnowledgeBase.load_last_good(kb_dir, data_dir=settings.data_dir)
+    if kb is None:
+        print_problems(
+            "the knowledge base is invalid and no earlier version of it loaded; not serving. "
+            "Fix these (or set LICENSEBOT_KB_SKIP_INVALID=true to serve the valid articles):",
+            problems,
+        )
+        return None
+    log.error(
+        "kb.invalid_at_start",
+        kb_dir=str(kb_dir),
+        serving=kb.kb_version,
+        problems=[str(p) for p in problems],
+    )
+    print_problems(
+        f"the knowledge base is invalid; serving its last valid version {kb.kb_version} "
+        "until it is fixed:",
+        problems,
+    )
+    return kb
 
 
 def missing_all(socket_mode: bool) -> list[str]:

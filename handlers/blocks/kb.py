@@ -29,7 +29,10 @@ KB_USAGE_TEXT = (
     "*Knowledge-base commands*\n"
     "• `/kb status`: the version this replica serves, counts, the last load and reload\n"
     "• `/kb sources`: the articles, with publisher, date and passage count\n"
-    "• `/kb reload` (admins): re-read the knowledge-base directory and swap it in\n"
+    "• `/kb reload` (admins): re-read the knowledge-base directory and swap it in; any "
+    "invalid article refuses it and the old version keeps serving\n"
+    "• `/kb reload skip-invalid` (admins): the same, serving the valid articles and listing "
+    "the invalid ones it left out\n"
     "• `/kb add` (admins): how to add an article by sending me a file\n"
     "• `/kb gaps [days]` (admins): refused and not-helpful questions of the last days "
     "(default 7), grouped by the words nothing matched\n"
@@ -158,9 +161,16 @@ def kb_status_message(
     lines = [
         f"*Knowledge base:* serving kb_version {_kb_version(status.kb_version)}{on_replica}",
         f"• {status.articles} articles, {status.passages} passages",
-        f"• Loaded {_kb_when(status.loaded_at)} by {_kb_who(status.loaded_by)} "
-        f"in {status.load_seconds:.2f} s",
     ]
+    if status.skipped:
+        first = escape(str(status.skipped[0]))
+        lines.append(
+            f"• Invalid articles left out: {len(status.skipped)} problem(s), first: {first}"
+        )
+    lines.append(
+        f"• Loaded {_kb_when(status.loaded_at)} by {_kb_who(status.loaded_by)} "
+        f"in {status.load_seconds:.2f} s"
+    )
     if status.reloading:
         lines.append("• A reload is running now.")
     if status.last_attempt_refused and status.last_refusal is not None:
@@ -244,17 +254,29 @@ def kb_sources_message(
 
 
 def kb_progress_message(title: str, stages: Sequence[ReloadStage]) -> Message:
-    """A reload in progress: finished stages ticked off, the running one named."""
+    """A reload in progress: finished stages ticked off, the running one named, with how
+    far it has come when it is long (``done`` of ``total``)."""
     lines = [f"*{escape(title)}*"]
-    for stage in stages:
+    finished = [s for s in stages if s.finished]
+    for stage in finished:
         lines.append(
             f"✓ {KB_STAGE_DONE[stage.name]}: {escape(stage.detail)} ({stage.seconds:.2f} s)"
         )
-    upcoming = KB_STAGE_NEXT.get(stages[-1].name if stages else None)
-    if upcoming:
+    upcoming = KB_STAGE_NEXT.get(finished[-1].name if finished else None)
+    running = stages[-1] if stages and not stages[-1].finished else None
+    if running is not None:
+        lines.append(f"… {escape(running.detail)} {_kb_bar(running)}({running.seconds:.0f} s)")
+    elif upcoming:
         lines.append(f"… {upcoming}")
-    text = f"{title} {upcoming or ''}".strip()
+    text = f"{title} {running.detail if running else upcoming or ''}".strip()
     return _kb_message(escape(text), [section_block("\n".join(lines), block_id="kb_progress")])
+
+
+def _kb_bar(stage: ReloadStage, width: int = 20) -> str:
+    if not stage.total or stage.done is None:
+        return ""
+    filled = min(width, width * stage.done // stage.total)
+    return f"`{'█' * filled}{'░' * (width - filled)}` {100 * stage.done // stage.total}% "
 
 
 def _kb_diff_lines(result: ReloadResult) -> list[str]:
@@ -284,7 +306,19 @@ def kb_reload_message(result: ReloadResult) -> Message:
             f"+{len(result.added)} −{len(result.removed)} ~{len(result.changed)}"
         )
     body = "\n".join([title, *_kb_diff_lines(result)])
-    return _kb_message(text, [section_block(body, block_id="kb_reloaded")])
+    blocks = [section_block(body, block_id="kb_reloaded")]
+    if result.skipped:
+        count = len(result.skipped)
+        blocks.append(
+            section_block(
+                f"*Skipped {count} invalid article problem{'s' if count != 1 else ''}* "
+                "(`skip-invalid`); the rest is served:",
+                block_id="kb_skipped",
+            )
+        )
+        blocks.extend(kb_problems_blocks(result.skipped))
+        text += f"; {count} problem(s) skipped"
+    return _kb_message(text, blocks)
 
 
 def kb_problems_blocks(problems: Sequence[Problem]) -> list[Block]:

@@ -62,6 +62,8 @@ ADMIN_ONLY = {
     "add": "add articles",
     "gaps": "see the gaps digest",
 }
+# ``/kb reload skip-invalid``: serve the valid articles, list the invalid ones.
+_SKIP_WORDS = frozenset({"skip-invalid", "--skip-invalid", "skip_invalid"})
 
 log = structlog.get_logger("licensebot.kb")
 
@@ -90,13 +92,13 @@ def status_message(deps: Deps, *, admin: bool) -> Message:
 
 def sources_message(deps: Deps) -> Message:
     snap = deps.kb.snapshot
-    counts: dict[str, int] = {}
-    for passage in snap.passages:
-        counts[passage.doc_id] = counts.get(passage.doc_id, 0) + 1
+    counts = snap.passage_counts()
     return kb_sources_message(list(snap.articles.values()), counts, kb_version=snap.kb_version)
 
 
-def run_reload(deps: Deps, client: WebClient, req: KbRequest) -> None:
+def run_reload(
+    deps: Deps, client: WebClient, req: KbRequest, *, skip_invalid: bool = False
+) -> None:
     """Reload off the serving path, showing progress, then the diff or every problem."""
 
     def progress(message: Message) -> Delivered:
@@ -117,7 +119,9 @@ def run_reload(deps: Deps, client: WebClient, req: KbRequest) -> None:
         )
 
     reporter = ProgressMessage(RELOAD_TITLE, progress, final)
-    sent = reporter.finish(reload_and_report(deps, req, reporter.on_stage))
+    sent = reporter.finish(
+        reload_and_report(deps, req, reporter.on_stage, skip_invalid=skip_invalid)
+    )
     if not sent.ok:
         log.error(
             "delivery.failed",
@@ -177,11 +181,14 @@ class KbCommand:
             denied(deps, req, f"/kb {sub}")
             action = ADMIN_ONLY[sub]
             ack_with(ack, kb_denied_message(action))
+        elif sub == "reload" and not set(w.casefold() for w in words[1:]) <= _SKIP_WORDS:
+            ack_with(ack, kb_usage_message(unknown=" ".join(words)))
         elif sub == "reload":
             ack_with(ack, kb_progress_message(RELOAD_TITLE, ()))
+            skip_invalid = len(words) > 1
             in_background(
                 deps,
-                lambda: run_reload(deps, client, req),
+                lambda: run_reload(deps, client, req, skip_invalid=skip_invalid),
                 request_id=req.request_id,
                 surface=req.surface,
             )

@@ -43,6 +43,7 @@ def reload_fields(result: ReloadResult) -> dict[str, Any]:
         "passages_before": result.passages_before,
         "passages_after": result.passages_after,
         "seconds": result.seconds,
+        "skipped": problem_fields(result.skipped),
     }
 
 

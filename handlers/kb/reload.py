@@ -16,13 +16,18 @@ log = structlog.get_logger("licensebot.kb")
 
 
 def reload_and_report(
-    deps: Deps, req: KbRequest, progress: ReloadProgress | None = None
+    deps: Deps,
+    req: KbRequest,
+    progress: ReloadProgress | None = None,
+    *,
+    skip_invalid: bool = False,
 ) -> Message:
     """Reload (``progress`` hears each stage), audit the outcome, and the message for it:
-    the diff, "a reload is running", or every problem (nothing changed then)."""
+    the diff, "a reload is running", or every problem (nothing changed then).
+    ``skip_invalid`` serves the valid articles and lists the skipped ones."""
     kb = deps.kb
     try:
-        result = kb.reload(by=req.user, progress=progress)
+        result = kb.reload(by=req.user, progress=progress, skip_invalid=skip_invalid)
     except ReloadInProgress:
         log.info("kb.reload_refused", reason="in_progress", **req.fields())
         audit(

@@ -191,30 +191,38 @@ class _Plan:
     not_answers: frozenset[str] = frozenset()
 
 
-def _expansion_holds(snap: Snapshot, i: int, exp: Expansion) -> bool:
-    if len(exp.terms) == 1:
-        return exp.terms[0] in snap.passage_terms[i] and writes_form(snap, i, exp)
-    return set(exp.terms) <= snap.passage_terms[i] and holds_phrase(
-        snap.passage_tokens[i], exp.terms
+def _topic_names(snap: Snapshot) -> frozenset[str]:
+    """The names in most passages (the knowledge base's topic): one set per snapshot,
+    not a look at every name per question."""
+    n = snap.index.n_docs
+    return frozenset(
+        t for t in snap.names if term_weight(n, snap.index.doc_freq(t)) <= TOPIC_WEIGHT
     )
+
+
+def _expansion_holds(snap: Snapshot, i: int, exp: Expansion, present: frozenset[str]) -> bool:
+    """``present``: passage ``i``'s terms."""
+    if len(exp.terms) == 1:
+        return exp.terms[0] in present and writes_form(snap, i, exp)
+    return set(exp.terms) <= present and holds_phrase(snap.token_terms(i), exp.terms)
 
 
 def _before(snap: Snapshot, i: int) -> frozenset[str]:
     """The terms of the passage before ``i`` in its article (none for its first)."""
-    if i > 0 and snap.passages[i - 1].doc_id == snap.passages[i].doc_id:
-        return snap.passage_terms[i - 1]
+    if i > 0 and snap.doc_of(i - 1) == snap.doc_of(i):
+        return snap.terms_of(i - 1)
     return frozenset()
 
 
 def _in_context(snap: Snapshot, i: int, terms: Iterable[str]) -> bool:
     """Names the article is about, or that the passage before carries (he, the company)."""
-    subject = snap.subjects.get(snap.passages[i].doc_id, frozenset())
+    subject = snap.subjects.get(snap.doc_of(i), frozenset())
     before = _before(snap, i)
     return all(t in subject or t in before for t in terms)
 
 
 def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
-    present = snap.passage_terms[i]
+    present = snap.terms_of(i)
     query = plan.query
     w = plan.weights
     m = _Match(i=i, credit={}, own=set(), expanded={})
@@ -226,7 +234,7 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
             m.own.add(q.term)
             continue
         for exp in plan.expansions.get(q.term, ()):
-            if _expansion_holds(snap, i, exp):
+            if _expansion_holds(snap, i, exp, present):
                 m.credit[q.term] = exp.weight
                 m.expanded[q.term] = exp
                 break
@@ -275,7 +283,7 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
             plan.kind,
             _without_asked(snap, i, plan.not_answers)
             if plan.kind is AnswerType.NUMBER
-            else snap.passages[i].text,
+            else snap.passage_at(i).text,
             present,
             names=snap.names,
             asked=plan.not_answers,
@@ -287,7 +295,7 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
 def _without_asked(snap: Snapshot, i: int, asked: frozenset[str]) -> str:
     """Passage ``i``'s text with the question's own words blanked: the 30 of "How much
     does the Mate 30 cost?" is no answer to it."""
-    text = list(snap.passages[i].text)
+    text = list(snap.passage_at(i).text)
     for tok in snap.analysed(i):
         if tok.term in asked:
             text[tok.start : tok.end] = " " * (tok.end - tok.start)
@@ -297,12 +305,12 @@ def _without_asked(snap: Snapshot, i: int, asked: frozenset[str]) -> str:
 def _introduces(snap: Snapshot, i: int, names: Sequence[str]) -> bool:
     """Passage ``i`` is where its article first names them ("Vincent Pang, senior vice
     president …"): what "Who is …?" and a bare name ask for."""
-    if not all(t in snap.passage_terms[i] for t in names):
+    if not all(t in snap.terms_of(i) for t in names):
         return False
-    doc = snap.passages[i].doc_id
+    doc = snap.doc_of(i)
     j = i - 1
-    while j >= 0 and snap.passages[j].doc_id == doc:
-        if any(t in snap.passage_terms[j] for t in names):
+    while j >= 0 and snap.doc_of(j) == doc:
+        if any(t in snap.terms_of(j) for t in names):
             return False
         j -= 1
     return True
@@ -314,8 +322,8 @@ def _phrase_carried(snap: Snapshot, plan: _Plan, m: _Match, phrase: Phrase) -> b
     name elsewhere in the article ("Pang" after "Vincent Pang"); or the context."""
     terms = phrase.terms
     i = m.i
-    doc = snap.passages[i].doc_id
-    if i in plan.phrase_holders[terms] or holds_near(snap.passage_tokens[i], terms):
+    doc = snap.doc_of(i)
+    if i in plan.phrase_holders[terms] or holds_near(snap.token_terms(i), terms):
         for t in terms:
             m.credit[t] = 1.0
             m.own.add(t)
@@ -344,7 +352,7 @@ def _carries_focus(m: _Match, focus: Focus) -> bool:
 
 def _bm25(snap: Snapshot, i: int, term_weights: dict[str, float]) -> float:
     """BM25 of passage ``i`` for a weighted query (rank-bm25's Okapi formula)."""
-    tokens = snap.passage_tokens[i]
+    tokens = snap.token_terms(i)
     tf = Counter(t for t in tokens if t in term_weights)
     if not tf:
         return 0.0
@@ -491,7 +499,7 @@ def _together(snap: Snapshot, plan: _Plan, m: _Match) -> float:
     carried = {t: m.credit[t] for t in m.own | set(m.expanded)}
     weights = {q.term: q.weight for q in plan.query.terms}
     best = 0.0
-    for sentence in snap.passage_sentences[m.i]:
+    for sentence in snap.sentences_of(m.i):
         here = sum(
             weights[t] * c
             for t, c in carried.items()
@@ -565,13 +573,12 @@ def _plan(
     only_names = bool(named) and all(q.term in named for q in query.terms)
     if only_names and kind in (AnswerType.NAME, None):
         kind = None  # "Who is Vincent Pang?" asks what the name is, not for a name
-    n = snap.index.n_docs
-    topic = {t for t in snap.names if term_weight(n, snap.index.doc_freq(t)) <= TOPIC_WEIGHT}
+    topic = snap.memo.get("topic_names", lambda: _topic_names(snap))
     return _Plan(
         query=query,
         total=sum(q.weight for q in query.terms),
         expansions=by_term,
-        phrase_docs={t: {snap.passages[i].doc_id for i in h} for t, h in holders.items()},
+        phrase_docs={t: {snap.doc_of(i) for i in h} for t, h in holders.items()},
         phrase_holders=holders,
         focus=focus,
         kind=kind,
@@ -635,15 +642,15 @@ def _corroborating(snap: Snapshot, i: int) -> list[int]:
 
 
 def _find_corroborating(snap: Snapshot, i: int) -> list[int]:
-    doc = snap.passages[i].doc_id
-    mine = snap.passage_sentences[i]
+    doc = snap.doc_of(i)
+    mine = snap.sentences_of(i)
     found: dict[str, int] = {}
     # Retrieve likely carriers through the index, so this stays cheap on large KBs.
-    for j, _ in snap.index.top_k(sorted(snap.passage_terms[i]), 25):
-        other = snap.passages[j].doc_id
+    for j, _ in snap.index.top_k(sorted(snap.terms_of(i)), 25):
+        other = snap.doc_of(j)
         if other == doc or other in found:
             continue
-        if any(_same_statement(a.terms, b.terms) for a in mine for b in snap.passage_sentences[j]):
+        if any(_same_statement(a.terms, b.terms) for a in mine for b in snap.sentences_of(j)):
             found[other] = j
     return list(found.values())
 
@@ -657,7 +664,7 @@ def _same_statement(a: frozenset[str], b: frozenset[str]) -> bool:
 
 
 def _ref(snap: Snapshot, j: int) -> SourceRef:
-    p = snap.passages[j]
+    p = snap.passage_at(j)
     meta = snap.articles[p.doc_id].meta
     return SourceRef(doc_id=p.doc_id, passage_id=p.passage_id, **meta.attribution())
 
@@ -665,7 +672,7 @@ def _ref(snap: Snapshot, j: int) -> SourceRef:
 def _expanded_terms(snap: Snapshot, plan: _Plan, m: _Match) -> tuple[ExpandedTerm, ...]:
     """Which other words stood for the asker's, as the passage writes them."""
     out: dict[tuple[str, str], None] = {}
-    text = snap.passages[m.i].text
+    text = snap.passage_at(m.i).text
     for q in plan.query.terms:
         exp = m.expanded.get(q.term)
         if exp is not None:
@@ -680,7 +687,7 @@ def _expanded_terms(snap: Snapshot, plan: _Plan, m: _Match) -> tuple[ExpandedTer
 
 
 def _quote(snap: Snapshot, plan: _Plan, m: _Match, corroborating: list[int]) -> Quote:
-    p = snap.passages[m.i]
+    p = snap.passage_at(m.i)
     meta = snap.articles[p.doc_id].meta
     own = [q for q in plan.query.terms if q.term in m.own and q.corrected is None]
     wanted = {q.term for q in own}

@@ -274,9 +274,9 @@ class _Weights:
 
 
 def _context_terms(snap: Snapshot, i: int) -> frozenset[str]:
-    context = snap.passage_terms[i]
-    if i > 0 and snap.passages[i - 1].doc_id == snap.passages[i].doc_id:
-        context = context | snap.passage_terms[i - 1]
+    context = snap.terms_of(i)
+    if i > 0 and snap.doc_of(i - 1) == snap.doc_of(i):
+        context = context | snap.terms_of(i - 1)
     return context
 
 
@@ -342,9 +342,10 @@ def _name_difference(
 def _article_terms(snap: Snapshot, doc_id: str) -> frozenset[str]:
     """Every term of the article: its passages are consecutive, from ``<doc_id>#1``."""
     terms: set[str] = set()
-    i = snap.passage_pos.get(f"{doc_id}#1", len(snap.passages))
-    while i < len(snap.passages) and snap.passages[i].doc_id == doc_id:
-        terms |= snap.passage_terms[i]
+    first = snap.passage_number(f"{doc_id}#1")
+    i = first if first is not None else len(snap.passages)
+    while i < len(snap.passages) and snap.doc_of(i) == doc_id:
+        terms |= snap.terms_of(i)
         i += 1
     return frozenset(terms)
 
@@ -352,9 +353,10 @@ def _article_terms(snap: Snapshot, doc_id: str) -> frozenset[str]:
 def _best_sentence(
     snap: Snapshot, i: int, terms: frozenset[str], weights: _Weights
 ) -> tuple[int, int, float]:
-    best = (snap.passages[i].start, snap.passages[i].end, 0.0)
+    passage = snap.passage_at(i)
+    best = (passage.start, passage.end, 0.0)
     total = weights(terms) or 1.0
-    for sentence in snap.passage_sentences[i]:
+    for sentence in snap.sentences_of(i):
         covered = weights(terms & sentence.terms) / total
         if covered > best[2]:
             best = (sentence.start, sentence.end, covered)
@@ -364,7 +366,9 @@ def _best_sentence(
 def _judge(
     snap: Snapshot, st: _Statement, quote: Quote, weights: _Weights
 ) -> tuple[Literal["supports", "differs"] | None, Evidence]:
-    i = snap.passage_pos[quote.passage_id]
+    i = snap.passage_number(quote.passage_id)
+    if i is None:  # quotes come from this snapshot's own answers
+        raise KeyError(quote.passage_id)
     article = snap.articles[quote.doc_id]
     start, end, coverage = _best_sentence(snap, i, st.event_terms, weights)
     sentence = article.text[start:end]

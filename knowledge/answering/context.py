@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from knowledge.models import Article, Passage
 from knowledge.retrieval.lexicon import Lexicon, Relation
@@ -82,6 +82,64 @@ def is_capitalised(surface: str) -> bool:
     return surface[:1].isalpha() and surface[:1].isupper()
 
 
+@dataclass
+class NameCounts:
+    """What ``name_terms`` counts, added up passage by passage and article by article
+    (a knowledge base's counts are the sum of its articles', ``written`` the first)."""
+
+    capital: Counter[str] = field(default_factory=Counter)
+    alone: Counter[str] = field(default_factory=Counter)
+    lower: Counter[str] = field(default_factory=Counter)
+    # Tokens counted as neither (no letter first, a month, a sentence's ordinary first
+    # word): with the capitals, what the term's lower-case count is the rest of.
+    skipped: Counter[str] = field(default_factory=Counter)
+    # The first way each term is written capitalised where it counts.
+    written: dict[str, str] = field(default_factory=dict)
+
+    def add(self, text: str, analysed: PassageText, is_word: Callable[[str], bool]) -> None:
+        capital, alone, lower, written = self.capital, self.alone, self.lower, self.written
+        skipped = self.skipped
+        initial = sentence_initial(text, analysed.sentence_starts)
+        toks = analysed.tokens
+        for k, tok in enumerate(toks):
+            first = tok.surface[:1]
+            if not first.isalpha() or tok.surface.casefold().rstrip(".") in _CALENDAR:
+                skipped[tok.term] += 1
+                continue
+            if not first.isupper():
+                lower[tok.term] += 1
+                continue
+            if tok.start in initial and (
+                is_word(tok.surface) or tok.surface.casefold() in _FUNCTION_WORDS
+            ):
+                skipped[tok.term] += 1
+                continue
+            capital[tok.term] += 1
+            written.setdefault(tok.term, tok.surface)
+            in_run = (k > 0 and _joined(text, toks[k - 1], tok)) or (
+                k + 1 < len(toks) and _joined(text, tok, toks[k + 1])
+            )
+            if not in_run:
+                alone[tok.term] += 1
+
+    def merge(self, other: NameCounts) -> None:
+        """Add the counts of the articles after these."""
+        self.capital.update(other.capital)
+        self.alone.update(other.alone)
+        self.lower.update(other.lower)
+        self.skipped.update(other.skipped)
+        for term, surface in other.written.items():
+            self.written.setdefault(term, surface)
+
+    def names(self, is_word: Callable[[str], bool]) -> frozenset[str]:
+        lower, alone, written = self.lower, self.alone, self.written
+        return frozenset(
+            t
+            for t, n in self.capital.items()
+            if n > lower[t] and (not is_word(written[t]) or (lower[t] == 0 and alone[t] > 0))
+        )
+
+
 def name_terms(
     passages: Iterable[tuple[str, PassageText]], is_word: Callable[[str], bool]
 ) -> frozenset[str]:
@@ -94,36 +152,10 @@ def name_terms(
     At the start of a sentence only a word that is not an ordinary one counts
     ("Qualcomm is …").
     """
-    capital: Counter[str] = Counter()
-    alone: Counter[str] = Counter()
-    lower: Counter[str] = Counter()
-    written: dict[str, str] = {}
+    counts = NameCounts()
     for text, analysed in passages:
-        initial = sentence_initial(text, analysed.sentence_starts)
-        toks = analysed.tokens
-        for k, tok in enumerate(toks):
-            first = tok.surface[:1]
-            if not first.isalpha() or tok.surface.casefold().rstrip(".") in _CALENDAR:
-                continue
-            if not first.isupper():
-                lower[tok.term] += 1
-                continue
-            if tok.start in initial and (
-                is_word(tok.surface) or tok.surface.casefold() in _FUNCTION_WORDS
-            ):
-                continue
-            capital[tok.term] += 1
-            written.setdefault(tok.term, tok.surface)
-            in_run = (k > 0 and _joined(text, toks[k - 1], tok)) or (
-                k + 1 < len(toks) and _joined(text, tok, toks[k + 1])
-            )
-            if not in_run:
-                alone[tok.term] += 1
-    return frozenset(
-        t
-        for t, n in capital.items()
-        if n > lower[t] and (not is_word(written[t]) or (lower[t] == 0 and alone[t] > 0))
-    )
+        counts.add(text, analysed, is_word)
+    return counts.names(is_word)
 
 
 def _joined(text: str, a: Token, b: Token) -> bool:
@@ -146,15 +178,27 @@ def article_subjects(
     by_doc: dict[str, list[int]] = {}
     for i, p in enumerate(passages):
         by_doc.setdefault(p.doc_id, []).append(i)
-    subjects: dict[str, frozenset[str]] = {}
-    for doc_id, idx in by_doc.items():
-        title = articles[doc_id].meta.title or ""
-        subject = {t for t in analyzer.tokenize(title) if t in names}
-        subject |= passage_terms[idx[0]] & names
-        carried: Counter[str] = Counter(t for i in idx for t in passage_terms[i] & names)
-        subject |= {t for t, n in carried.items() if n > SUBJECT_SHARE * len(idx)}
-        subjects[doc_id] = frozenset(subject)
-    return subjects
+    return {
+        doc_id: subject_of(
+            analyzer.tokenize(articles[doc_id].meta.title or ""),
+            [passage_terms[i] for i in idx],
+            names,
+        )
+        for doc_id, idx in by_doc.items()
+    }
+
+
+def subject_of(
+    title_terms: Iterable[str], passage_terms: Sequence[frozenset[str]], names: frozenset[str]
+) -> frozenset[str]:
+    """One article's subject, from its title's terms and its passages' terms in order."""
+    subject = {t for t in title_terms if t in names}
+    if not passage_terms:
+        return frozenset(subject)
+    subject |= passage_terms[0] & names
+    carried: Counter[str] = Counter(t for terms in passage_terms for t in terms & names)
+    subject |= {t for t, n in carried.items() if n > SUBJECT_SHARE * len(passage_terms)}
+    return frozenset(subject)
 
 
 def capitalised_runs(

@@ -81,8 +81,8 @@ def writes_weak_word(snap: Snapshot, i: int, term: str, asked: str) -> bool:
 def _writes_weak(snap: Snapshot, lexicon: Lexicon, i: int, term: str, asked: str) -> bool:
     word = asked.casefold()
     lemmas = _lemmas(lexicon, word) | {word}
-    p = snap.passages[i]
-    initial = sentence_initial(p.text, [s.start - p.start for s in snap.passage_sentences[i]])
+    p = snap.passage_at(i)
+    initial = sentence_initial(p.text, [s - p.start for s, _ in snap.sentence_spans(i)])
     for tok in snap.analysed(i):
         if tok.term != term:
             continue

@@ -27,19 +27,8 @@ def writes_misspelt(snap: Snapshot, i: int, term: str) -> bool:
     return snap.memo.get(("misspelt", i, term), lambda: _misspelt(snap, i, term, name))
 
 
-def _article(snap: Snapshot, i: int) -> range:
-    """The passages of passage ``i``'s article (an article's passages stand together)."""
-    doc = snap.passages[i].doc_id
-    start, end = i, i + 1
-    while start > 0 and snap.passages[start - 1].doc_id == doc:
-        start -= 1
-    while end < len(snap.passages) and snap.passages[end].doc_id == doc:
-        end += 1
-    return range(start, end)
-
-
 def _misspelt(snap: Snapshot, i: int, term: str, name: str) -> bool:
-    if not any(term in snap.passage_terms[j] for j in _article(snap, i)):
+    if not any(term in snap.terms_of(j) for j in snap.article_passages(i)):
         return False
     return any(
         tok.term != term

@@ -48,8 +48,7 @@ def phrase_holders(snap: Snapshot, terms: Sequence[str]) -> set[int]:
     return {
         i
         for i, _ in hits
-        if wanted <= snap.passage_terms[i]
-        and holds_phrase(snap.passage_tokens[i], terms, snap.names)
+        if wanted <= snap.terms_of(i) and holds_phrase(snap.token_terms(i), terms, snap.names)
     }
 
 

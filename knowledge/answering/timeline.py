@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import sparse
 
 # The answer engine's own query analysis, so that a topic selects events by the rules
 # that select passages for an answer (private there: if it moves, this import fails
@@ -265,8 +264,8 @@ class _Mention:
 def _mentions(snapshot: Snapshot) -> list[_Mention]:
     by_doc: dict[str, list[tuple[Passage, int, int]]] = defaultdict(list)
     for i, passage in enumerate(snapshot.passages):
-        for sentence in snapshot.passage_sentences[i]:
-            by_doc[passage.doc_id].append((passage, sentence.start, sentence.end))
+        for start, end in snapshot.sentence_spans(i):
+            by_doc[passage.doc_id].append((passage, start, end))
     out: list[_Mention] = []
     for doc_id, sentences in by_doc.items():
         article = snapshot.articles.get(doc_id)
@@ -394,6 +393,9 @@ def _similar_pairs(
     terms = list(vocab)
     w = np.array([weights(t) for t in terms])
     keep = np.array([weights.distinctive(t) for t in terms], dtype=bool)
+    # Imported here: scipy costs every start (a one-question CLI run) a tenth of a second.
+    from scipy import sparse  # noqa: PLC0415
+
     x = sparse.csr_matrix(
         (np.ones(len(rows)), (np.array(rows), np.array(cols))), shape=(len(mentions), len(vocab))
     )

@@ -212,17 +212,17 @@ class _Memory:
             self.resettable = True
         except OSError:
             self.resettable = False
-        self.base = _status("VmRSS")
+        self.base = proc_status("VmRSS")
 
     def now(self) -> float:
         gc.collect()
-        return (_status("VmRSS") - self.base) / 1024
+        return (proc_status("VmRSS") - self.base) / 1024
 
     def peak(self) -> float | None:
-        return (_status("VmHWM") - self.base) / 1024 if self.resettable else None
+        return (proc_status("VmHWM") - self.base) / 1024 if self.resettable else None
 
 
-def _status(field: str) -> int:
+def proc_status(field: str) -> int:
     """A /proc/self/status field in KiB (0 where /proc is missing)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():

@@ -2,6 +2,11 @@
 
 The rules describe how news pages are built (headline, caption, credit line, body, then
 author bio, sign-up box and lists of other headlines), not these particular files.
+
+A notice rule (credit, copyright, cookie or sign-up line) removes a whole line only when
+the line holds no sentence of prose. From a line with prose it removes only short notice
+sentences at either end ("© Jane Doe 2013. All rights reserved." before an abstract), so
+a paragraph of prose is never dropped because some of its words look like furniture.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from knowledge.ingest.sentences import split_sentences
 
 ELLIPSIS = "…"
 
@@ -34,7 +41,8 @@ _FURNITURE_LINE = re.compile(
     | (?:log\s*in|sign\s*in|welcome)\b.*\baccount\b.*
     | .*\b(?:(?:we|this\s+(?:site|website))\s+uses?\s+cookies
       |cookie\s+(?:policy|settings|preferences|notice)
-      |accept\s+(?:all\s+)?cookies|cookies?\b.*\b(?:agree|consent|control\s+them|opt\s+out))\b.*
+      |accept\s+(?:all\s+)?cookies|cookies?\b.*\b(?:agree|consent|control\s+them|opt\s+out)
+      |(?:agree|consent)\b.*\bcookies)\b.*
     | (?:follow|like)\s+us\b.*
     | .*\ball\s+rights\s+reserved\b.*
     | (?:©|copyright\s*(?:©\s*)?(?:\d{4}|\(c\))).*
@@ -73,6 +81,8 @@ _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _SENTENCE_END = re.compile(r"""[.!?…:;]["'”’)\]]*$""")
 _SHORT_LINE_WORDS = 7
 _HEADLINE_MAX_WORDS = 25
+# Notices are short; a longer sentence that happens to match a notice rule is prose.
+NOTICE_MAX_WORDS = 40
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,15 @@ class Cleaned:
     # The dateline text removed from the body, when there was one.
     dateline: str | None
     removed: tuple[str, ...]
+
+
+# Runs of spaces other than one plain space (replacing every single space with itself
+# cost more than the rest of the cleaning).
+_SPACES_RE = re.compile(
+    r"[\t\u00a0\u2000-\u200a\u202f\u205f\u3000][ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]*"
+    r"| [ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+"
+)
+_ZERO_WIDTH_RE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
 
 
 def strip_bidi_controls(text: str) -> str:
@@ -96,8 +115,8 @@ def normalise_lines(raw: str) -> list[str]:
     lines = []
     for raw_line in raw.split("\n"):
         # Zero-width and non-breaking spaces are scraping residue, not content.
-        line = re.sub(r"[\u200b\u200c\u200d\u2060\ufeff]", "", raw_line)
-        lines.append(re.sub(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+", " ", line).strip())
+        line = _ZERO_WIDTH_RE.sub("", raw_line)
+        lines.append(_SPACES_RE.sub(" ", line).strip())
     return lines
 
 
@@ -114,6 +133,39 @@ def _is_sentence(line: str) -> bool:
 
 def _is_body(line: str) -> bool:
     return _words(line) > _SHORT_LINE_WORDS or bool(_SENTENCE_END.search(line))
+
+
+def _is_notice(text: str) -> bool:
+    return _words(text) <= NOTICE_MAX_WORDS and bool(_FURNITURE_LINE.match(text))
+
+
+# A word every notice rule needs: a line without any cannot hold a notice, and is not
+# split into sentences to look for one (most body lines; splitting was most of the cost).
+_NOTICE_HINT = re.compile(
+    r"""image|photo|picture|video|graphic|source|via|credit|advertisement|sponsored
+    |info\s+message|sign|subscribe|register|inbox|log\s*in|welcome|cookie|follow|like\s+us
+    |rights|©|copyright|share|tweet|email|print|(?:^|[.!?…]["'”’)\]]*\s+)by\s""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def _without_notices(line: str) -> tuple[str, list[str]]:
+    """The line without its furniture notices, and the notices removed."""
+    if not _NOTICE_HINT.search(line):
+        return line, []
+    spans = split_sentences(line)
+    if not any(_is_sentence(line[s:e]) for s, e in spans):
+        # No prose in it: a notice may take several short pieces ("Welcome back! Log in").
+        return ("", [line]) if _FURNITURE_LINE.match(line) else (line, [])
+    lo, hi = 0, len(spans)
+    while lo < hi and _is_notice(line[spans[lo][0] : spans[lo][1]]):
+        lo += 1
+    while hi > lo and _is_notice(line[spans[hi - 1][0] : spans[hi - 1][1]]):
+        hi -= 1
+    if lo == hi:
+        return "", [line]
+    cut = [line[s:e] for s, e in spans[:lo] + spans[hi:]]
+    return line[spans[lo][0] : spans[hi - 1][1]], cut
 
 
 def clean_text(raw: str, extra_patterns: Iterable[str] = ()) -> Cleaned:
@@ -135,12 +187,14 @@ def clean_text(raw: str, extra_patterns: Iterable[str] = ()) -> Cleaned:
             line = line[m.end() :].strip()
             if not line:
                 continue
-        if (
-            _FURNITURE_LINE.match(line)
-            or (seen_body and _BIO_LINE.match(line))
-            or any(p.search(line) for p in extra)
-        ):
+        # An author bio is a whole paragraph, and the manifest's patterns are the admin's
+        # own line rules: both remove the line they match.
+        if (seen_body and _BIO_LINE.match(line)) or any(p.search(line) for p in extra):
             removed.append(line)
+            continue
+        line, notices = _without_notices(line)
+        removed.extend(notices)
+        if not line:
             continue
         kept.append(line)
         # Headlines and captions come before the body; a dateline may follow them.

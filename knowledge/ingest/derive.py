@@ -69,7 +69,9 @@ def parse_date(text: str) -> dt.date | None:
 
 def title_from_lead(body: str) -> str | None:
     """A title made of the lead sentence's words, cut at a clause or word boundary."""
-    spans = split_sentences(body)
+    # The lead sentence lies in the first paragraph: splitting the rest would only cost.
+    first_break = body.find("\n")
+    spans = split_sentences(body if first_break == -1 else body[:first_break])
     if not spans:
         return None
     lead = body[spans[0][0] : spans[0][1]].rstrip(".!?")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import trafilatura
-
 HTML_SUFFIXES = frozenset({".html", ".htm"})
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 TEXT_SUFFIXES = frozenset({".txt"})
@@ -37,6 +35,9 @@ def extract(suffix: str, content: str) -> Extracted:
 
 
 def _from_html(html: str) -> Extracted:
+    # Imported here: only HTML articles need it, and it costs every start 0.2 s.
+    import trafilatura  # noqa: PLC0415
+
     text = trafilatura.extract(
         html,
         output_format="txt",

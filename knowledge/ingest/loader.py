@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from knowledge.ingest.analysis import ANALYSIS_VERSION
 from knowledge.ingest.cleaning import clean_text
 from knowledge.ingest.derive import derive, parse_date
 from knowledge.ingest.formats import SUPPORTED_SUFFIXES, FormatError, extract
@@ -14,6 +17,7 @@ from knowledge.ingest.manifest import (
     MANIFEST_NAME,
     Manifest,
     ManifestEntry,
+    entry_to_json,
     read_manifest,
     valid_doc_id,
 )
@@ -106,34 +110,99 @@ def build_article(
     return Article(meta=meta, text=cleaned.text, content_hash=hashlib.sha256(data).hexdigest()), []
 
 
-def article_files(kb_dir: Path) -> tuple[list[Path], list[Problem]]:
-    files: list[Path] = []
+class ArticleKeys:
+    """What an article's analysis depends on, hashed: its file name and bytes, its
+    manifest entry, the cleaning patterns and how text is analysed (the analyzer's
+    signature and ``ANALYSIS_VERSION``). Equal keys: equal article and analysis.
+
+    What all articles share is hashed once; per article, its name, digest and entry."""
+
+    def __init__(self, extra_patterns: Iterable[str], signature: str) -> None:
+        shared = {
+            "analysis": ANALYSIS_VERSION,
+            "signature": signature,
+            "patterns": list(extra_patterns),
+        }
+        self._shared = hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).digest()
+
+    def key(self, name: str, digest: bytes, entry: ManifestEntry | None) -> bytes:
+        described = (
+            b"" if entry is None else json.dumps(entry_to_json(entry), sort_keys=True).encode()
+        )
+        return hashlib.sha256(
+            b"\0".join((self._shared, name.encode("utf-8"), digest, described))
+        ).digest()
+
+
+def article_key(
+    *,
+    name: str,
+    digest: bytes,
+    entry: ManifestEntry | None,
+    extra_patterns: Iterable[str],
+    signature: str,
+) -> bytes:
+    """One article's ``ArticleKeys`` key."""
+    return ArticleKeys(extra_patterns, signature).key(name, digest, entry)
+
+
+def article_key_of(article: Article, manifest: Manifest, signature: str) -> bytes:
+    return article_key(
+        name=article.meta.source_file,
+        digest=bytes.fromhex(article.content_hash),
+        entry=manifest.entries.get(article.doc_id),
+        extra_patterns=manifest.extra_patterns,
+        signature=signature,
+    )
+
+
+def article_entries(kb_dir: Path) -> tuple[list[os.DirEntry[str]], list[Problem]]:
+    """The directory entries of the article files, by name, and problems with the rest.
+
+    Entries carry their ``stat`` (read once, when first asked for): a large knowledge
+    base is scanned for changes by size and time before any file is read.
+    """
+    files: list[os.DirEntry[str]] = []
     problems: list[Problem] = []
     seen: dict[str, str] = {}
-    for path in sorted(kb_dir.iterdir()):
-        if path.name.startswith(".") or path.name == MANIFEST_NAME or path.is_dir():
+    with os.scandir(kb_dir) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        name = entry.name
+        if name.startswith(".") or name == MANIFEST_NAME or entry.is_dir():
             continue
-        if path.suffix.casefold() not in SUPPORTED_SUFFIXES:
+        stem, suffix = os.path.splitext(name)
+        if suffix.casefold() not in SUPPORTED_SUFFIXES:
             problems.append(
-                Problem(file=path.name, reason="unsupported file type (use .txt, .md or .html)")
+                Problem(file=name, reason="unsupported file type (use .txt, .md or .html)")
             )
             continue
-        if not valid_doc_id(path.stem):
-            problems.append(Problem(file=path.name, reason="file name is not a valid article id"))
+        if not valid_doc_id(stem):
+            problems.append(Problem(file=name, reason="file name is not a valid article id"))
             continue
-        if path.stem in seen:
-            problems.append(Problem(file=path.name, reason=f"same article id as {seen[path.stem]}"))
+        if stem in seen:
+            problems.append(Problem(file=name, reason=f"same article id as {seen[stem]}"))
             continue
-        seen[path.stem] = path.name
-        files.append(path)
+        seen[stem] = name
+        files.append(entry)
     return files, problems
+
+
+def article_files(kb_dir: Path) -> tuple[list[Path], list[Problem]]:
+    entries, problems = article_entries(kb_dir)
+    return [kb_dir / e.name for e in entries], problems
 
 
 def kb_version_of(items: Iterable[tuple[str, bytes]]) -> str:
     """Content hash of a knowledge base: every file's name and bytes, order-independent."""
+    return kb_version_from_digests((name, hashlib.sha256(data).digest()) for name, data in items)
+
+
+def kb_version_from_digests(items: Iterable[tuple[str, bytes]]) -> str:
+    """``kb_version_of`` from each file's name and SHA-256 digest, without its bytes."""
     digest = hashlib.sha256()
-    for name, data in sorted(items):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    for name, file_digest in sorted(items):
+        digest.update(name.encode() + b"\0" + file_digest)
     return digest.hexdigest()[:16]
 
 

@@ -51,6 +51,10 @@ class Manifest:
     extra_patterns: tuple[str, ...] = ()
     # ``[synonyms] rules``: Solr-format synonym rules (knowledge/retrieval/synonyms.py).
     synonyms: tuple[SynonymRule, ...] = ()
+    # Articles whose entries are invalid (each a problem): left out of ``entries``.
+    invalid_entries: frozenset[str] = frozenset()
+    # False when the file could not be parsed at all (nothing of it is known).
+    readable: bool = True
 
 
 def valid_doc_id(doc_id: str) -> bool:
@@ -77,23 +81,32 @@ def read_manifest(kb_dir: Path) -> tuple[Manifest, list[Problem]]:
     path = kb_dir / MANIFEST_NAME
     if not path.exists():
         return Manifest(), []
+    return parse_manifest(path.read_bytes())
+
+
+def parse_manifest(data: bytes) -> tuple[Manifest, list[Problem]]:
+    """Parse the bytes of a ``manifest.toml``."""
     try:
-        raw = path.read_bytes().decode("utf-8")
+        raw = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Manifest(), [
+        return Manifest(readable=False), [
             Problem(file=MANIFEST_NAME, reason=f"not UTF-8 ({exc.reason} at byte {exc.start})")
         ]
     try:
-        data = tomllib.loads(raw)
+        parsed = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
         m = _TOML_LINE_RE.search(str(exc))
-        return Manifest(), [
+        return Manifest(readable=False), [
             Problem(
                 file=MANIFEST_NAME,
                 line=int(m.group(1)) if m else None,
                 reason=f"invalid TOML: {exc}",
             )
         ]
+    return _manifest_of(parsed, raw)
+
+
+def _manifest_of(data: dict[str, Any], raw: str) -> tuple[Manifest, list[Problem]]:
     problems: list[Problem] = []
     unknown_top = set(data) - {"articles", "cleaning", "synonyms"}
     for key in sorted(unknown_top):
@@ -128,6 +141,7 @@ def read_manifest(kb_dir: Path) -> tuple[Manifest, list[Problem]]:
     problems.extend(synonym_problems)
 
     entries: dict[str, ManifestEntry] = {}
+    invalid: set[str] = set()
     articles = data.get("articles", {})
     if not isinstance(articles, dict):
         problems.append(Problem(file=MANIFEST_NAME, reason="[articles] must be a table"))
@@ -143,15 +157,21 @@ def read_manifest(kb_dir: Path) -> tuple[Manifest, list[Problem]]:
             problems.append(
                 Problem(file=MANIFEST_NAME, line=line, reason=f"articles.{doc_id} must be a table")
             )
+            invalid.add(doc_id)
             continue
         entry, entry_problems = _parse_entry(doc_id, meta, line)
         problems.extend(entry_problems)
         if entry is not None:
             entries[doc_id] = entry
-    return (
-        Manifest(entries=entries, extra_patterns=tuple(patterns), synonyms=tuple(synonyms)),
-        problems,
+        else:
+            invalid.add(doc_id)
+    manifest = Manifest(
+        entries=entries,
+        extra_patterns=tuple(patterns),
+        synonyms=tuple(synonyms),
+        invalid_entries=frozenset(invalid),
     )
+    return manifest, problems
 
 
 def _parse_synonyms(table: Any, raw: str) -> tuple[list[SynonymRule], list[Problem]]:
@@ -296,6 +316,14 @@ def entry_to_toml_table(entry: ManifestEntry) -> dict[str, Any]:
         table["date"] = "estimated" if entry.date_estimated else "stated"
     if entry.date_note:
         table["date_note"] = entry.date_note
+    return table
+
+
+def entry_to_json(entry: ManifestEntry) -> dict[str, Any]:
+    """The entry as JSON-able values (dates as ISO text)."""
+    table = entry_to_toml_table(entry)
+    if entry.published is not None:
+        table["published"] = entry.published.isoformat()
     return table
 
 

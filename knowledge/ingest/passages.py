@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from knowledge.ingest.sentences import split_sentences
 from knowledge.models import Article, Passage
@@ -12,40 +12,51 @@ MAX_SENTENCES = 3
 TARGET_CHARS = 360
 
 
-def _paragraph_of(text: str, pos: int) -> int:
-    return text.count("\n\n", 0, pos)
+def group_sentences(text: str, sentences: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Which sentences make each passage: ``(first, stop)`` indexes into ``sentences``.
+
+    A passage holds up to ``MAX_SENTENCES`` sentences of one paragraph and ends before a
+    sentence that would take it past ``TARGET_CHARS`` (a longer sentence stands alone).
+    """
+    groups: list[tuple[int, int]] = []
+    first = 0
+    # Paragraph of the group's first sentence and of the one before the current, counted
+    # as we go: counting from the start of the text at every sentence was quadratic.
+    first_para = para = 0
+    prev_start = 0
+    for k, (start, end) in enumerate(sentences):
+        para += text.count("\n\n", prev_start, start)
+        prev_start = start
+        if k > first and (
+            first_para != para
+            or k - first >= MAX_SENTENCES
+            or end - sentences[first][0] > TARGET_CHARS
+        ):
+            groups.append((first, k))
+            first = k
+        if k == first:
+            first_para = para
+    if first < len(sentences):
+        groups.append((first, len(sentences)))
+    return groups
 
 
 def split_passages(article: Article) -> list[Passage]:
     text = article.text
+    sentences = split_sentences(text)
     passages: list[Passage] = []
-    group: list[tuple[int, int]] = []
-
-    def flush() -> None:
-        if group:
-            start, end = group[0][0], group[-1][1]
-            n = len(passages) + 1
-            passages.append(
-                Passage(
-                    passage_id=f"{article.doc_id}#{n}",
-                    doc_id=article.doc_id,
-                    n=n,
-                    start=start,
-                    end=end,
-                    text=text[start:end],
-                )
+    for n, (first, stop) in enumerate(group_sentences(text, sentences), start=1):
+        start, end = sentences[first][0], sentences[stop - 1][1]
+        passages.append(
+            Passage(
+                passage_id=f"{article.doc_id}#{n}",
+                doc_id=article.doc_id,
+                n=n,
+                start=start,
+                end=end,
+                text=text[start:end],
             )
-            group.clear()
-
-    for span in split_sentences(text):
-        if group and (
-            _paragraph_of(text, group[0][0]) != _paragraph_of(text, span[0])
-            or len(group) >= MAX_SENTENCES
-            or span[1] - group[0][0] > TARGET_CHARS
-        ):
-            flush()
-        group.append(span)
-    flush()
+        )
     return passages
 
 

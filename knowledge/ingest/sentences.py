@@ -15,13 +15,19 @@ _ABBREVIATIONS = frozenset(
 # A terminator, optional closing quotes/brackets, then whitespace and an opener.
 _BOUNDARY_RE = re.compile(r"""([.!?…]+)(["'”’)\]]*)(\s+)(?=["'“‘(\[]?[A-Z0-9À-ÖØ-Þ])""")
 _DOTTED_INITIALISM_RE = re.compile(r"(?:\b[^\W\d_]\.){2,}$")
+_WORD_BEFORE_STOP_RE = re.compile(r"([^\W\d_]+)\.$")
+# How far back a stop is examined. Both tests read only the end of the text before the
+# stop: the word right before it (longer than any abbreviation once past this window,
+# so cut or not it is none) and the last two letters of an initialism. Looking at the
+# whole text before every stop made splitting quadratic in the article's length.
+_LOOK_BACK = 64
 
 
 def _is_false_stop(text: str, end_of_terminator: int, terminator: str) -> bool:
     if terminator != ".":
         return False
-    before = text[:end_of_terminator]
-    word_match = re.search(r"([^\W\d_]+)\.$", before)
+    before = text[max(0, end_of_terminator - _LOOK_BACK) : end_of_terminator]
+    word_match = _WORD_BEFORE_STOP_RE.search(before)
     if word_match:
         word = word_match.group(1)
         if word.casefold() in _ABBREVIATIONS:

@@ -366,22 +366,36 @@ def _name_expansions(ctx: ExpansionContext, tok: Token) -> list[Expansion]:
 
 
 def instance_index(
-    lexicon: Lexicon, names: Iterable[tuple[Terms, str]]
+    lexicon: Lexicon,
+    names: Iterable[tuple[Terms, str]],
+    known: dict[str, tuple[str, ...]] | None = None,
 ) -> dict[str, tuple[tuple[Terms, str], ...]]:
     """Class -> the given names (terms, as written) the lexicon knows as instances of it.
 
     A class's own broader class counts too ("China" is an Asian country, so a country).
+    ``known`` holds the classes of names looked up before (filled in here).
     """
     index: dict[str, dict[Terms, str]] = {}
     for terms, written in names:
-        classes = {r.term for r in lexicon.related(written, {Relation.INSTANCE_OF}, max_senses=1)}
-        if not classes:
-            continue
-        classes |= {
-            r.term
-            for c in sorted(classes)
-            for r in lexicon.related(c, {Relation.BROADER}, max_senses=1)
-        }
-        for cls in classes:
+        if known is None or written not in known:
+            found = instance_classes(lexicon, written)
+            if known is not None:
+                known[written] = found
+        else:
+            found = known[written]
+        for cls in found:
             index.setdefault(cls, {}).setdefault(terms, written)
     return {cls: tuple(found.items()) for cls, found in index.items()}
+
+
+def instance_classes(lexicon: Lexicon, written: str) -> tuple[str, ...]:
+    """The classes the lexicon knows ``written`` as an instance of, and their broader ones."""
+    classes = {r.term for r in lexicon.related(written, {Relation.INSTANCE_OF}, max_senses=1)}
+    if not classes:
+        return ()
+    classes |= {
+        r.term
+        for c in sorted(classes)
+        for r in lexicon.related(c, {Relation.BROADER}, max_senses=1)
+    }
+    return tuple(classes)

@@ -77,6 +77,10 @@ class IndexFileError(Exception):
 class Bm25Index:
     """Scores a fixed corpus of pre-tokenised documents."""
 
+    # Queries of more than BITMAP_TERMS distinct terms: every posting scored term by
+    # term (True), or MaxScore (docs/retrieval.md has the measurement).
+    long_queries_term_at_a_time: bool = True
+
     _vocab: dict[str, int]
     _df: Int32Array  # per term id: documents containing it
     _idf: FloatArray  # per term id: BM25Okapi idf after the epsilon floor
@@ -125,6 +129,57 @@ class Bm25Index:
             sort = functools.partial(_postings_sorted, token_ids, lengths, n_terms=len(vocab))
             self._build(lengths, sort)
         say(f"index: {self._post.size:,} postings in {self._block_max.size:,} blocks")
+
+    @classmethod
+    def from_token_ids(
+        cls,
+        tokens: AnyArray,
+        lengths: IntArray,
+        terms: Sequence[str],
+        params: Bm25Params | None = None,
+        *,
+        progress: Progress | None = None,
+    ) -> tuple[Bm25Index, Int32Array]:
+        """Build from numbered tokens: document ``d`` is the next ``lengths[d]`` entries of
+        ``tokens``, and id ``i`` stands for the term ``terms[i]`` (each term once).
+
+        The same index as ``Bm25Index`` of the documents' term lists (term ids are
+        renumbered in order of first appearance, rank-bm25's vocabulary order), without
+        going through a string per token. Also returns each id's term id in the index
+        (-1 for ids no document uses).
+        """
+        self = cls.__new__(cls)
+        self.params = params or Bm25Params()
+        self._init_serving()
+        say = progress or _quiet
+        lengths = np.asarray(lengths, dtype=np.int64)
+        tokens = np.ascontiguousarray(tokens, dtype=np.int32)
+        if int(lengths.sum()) != tokens.size:
+            raise ValueError("document lengths do not add up to the tokens given")
+        n_ids = len(terms)
+        say(f"index: {tokens.size:,} numbered tokens of {lengths.size:,} documents")
+        compiled = tokens.size >= COMPILED_BUILD_FROM
+        if compiled:
+            from knowledge.retrieval.compiled import build, build_kernels  # noqa: PLC0415
+
+            order = build_kernels.first_seen(tokens, n_ids)
+        else:
+            distinct, first = np.unique(tokens, return_index=True)
+            order = distinct[np.argsort(first, kind="stable")]
+        term_of = np.full(n_ids, -1, dtype=np.int32)
+        term_of[order] = np.arange(order.size, dtype=np.int32)
+        self._vocab = {terms[i]: t for t, i in enumerate(order.tolist())}
+        if len(self._vocab) != order.size:
+            raise ValueError("two ids stand for the same term")
+        say(f"index: building postings for {len(self._vocab):,} terms")
+        if compiled:
+            self._build(lengths, functools.partial(build.postings, tokens, term_of, lengths))
+        else:
+            ids = term_of[tokens].astype(np.int64)
+            n_terms = len(self._vocab)
+            self._build(lengths, functools.partial(_postings_sorted, ids, lengths, n_terms=n_terms))
+        say(f"index: {self._post.size:,} postings in {self._block_max.size:,} blocks")
+        return self, term_of
 
     def _init_serving(self) -> None:
         """State a built or loaded index needs to answer: per-thread scratch, bitmaps."""
@@ -197,6 +252,15 @@ class Bm25Index:
         if self._bitmaps is not None:
             arrays.extend(self._bitmaps)
         return sum(a.nbytes for a in arrays)
+
+    def term_id(self, term: str) -> int | None:
+        """The index's number for ``term``, or None when no document holds it."""
+        return self._vocab.get(term)
+
+    @functools.cached_property
+    def terms(self) -> tuple[str, ...]:
+        """Every term, by its number (``terms[term_id(t)] == t``)."""
+        return tuple(self._vocab)
 
     def doc_freq(self, term: str) -> int:
         tid = self._vocab.get(term)
@@ -300,26 +364,34 @@ class Bm25Index:
             # Until they are built (in the background, once), MaxScore serves.
             threading.Thread(target=self._build_bitmaps, name="index-bitmaps", daemon=True).start()
         terms = np.fromiter(dict.fromkeys(qids), dtype=np.int64)
+        slots = {int(t): i for i, t in enumerate(terms)}
+        query_slots = np.fromiter((slots[t] for t in qids), dtype=np.int64, count=len(qids))
+        lo, hi, idf = self._term_ptr[terms], self._term_ptr[terms + 1], self._idf[terms]
+        if terms.size > topk.BITMAP_TERMS and self.long_queries_term_at_a_time:
+            acc = self._per_thread("acc", (self.n_docs,), np.float64)
+            return topk.term_at_a_time(
+                self._post, self._tf, self._run_start, self._run_k, lo, hi, idf, query_slots,
+                self.params.k1, k, acc,
+            )  # fmt: skip
         bitmaps = None
         if self._bitmaps is not None and terms.size <= topk.BITMAP_TERMS:
             bits, before, row = self._bitmaps
             # One scratch row per query term is enough whichever have none stored.
             shape = (topk.BITMAP_TERMS, _words(self.n_docs))
             bitmaps = (bits, before, row[terms], self._per_thread("bits", shape, np.int64))
-        slot = {int(t): i for i, t in enumerate(terms)}
         counts = collections.Counter(qids)
         return topk.search(
             self._post,
             self._tf,
             self._run_start,
             self._run_k,
-            self._term_ptr[terms],
-            self._term_ptr[terms + 1],
+            lo,
+            hi,
             self._term_block[terms],
             self._block_max,
-            self._idf[terms],
+            idf,
             np.fromiter((counts[int(t)] for t in terms), dtype=np.float64, count=terms.size),
-            np.fromiter((slot[t] for t in qids), dtype=np.int64, count=len(qids)),
+            query_slots,
             self.params.k1,
             k,
             BLOCK,
@@ -370,6 +442,14 @@ class Bm25Index:
             acc[docs] = 0.0
         return docs, scores
 
+    def passages_with(self, term: str) -> IntArray:
+        """The documents (original indexes) containing ``term``, in order."""
+        tid = self.term_id(term)
+        if tid is None:
+            return np.zeros(0, dtype=np.int64)
+        lo, hi = self._posting_range(tid)
+        return np.sort(np.asarray(self._orig[self._post[lo:hi]], dtype=np.int64))
+
     def _posting_range(self, tid: int) -> tuple[int, int]:
         """Where term ``tid``'s postings (all its segments) lie in ``_post``."""
         return int(self._term_ptr[tid]), int(self._term_ptr[tid + 1])
@@ -402,19 +482,9 @@ class Bm25Index:
 
         ``meta`` (JSON-able) is stored in the header; see :func:`read_header`.
         """
-        terms = list(self._vocab)
-        header = {
-            "format": FORMAT_VERSION,
-            "params": self.params.model_dump(),
-            "n_docs": self.n_docs,
-            "avgdl": self._avgdl,
-            "average_idf": self._average_idf,
-            "meta": dict(meta or {}),
-        }
-        arrays = self._arrays()
+        header, arrays = self._saved()
+        header["meta"] = dict(meta or {})
         arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-        arrays["terms"] = np.frombuffer("".join(terms).encode("utf-8"), dtype=np.uint8)
-        arrays["term_ends"] = np.cumsum(np.fromiter(map(len, terms), np.int64, len(terms)))
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
@@ -434,20 +504,76 @@ class Bm25Index:
             with path.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
                 header = _parse_header(data["header"])
                 arrays = {name: data[name] for name in data.files}
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+            raise IndexFileError(f"{path}: {exc}") from exc
+        return cls._adopt(header, arrays, path)
+
+    def save_arrays(self, directory: Path) -> None:
+        """Write the index as ``.npy`` files into ``directory``, for :meth:`open_arrays`.
+
+        Not atomic by itself: the caller writes into a directory it renames into place.
+        """
+        directory.mkdir(parents=True, exist_ok=True)
+        header, arrays = self._saved()
+        for name, array in arrays.items():
+            np.save(directory / f"{name}.npy", array, allow_pickle=False)
+        (directory / "index.json").write_text(json.dumps(header), encoding="utf-8")
+
+    def _saved(self) -> tuple[dict[str, Any], dict[str, AnyArray]]:
+        """What a saved index holds: its header, and its arrays with the terms."""
+        terms = list(self._vocab)
+        header = {
+            "format": FORMAT_VERSION,
+            "params": self.params.model_dump(),
+            "n_docs": self.n_docs,
+            "avgdl": self._avgdl,
+            "average_idf": self._average_idf,
+        }
+        arrays = self._arrays()
+        arrays["terms"] = np.frombuffer("".join(terms).encode("utf-8"), dtype=np.uint8)
+        arrays["term_ends"] = np.cumsum(np.fromiter(map(len, terms), np.int64, len(terms)))
+        return header, arrays
+
+    @classmethod
+    def open_arrays(cls, directory: Path) -> Bm25Index:
+        """Map an index written by :meth:`save_arrays` into memory (pages are read as
+        searches touch them, and shared between processes); raises :class:`IndexFileError`.
+        """
+        path = directory / "index.json"
+        try:
+            header = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(header, dict) or header.get("format") != FORMAT_VERSION:
+                raise ValueError("unsupported index format")
+            names = (*cls._arrays_names(), "terms", "term_ends")
+            # Copy-on-write: the arrays are never written, and writable arrays are what
+            # the compiled search was compiled (and cached) for.
+            arrays = {
+                n: np.load(directory / f"{n}.npy", mmap_mode="c", allow_pickle=False) for n in names
+            }
+        except (OSError, ValueError, TypeError) as exc:
+            raise IndexFileError(f"{directory}: {exc}") from exc
+        return cls._adopt(header, arrays, directory)
+
+    @classmethod
+    def _adopt(
+        cls, header: Mapping[str, Any], arrays: Mapping[str, AnyArray], source: Path
+    ) -> Bm25Index:
+        """An index from its saved header and arrays, checked for consistency."""
+        try:
             self = cls.__new__(cls)
             self._init_serving()
             self.params = Bm25Params(**header["params"])
             self.n_docs = int(header["n_docs"])
             self._avgdl = float(header["avgdl"])
             self._average_idf = float(header["average_idf"])
-            text = arrays["terms"].tobytes().decode("utf-8")
-            ends = arrays["term_ends"].tolist()
+            text = np.asarray(arrays["terms"]).tobytes().decode("utf-8")
+            ends = np.asarray(arrays["term_ends"]).tolist()
             starts = [0, *ends[:-1]]
             self._vocab = {text[a:b]: i for i, (a, b) in enumerate(zip(starts, ends, strict=True))}
             for name in self._arrays_names():
-                setattr(self, f"_{name}", arrays[name])
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
-            raise IndexFileError(f"{path}: {exc}") from exc
+                setattr(self, f"_{name}", np.asarray(arrays[name]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IndexFileError(f"{source}: {exc}") from exc
         if (
             self._orig.size != self.n_docs
             or self._k.size != self.n_docs
@@ -457,9 +583,9 @@ class Bm25Index:
             or (self._term_ptr.size and self._term_ptr[-1] != self._post.size)
             or self._post.size != self._tf.size
         ):
-            raise IndexFileError(f"{path}: arrays do not match the header")
+            raise IndexFileError(f"{source}: arrays do not match the header")
         if np.any(np.diff(self._k) < 0):
-            raise IndexFileError(f"{path}: length normalisers out of order")
+            raise IndexFileError(f"{source}: length normalisers out of order")
         self._run_start, self._run_k = _k_runs(self._k)
         return self
 

@@ -17,15 +17,18 @@ import Stemmer
 
 from knowledge.retrieval.lexicon import Lexicon, load_lexicon
 
-# Order matters: the first alternative that matches at a position wins.
+# Order matters: the first alternative that matches at a position wins. The lookaheads
+# only fail early what could not match anyway (every token starts with a letter or
+# digit; each alternative with what it starts with), which makes matching a third faster.
 _TOKEN_RE = re.compile(
     r"""
-    (?P<phrase>united\s+states(?:\s+of\s+america)?|fifth[-\s]generation)  # names for one thing
-  | (?P<abbr>(?:[^\W\d_]\.){2,}|(?:[^\W\d_]\.)+[^\W\d_](?![\w.]))  # U.S.  U.S  e.g.
-  | (?P<amp>[^\W_]+(?:&[^\W_]+)+)                     # R&D  AT&T
-  | (?P<num>\d+(?:[.,]\d+)*(?:[^\W\d_]+)?)            # 600,000  3.5  5G  10bn
+    (?=[^\W_])(?:
+    (?=[uf])(?P<phrase>united\s+states(?:\s+of\s+america)?|fifth[-\s]generation)  # one thing
+  | (?=[^\W\d_]\.)(?P<abbr>(?:[^\W\d_]\.){2,}|(?:[^\W\d_]\.)+[^\W\d_](?![\w.]))  # U.S. e.g.
+  | (?=[^\W_]*+&)(?P<amp>[^\W_]++(?:&[^\W_]++)+)                                # R&D  AT&T
+  | (?P<num>\d+(?:[.,]\d+)*(?:[^\W\d_]+)?)                              # 600,000  3.5  5G
   | (?P<word>[^\W_][^\W_\u0300-\u036f]*(?:[\u0300-\u036f]+[^\W_]*)*(?:['’][^\W_]+)*)  # words
-    """,
+    )""",
     re.VERBOSE | re.IGNORECASE,
 )
 
@@ -86,6 +89,29 @@ _LETTER_HYPHEN_DIGIT = re.compile(r"(?<=[^\W\d_])-(?=\d)")
 _LETTERS_OR_DIGITS = re.compile(r"[^\W\d_]+|\d+")
 
 
+# How a pickled analyzer names the lexicon shipped with the package.
+_SHIPPED_LEXICON = "shipped"
+# The groups of _TOKEN_RE, by number (``Match.lastindex``).
+_PHRASE, _ABBR, _AMP, _NUM, _WORD = range(1, 6)
+# Entries per cache of an Analyzer (stems; matched strings to terms).
+_MAX_CACHED = 200_000
+_ASCII_LOWER = bytes(range(ord("a"), ord("z") + 1))
+
+
+def is_shouting(text: str) -> bool:
+    """More than 8 letters, and over 80 % of them capitals: the one property of a whole
+    text that changes how its words are read (capitals then mark no acronym)."""
+    if len(text) <= 8:
+        return False
+    # Counting every letter in Python is slow; a quarter of the text in ASCII lower case
+    # rules shouting out at once (UTF-8 encodes nothing else with the bytes a-z).
+    encoded = text.encode("utf-8", "surrogatepass")
+    if 4 * (len(encoded) - len(encoded.translate(None, _ASCII_LOWER))) > len(text):
+        return False
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) > 8 and sum(c.isupper() for c in letters) > 0.8 * len(letters)
+
+
 class Token(NamedTuple):
     term: str  # the normalised, stemmed index term
     start: int  # surface offsets into the text given to ``analyze``
@@ -123,6 +149,27 @@ class Analyzer:
         # PyStemmer objects are not thread-safe and Bolt answers from a thread pool.
         self._local = threading.local()
         self._cache: dict[str, str] = {}
+        # The whole way from a matched string to its term ("" when dropped), for matches
+        # whose kind keeps stopwords and for those that do not: most tokens are repeats.
+        self._terms: tuple[dict[str, str], dict[str, str]] = ({}, {})
+
+    def __getstate__(self) -> dict[str, object]:
+        # Sent to worker processes as its settings; stemmers and caches are made there,
+        # and the shipped lexicon is read there again rather than sent.
+        lexicon: Lexicon | str | None = self.lexicon
+        if lexicon is not None and lexicon is load_lexicon():
+            lexicon = _SHIPPED_LEXICON
+        return {
+            "stopwords": self.stopwords,
+            "stem": self.stem,
+            "word_parts": self.word_parts,
+            "lexicon": lexicon,
+        }
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        if state.get("lexicon") == _SHIPPED_LEXICON:
+            state = {**state, "lexicon": load_lexicon()}
+        self.__init__(**state)  # type: ignore[misc]
 
     @property
     def signature(self) -> str:
@@ -134,44 +181,63 @@ class Analyzer:
         )
 
     def analyze(self, text: str) -> list[Token]:
+        if not self.word_parts:
+            return [Token(t, s, e, text[s:e]) for t, s, e in self.spans(text)]
         out: list[Token] = []
-        letters = [c for c in text if c.isalpha()]
-        # In a shouted text every word is in capitals: capitals then mark no acronym.
-        shouting = len(letters) > 8 and sum(c.isupper() for c in letters) > 0.8 * len(letters)
-        view, dropped = self._view(text)
-        for m in _TOKEN_RE.finditer(view):
-            kind = m.lastgroup
-            raw = m.group()
-            end = m.end()
-            if kind == "phrase":
-                raw, keep = " ".join(raw.split()), True
-            elif kind == "abbr":
-                # "U.S." and "US" must meet: drop the dots, keep it even if it spells a stopword.
-                keep = not shouting or "." in raw
-                raw = raw.replace(".", "")
-            elif kind == "amp":
-                keep = True
-            elif kind == "num":
-                raw, keep = raw.replace(",", ""), True
-            else:
-                raw = _CLITIC_RE.sub("", raw)
-                end = m.start() + len(raw)
-                # An all-capitals word ("US", "IT") is an acronym, never a stopword.
-                keep = not shouting and len(raw) > 1 and raw.isupper()
-            start = m.start()
-            if dropped:
-                # Back to ``text``: past every hyphen dropped before; "BCL-2" keeps its hyphen.
-                start += bisect_right(dropped, start)
-                end = end + bisect_right(dropped, end - 1)
-            token = self._token(raw, text, start, end, keep=keep)
-            if token is not None:
-                out.append(token)
-                if self.word_parts:
-                    out.extend(_parts(token))
+        for t, s, e in self.spans(text):
+            token = Token(t, s, e, text[s:e])
+            out.append(token)
+            out.extend(_parts(token))
         return out
 
     def tokenize(self, text: str) -> list[str]:
-        return [t.term for t in self.analyze(text)]
+        if self.word_parts:
+            return [t.term for t in self.analyze(text)]
+        return [t for t, _, _ in self.spans(text)]
+
+    def spans(self, text: str) -> list[tuple[str, int, int]]:
+        """``(term, start, end)`` of each token of ``text``, word parts left out: what
+        :meth:`analyze` returns without building ``Token`` objects (the index's hot path)."""
+        out: list[tuple[str, int, int]] = []
+        append = out.append
+        # In a shouted text every word is in capitals: capitals then mark no acronym.
+        shouting = is_shouting(text)
+        view, dropped = self._view(text)
+        plain, kept = self._terms[False], self._terms[True]
+        for m in _TOKEN_RE.finditer(view):
+            kind = m.lastindex
+            raw = m.group()
+            start, end = m.span()
+            if kind == _WORD:
+                if "'" in raw or "’" in raw:
+                    raw = _CLITIC_RE.sub("", raw)
+                    end = start + len(raw)
+                # An all-capitals word ("US", "IT") is an acronym, never a stopword.
+                keep = not shouting and len(raw) > 1 and raw.isupper()
+            elif kind == _NUM:
+                raw, keep = raw.replace(",", ""), True
+            elif kind == _ABBR:
+                # "U.S." and "US" must meet: drop the dots, keep it even if it spells a stopword.
+                keep = not shouting or "." in raw
+                raw = raw.replace(".", "")
+            elif kind == _AMP:
+                keep = True
+            else:  # a phrase naming one thing
+                raw, keep = " ".join(raw.split()), True
+            cache = kept if keep else plain
+            term = cache.get(raw)
+            if term is None:
+                term = self._term(raw, keep=keep)
+                if len(cache) < _MAX_CACHED:
+                    cache[raw] = term
+            if not term:
+                continue
+            if dropped:
+                # Back to ``text``: past every hyphen dropped before; "BCL-2" keeps its hyphen.
+                start += bisect_right(dropped, start)
+                end += bisect_right(dropped, end - 1)
+            append((term, start, end))
+        return out
 
     def _view(self, text: str) -> tuple[str, list[int]]:
         """The text words are cut from, and where hyphens were dropped from it (counted in
@@ -183,16 +249,17 @@ class Analyzer:
             return text, dropped
         return _LETTER_HYPHEN_DIGIT.sub("", text), dropped
 
-    def _token(self, raw: str, text: str, start: int, end: int, *, keep: bool) -> Token | None:
+    def _term(self, raw: str, *, keep: bool) -> str:
+        """The index term of a matched string; "" when it is dropped."""
         norm = unicodedata.normalize("NFKC", raw).casefold().replace("’", "'")
         if not norm:
-            return None
+            return ""
         mapped = SYNONYMS.get(norm)
         if mapped is not None:
             norm, keep = mapped, True
         if not keep and norm in self.stopwords:
-            return None
-        return Token(self._stem(norm), start, end, text[start:end])
+            return ""
+        return self._stem(norm)
 
     def _stem(self, word: str) -> str:
         if not self.stem or not word.isalpha():
@@ -203,7 +270,7 @@ class Analyzer:
             if stemmer is None:
                 stemmer = self._local.stemmer = Stemmer.Stemmer("english")
             cached = stemmer.stemWord(word)
-            if len(self._cache) < 200_000:
+            if len(self._cache) < _MAX_CACHED:
                 self._cache[word] = cached
         return cached
 

@@ -41,6 +41,7 @@ from knowledge.service import (
     ReloadProgress,
     ReloadResult,
 )
+from knowledge.store.saved import fsync_dir
 
 LOCK_NAME = ".licensebot-admin.lock"
 # How long an addition waits for a reload that is already running (e.g. a poll).
@@ -323,7 +324,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _restore(article_path: Path, manifest_path: Path, old_manifest: bytes | None) -> None:
@@ -340,19 +341,11 @@ def _restore(article_path: Path, manifest_path: Path, old_manifest: bytes | None
         failures.append(exc)
     try:
         article_path.unlink(missing_ok=True)
-        _fsync_dir(article_path.parent)
+        fsync_dir(article_path.parent)
     except OSError as exc:
         failures.append(exc)
     for failure in failures:
         log.error("kb.add_rollback_failed", path=str(article_path.parent), error=str(failure))
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager

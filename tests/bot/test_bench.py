@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.bench import BenchPlan, BenchReport, SizeResult, format_table, machine_info
+from bot.bench_kb import KbBenchReport, format_kb_table
 from bot.cli import main
 from bot.commands.bench import _size
 from knowledge.evaluation.bench_corpus import QUERY_TERMS, beir_corpus, synthetic_corpus
@@ -143,3 +144,52 @@ def test_quick_mode_runs_in_under_a_minute(capsys: pytest.CaptureFixture[str]) -
     table = capsys.readouterr().out
     assert "10,000 synthetic licensebot" in table
     assert table.count("100/100 top-5 lists identical") == 2
+
+
+def write_articles_corpus(root: Path, n_docs: int) -> Path:
+    """A BEIR-shaped corpus of article-like documents (titles, sentences) and queries."""
+    root.mkdir()
+    topics = ["battery patents", "5G licensing", "royalty rates", "handset makers", "spectrum"]
+    with (root / "corpus.jsonl").open("w") as fh:
+        for i in range(n_docs):
+            topic = topics[i % len(topics)]
+            text = " ".join(
+                f"Company {i} said its {topic} deal number {j} covers carmakers and networks."
+                for j in range(6)
+            )
+            fh.write(json.dumps({"_id": f"d{i}", "title": f"{topic} news {i}", "text": text}))
+            fh.write("\n")
+    with (root / "queries.jsonl").open("w") as fh:
+        for i, topic in enumerate(topics):
+            fh.write(json.dumps({"_id": f"q{i}", "text": f"What did companies say about {topic}?"}))
+            fh.write("\n")
+    return root
+
+
+@pytest.mark.slow
+def test_kb_quick_mode_measures_every_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = write_articles_corpus(tmp_path / "beir", 40)
+    started = time.perf_counter()
+    code = main(["bench", "--kb", "--quick", "--sizes", "100", "--corpus", str(corpus), "--json"])
+    assert code == 0
+    assert time.perf_counter() - started < 60
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    assert result["size"] == 100 and result["corpus_docs"] == 40
+    build, warm = result["build"], result["warm"]
+    assert build["articles"] == 100 and build["skipped"] == 0 and build["passages"] >= 200
+    assert build["first_build_s"] > 0 and warm["warm_start_s"] > 0
+    for key in ("reload_edit_s", "reload_add_s", "reload_remove_s", "check_s"):
+        assert warm[key] > 0, key
+    assert warm["check_problems"] == 0 and warm["questions"] == 5 and warm["answered"] > 0
+    assert 0 < warm["answer_p50_ms"] <= warm["answer_p95_ms"]
+    assert warm["resident_mb"] > 0 and result["ask_json_s"] > 0 and result["check_cli_s"] > 0
+    assert set(result["tantivy"]) >= {"available"}
+    table = format_kb_table(KbBenchReport(machine=machine_info(), results=[result, result]))
+    assert "      100 " in table and "growth 100 -> 100 articles" in table
+
+
+def test_kb_mode_needs_a_corpus(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--kb", "--quick"]) == 2
+    assert "needs --corpus" in capsys.readouterr().err

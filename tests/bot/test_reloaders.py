@@ -356,3 +356,52 @@ def test_a_worker_reports_in_its_own_file_and_leaves_the_pid_file_alone(
             time.sleep(0.02)
         assert read_result(data_dir, RESULT_FILE) is None  # the supervisor writes that one
     assert not (data_dir / name).exists()
+
+
+def test_cli_kb_reload_skip_invalid_serves_the_valid_articles(
+    reloader: tuple[SignalReloader, Recorder],
+    kb_dir: Path,
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server, audit = reloader
+    monkeypatch.setenv("LICENSEBOT_DATA_DIR", str(data_dir))
+    (kb_dir / "nokia.txt").write_bytes(ARTICLE)
+    (kb_dir / "broken.md").write_bytes(b"\x00\x01binary")
+    assert main(["kb", "reload", "--timeout", "10"]) == 1
+    assert server.kb.article("nokia") is None
+    capsys.readouterr()
+    assert main(["kb", "reload", "--skip-invalid", "--timeout", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "added: nokia" in out and "skipped 1 problem(s) (--skip-invalid)" in out
+    assert "broken.md: binary file, not text" in out
+    assert server.kb.article("nokia") is not None
+    event, fields = audit.records[-1]
+    assert event == "kb.reloaded" and fields["skipped"][0]["file"] == "broken.md"
+    # Requests are taken once: the next plain reload does not skip.
+    assert not list((data_dir / "kb-reload-requests").glob("*.json"))
+
+
+def test_request_reload_passes_on_the_stages_the_server_reports(
+    reloader: tuple[SignalReloader, Recorder],
+    kb_dir: Path,
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import knowledge.service
+
+    real = knowledge.service.build_snapshot
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.5)  # the validate stage is reported well before the index is built
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(knowledge.service, "build_snapshot", slow)
+    (kb_dir / "nokia.txt").write_bytes(ARTICLE)
+    stages: list[tuple[str, str]] = []
+    report = request_reload(
+        data_dir, timeout=10, progress=lambda s: stages.append((s.name, s.detail))
+    )
+    assert report["outcome"] == "reloaded"
+    assert stages and stages[0][0] == "validate" and "6 articles" in stages[0][1]

@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from conftest import USER, Bot, BotFactory
 
+import knowledge.ingest.jobs
 import knowledge.service
+import knowledge.store.versions
 from bot.reloaders import poller_for
 from knowledge.service import KnowledgeBase, bundled_kb_dir
 
@@ -118,8 +120,13 @@ def _finals(bot: Bot, key: str) -> list[str]:
 
 def reload_as_admin(bot: Bot, *, key: str = "reload") -> str:
     """Run /kb reload; the text of its final response_url message."""
+    return reload_text(bot, "reload", key=key)
+
+
+def reload_text(bot: Bot, words: str, *, key: str) -> str:
+    """Run ``/kb <words>`` as the admin; the text of its final response_url message."""
     seen = len(_finals(bot, key))
-    ack = kb_command(bot, "reload", user=ADMIN, key=key)
+    ack = kb_command(bot, words, user=ADMIN, key=key)
     assert "Reloading" in text_of(ack)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -365,6 +372,81 @@ def test_replicas_on_one_directory_converge_and_status_says_which_version(
     assert f"serving kb_version `{version}`" in text_of(kb_command(replica_b, "status"))
     assert "by poll" in text_of(kb_command(replica_b, "status"))
     assert ADDED in quoted_docs(ask(replica_b, Q_ADDED))
+
+
+def test_reload_skip_invalid_serves_the_valid_articles_and_lists_the_rest(
+    admin_bot: Bot, kb_dir: Path
+) -> None:
+    bot = admin_bot
+    (kb_dir / f"{ADDED}.txt").write_bytes(ERICSSON)
+    (kb_dir / "broken.md").write_bytes(b"\x00\x01binary")
+    refused = reload_as_admin(bot, key="plain")
+    assert "Reload refused" in refused and "broken.md" in refused
+    assert ADDED not in quoted_docs(ask(bot, Q_ADDED))
+    final = reload_text(bot, "reload skip-invalid", key="skip")
+    assert "Knowledge base reloaded" in final and "Skipped 1 invalid article problem" in final
+    assert "broken.md" in final and "binary file, not text" in final
+    assert ADDED in quoted_docs(ask(bot, Q_ADDED))
+    (record,) = bot.audit_records("kb.reloaded")
+    assert record["added"] == [ADDED]
+    assert record["skipped"] == [
+        {"file": "broken.md", "line": None, "reason": "binary file, not text"}
+    ]
+    status = text_of(kb_command(bot, "status"))
+    assert "Invalid articles left out: 1 problem(s)" in status
+
+
+def test_reload_with_an_unknown_option_changes_nothing(admin_bot: Bot, kb_dir: Path) -> None:
+    bot = admin_bot
+    version = bot.kb.kb_version
+    (kb_dir / f"{ADDED}.txt").write_bytes(ERICSSON)
+    body = kb_command(bot, "reload everything", user=ADMIN)
+    assert "I don't know `/kb reload everything`" in text_of(body)
+    assert "skip-invalid" in text_of(body)
+    assert bot.kb.kb_version == version and bot.audit_records("kb.reloaded") == []
+
+
+def test_a_long_reload_updates_its_message_with_counts(
+    admin_bot: Bot, kb_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot = admin_bot
+    # Every running stage is reported at once (a real reload waits a second first), and
+    # the analysis pauses after its first article until the test has seen the message.
+    monkeypatch.setattr(knowledge.service, "PROGRESS_AFTER_S", 0.0)
+    monkeypatch.setattr(knowledge.service, "PROGRESS_EVERY_S", 0.0)
+    seen = threading.Event()
+    real = knowledge.store.versions.run_jobs
+
+    def paused(jobs: Any, analyzer: Any, *, on_done: Any = None, **kw: Any) -> Any:
+        def done(n: int) -> None:
+            on_done(n)
+            seen.wait(5)
+
+        return real(jobs, analyzer, on_done=done, workers=1, **kw)
+
+    monkeypatch.setattr(knowledge.store.versions, "run_jobs", paused)
+    monkeypatch.setattr(knowledge.ingest.jobs, "_CHUNK", 1)
+    for i in range(3):
+        (kb_dir / f"note-{i}.txt").write_bytes(ERICSSON.replace(b"Tuesday", f"day {i}".encode()))
+    done = threading.Thread(target=lambda: reload_text(bot, "reload", key="counts"))
+    done.start()
+    deadline = time.monotonic() + 10
+    running = ""
+    while time.monotonic() < deadline and not running:
+        running = next(
+            (
+                c.all_text()
+                for c in bot.fake.calls("response_url")
+                if c.path.endswith("/counts") and "analysing changed articles" in c.all_text()
+            ),
+            "",
+        )
+        time.sleep(0.02)
+    seen.set()
+    done.join(10)
+    assert "of 3" in running and "%" in running
+    assert all(c.body["replace_original"] is True for c in bot.fake.calls("response_url"))
+    assert "note-0" in quoted_docs(ask(bot, "What did Ericsson sign with Xiaomi on day 0?"))
 
 
 def test_status_names_host_pid_and_path_to_admins_only(admin_bot: Bot, kb_dir: Path) -> None:

@@ -75,3 +75,45 @@ def test_socket_mode_failure_is_reported_plainly(fake: FakeSlack, tmp_path: Path
     assert lines == ["licensebot: cannot open a Socket Mode connection (invalid_auth)"]
     assert fake.calls("apps.connections.open")
     assert "xapp-1-A0FAKE" not in err
+
+
+def test_a_first_start_with_an_invalid_kb_says_so_and_exits_2(
+    fake: FakeSlack, tmp_path: Path
+) -> None:
+    kb_dir = tmp_path / "kb"
+    kb_dir.mkdir()
+    (kb_dir / "good.txt").write_text(
+        "Acme will license its battery patents to three rival carmakers.\n", encoding="utf-8"
+    )
+    (kb_dir / "bin.txt").write_bytes(b"\x00\x01\x02")
+    env = serve_env(fake, tmp_path, free_port(), LICENSEBOT_KB_DIR=str(kb_dir))
+    process = run(["serve"], env, tmp_path)
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "no earlier version of it loaded" in err and "bin.txt: binary file" in err
+    assert "Traceback" not in err
+
+
+def test_a_restart_with_an_invalid_kb_serves_its_last_valid_version(
+    fake: FakeSlack, tmp_path: Path
+) -> None:
+    kb_dir = tmp_path / "kb"
+    kb_dir.mkdir()
+    (kb_dir / "good.txt").write_text(
+        "Acme will license its battery patents to three rival carmakers.\n", encoding="utf-8"
+    )
+    port = free_port()
+    env = serve_env(fake, tmp_path, port, LICENSEBOT_KB_DIR=str(kb_dir))
+    for broken in (False, True):
+        if broken:
+            (kb_dir / "bin.txt").write_bytes(b"\x00\x01\x02")
+        process = run(["serve"], env, tmp_path)
+        try:
+            wait_healthy(f"http://127.0.0.1:{port}", process)
+            ready = json.loads(http("GET", f"http://127.0.0.1:{port}/readyz", timeout=5).body)
+            assert ready["kb"]["passages"] == 1
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _out, err = process.communicate(timeout=30)
+        assert process.returncode == 0
+        assert ("serving its last valid version" in err) is broken

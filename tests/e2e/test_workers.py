@@ -178,6 +178,18 @@ def test_a_reload_reaches_every_worker(
     status = licensebot(server.env, "kb", "status")
     assert "2 workers" in status.stdout
 
+    # An invalid file: refused by both; `--skip-invalid` reaches both workers alike.
+    (kb_dir / "broken.md").write_bytes(b"\x00\x01binary")
+    refused = licensebot(server.env, "kb", "reload")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert every_worker(server, 2) == after_sighup
+    skipped = licensebot(server.env, "kb", "reload", "--skip-invalid")
+    assert skipped.returncode == 0, skipped.stdout + skipped.stderr
+    lines = [line for line in skipped.stdout.splitlines() if line.strip().startswith("worker ")]
+    assert len(lines) == 2 and all("reloaded" in line for line in lines), skipped.stdout
+    assert len(set(every_worker(server, 2).values())) == 1
+    (kb_dir / "broken.md").unlink()
+
     # An admin in Slack: `/kb reload` reaches one worker; the supervisor tells the other.
     (kb_dir / "qualcomm.txt").unlink()
     form = slash_command("reload", response_url=fake.response_url("kb"), command="/kb", user=ADMIN)

@@ -311,3 +311,38 @@ def test_answer_skip_leaves_out_the_quotes_already_shown() -> None:
     assert page.quotes == full.quotes[3:]
     assert page.answered and page.kb_version == full.kb_version
     assert kb.answer(question, 3, skip=10).quotes == ()
+
+
+def test_a_long_reload_reports_running_stages_with_counts_and_logs_each_stage(
+    kb_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import structlog.testing
+
+    from knowledge import service
+
+    kb = KnowledgeBase.load(kb_dir)
+    for i in range(3):
+        (kb_dir / f"more{i}.txt").write_text(
+            f"Acme item {i}\n\nAcme Widgets said item {i} will be licensed to carmakers.\n",
+            encoding="utf-8",
+        )
+    stages: list[ReloadStage] = []
+    monkeypatch.setattr(service, "PROGRESS_AFTER_S", 0.0)
+    monkeypatch.setattr(service, "PROGRESS_EVERY_S", 0.0)
+    saved = dict(structlog.get_config())
+    structlog.reset_defaults()  # info lines too, whatever an earlier test configured
+    try:
+        with structlog.testing.capture_logs() as logs:
+            kb.reload("test", progress=stages.append)
+    finally:
+        structlog.configure(**saved)
+    running = [s for s in stages if not s.finished]
+    assert any(s.name == "validate" and s.total == 3 and s.done == 3 for s in running)
+    assert [s.name for s in stages if s.finished] == ["validate", "index", "swap"]
+    assert [e["stage"] for e in logs if e["event"] == "kb.stage"] == ["validate", "index", "swap"]
+    # Short reloads stay quiet: running stages wait a second.
+    monkeypatch.setattr(service, "PROGRESS_AFTER_S", 60.0)
+    stages.clear()
+    (kb_dir / "more0.txt").unlink()
+    kb.reload("test", progress=stages.append)
+    assert all(s.finished for s in stages)

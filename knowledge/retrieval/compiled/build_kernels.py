@@ -149,3 +149,18 @@ def fill_postings(
                 fill[t] += 1
             else:
                 tf[fill[t] - 1] += 1
+
+
+@jit
+def first_seen(tokens: Any, n_ids: int) -> Any:
+    """The distinct values of ``tokens`` (ids below ``n_ids``) in order of first appearance."""
+    seen = np.zeros(n_ids, dtype=np.bool_)
+    out = np.empty(n_ids, dtype=np.int64)
+    count = 0
+    for i in range(tokens.size):
+        t = tokens[i]
+        if not seen[t]:
+            seen[t] = True
+            out[count] = t
+            count += 1
+    return out[:count]

@@ -269,3 +269,20 @@ def test_start_answers_piped_questions(tmp_path: Path) -> None:
     assert "pizza" in proc.stdout.split("? best pizza recipe", 1)[1]
     for question in SAMPLE_QUESTIONS:
         assert question not in proc.stdout
+
+
+def test_skip_invalid_at_start_up_answers_from_the_valid_articles_and_lists_the_rest(
+    tmp_path: Path,
+) -> None:
+    kb_dir = small_kb(tmp_path / "kb")
+    (kb_dir / "bin.txt").write_bytes(b"\x00\x01\x02")
+    proc = run(
+        tmp_path, "ask", "battery patents", "--json", "--kb", str(kb_dir),
+        LICENSEBOT_KB_SKIP_INVALID="true",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert [q["doc_id"] for q in one_json_object(proc.stdout)["quotes"]] == ["acme"]
+    assert "skipped (LICENSEBOT_KB_SKIP_INVALID)" in proc.stderr
+    assert "bin.txt: binary file, not text" in proc.stderr
+    refused = run(tmp_path, "ask", "battery patents", "--json", "--kb", str(kb_dir))
+    assert refused.returncode == 1 and "bin.txt" in refused.stderr

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import os
 import re
 import unicodedata
 from pathlib import Path
@@ -8,6 +10,7 @@ import pytest
 
 from knowledge.ingest.cleaning import ELLIPSIS, clean_text, normalise_lines
 from knowledge.ingest.loader import load_kb_dir
+from knowledge.ingest.sentences import split_sentences
 from knowledge.models import Article
 from knowledge.service import KnowledgeBase, bundled_kb_dir
 
@@ -285,6 +288,114 @@ def test_text_is_nfc_normalised() -> None:
 
 def test_only_furniture_leaves_no_text() -> None:
     assert clean_text("Advertisement\nShare this article\nWe use cookies.\n").text == ""
+
+
+# Two SciFact abstracts (BEIR) that once lost all their text: one glues its sections to
+# the stops ("…(YANA-C)’.Design:Food…") and mentions cookies and agreement far apart, the
+# other opens with a copyright notice. Copies live in fixtures/ (the tests must not need
+# ../shared).
+SCIFACT_FIXTURES = Path(__file__).parent / "fixtures" / "scifact"
+
+
+def _scifact_fixture(doc_id: str) -> tuple[str, str]:
+    title, _, text = (
+        (SCIFACT_FIXTURES / f"{doc_id}.txt").read_text(encoding="utf-8").partition("\n\n")
+    )
+    return title, text.strip()
+
+
+def test_an_abstract_that_mentions_cookies_and_agreement_is_kept_whole() -> None:
+    title, abstract = _scifact_fixture("4857093")
+    cleaned = clean_text(f"{title}\n\n{abstract}\n")
+    assert cleaned.headline == title
+    assert cleaned.text == abstract
+    assert cleaned.removed == ()
+
+
+def test_a_copyright_notice_before_an_abstract_goes_and_the_abstract_stays() -> None:
+    title, abstract = _scifact_fixture("80109277")
+    assert abstract.startswith("© Joanna Moncrieff 2013. All rights reserved. A challenging")
+    cleaned = clean_text(f"{title}\n\n{abstract}\n")
+    assert cleaned.text == abstract.removeprefix("© Joanna Moncrieff 2013. All rights reserved. ")
+    assert cleaned.text.endswith("their toxic effects minimized or ignored.")
+    assert cleaned.removed == ("© Joanna Moncrieff 2013.", "All rights reserved.")
+
+
+def test_both_scifact_abstracts_load_as_articles(tmp_path: Path) -> None:
+    for path in SCIFACT_FIXTURES.glob("*.txt"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    loaded = load_kb_dir(tmp_path)
+    assert loaded.problems == ()
+    assert {a.doc_id: len(a.text) > 200 for a in loaded.articles} == {
+        "4857093": True,
+        "80109277": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("line", "kept"),
+    [
+        # A notice glued after prose goes; the prose stays verbatim.
+        (
+            f"{LEAD} {AFTER} Copyright 2021 Example News. All rights reserved.",
+            f"{LEAD} {AFTER}",
+        ),
+        # A notice in the middle of prose is the prose's business: nothing goes.
+        (f"{LEAD} Photo: Reuters. {AFTER}", f"{LEAD} Photo: Reuters. {AFTER}"),
+        # A long sentence matching a notice rule is prose, not a notice.
+        (
+            "All rights reserved by the licensor under the 2019 agreement remain with the "
+            "licensor, and the licensee may not sublicense them to any third party without "
+            "written consent from the licensor, its successors or assigns, the filing said "
+            "on Tuesday in the district court.",
+            None,
+        ),
+    ],
+)
+def test_notices_are_cut_from_the_edges_of_prose_only(line: str, kept: str | None) -> None:
+    cleaned = clean_text("\n".join([LEAD, line]))
+    assert cleaned.text.split("\n\n") == [LEAD, kept if kept is not None else line]
+
+
+def test_a_cookie_banner_of_several_sentences_still_goes() -> None:
+    banner = (
+        "We use cookies to give you a better experience. Please let us know if you agree "
+        "to all of these cookies."
+    )
+    cleaned = clean_text("\n".join([LEAD, banner, AFTER]))
+    assert cleaned.text.split("\n\n") == [LEAD, AFTER]
+
+
+def _scifact_docs() -> list[dict[str, str]]:
+    """SciFact's corpus when it is beside the checkout (``../shared`` of the checkout or
+    of a folder above it, or ``LICENSEBOT_SCIFACT_DIR``), else the two fixture abstracts."""
+    here = Path(__file__).resolve()
+    candidates = [os.environ.get("LICENSEBOT_SCIFACT_DIR")]
+    candidates += [str(p / "shared" / "beir" / "scifact") for p in here.parents]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "corpus.jsonl").is_file():
+            with (Path(candidate) / "corpus.jsonl").open(encoding="utf-8") as fh:
+                return [json.loads(line) for line in fh]
+    return [
+        {"_id": path.stem, "title": title, "text": text}
+        for path in sorted(SCIFACT_FIXTURES.glob("*.txt"))
+        for title, text in [_scifact_fixture(path.stem)]
+    ]
+
+
+def test_no_scifact_abstract_loses_a_sentence_of_prose() -> None:
+    """Every sentence of every SciFact abstract survives cleaning, except notices."""
+    lost: list[str] = []
+    for doc in _scifact_docs():
+        text = " ".join(normalise_lines(doc["text"]))
+        cleaned = clean_text(f"{doc['title']}\n\n{doc['text']}\n")
+        for s, e in split_sentences(text):
+            sentence = text[s:e]
+            if sentence not in cleaned.text and sentence not in cleaned.removed:
+                lost.append(f"{doc['_id']}: {sentence[:60]}")
+            elif sentence in cleaned.removed and len(sentence.split()) > 12:
+                lost.append(f"{doc['_id']}: removed as a notice: {sentence[:60]}")
+    assert lost == []
 
 
 def test_bidi_overrides_and_isolates_are_removed_direction_marks_kept() -> None:

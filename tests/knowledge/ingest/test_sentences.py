@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import random
+import re
+import time
+
 import pytest
 
+from knowledge.ingest import sentences as sentences_module
 from knowledge.ingest.sentences import split_sentences
 from knowledge.service import KnowledgeBase
 
@@ -85,3 +90,51 @@ def test_us_initialism_does_not_cut_the_bundled_lead_sentence() -> None:
     s, e = split_sentences(article.text)[0]
     assert article.text[s:e].endswith("citing a company executive.")
     assert "a number of U.S. telecommunications firm" in article.text[s:e]
+
+
+def _quadratic_false_stop(text: str, end_of_terminator: int, terminator: str) -> bool:
+    """The false-stop test as it was, reading the whole text before every stop."""
+    if terminator != ".":
+        return False
+    before = text[:end_of_terminator]
+    word_match = re.search(r"([^\W\d_]+)\.$", before)
+    if word_match:
+        word = word_match.group(1)
+        if word.casefold() in sentences_module._ABBREVIATIONS:
+            return True
+        if len(word) == 1 and word.isupper():
+            return True
+    return bool(re.search(r"(?:\b[^\W\d_]\.){2,}$", before))
+
+
+def _tricky_texts() -> list[str]:
+    rng = random.Random(16)
+    pieces = [
+        "Mr.", "dr.", "U.S.", "e.g.", "A.", "x.", "F.", "approx.", "Sept.", "etc.", "3.5.",
+        "word.", "WORD.", "Ünïcode.", "a" * 70 + ".", "st" + "a" * 62 + ".", "é.è.", "_a.b.",
+        "1.2.", "He", "said", "“Yes.”", "(Reuters)", "Then", "5G.", "It", "É", "’Tis",
+    ]  # fmt: skip
+    texts = []
+    for _ in range(300):
+        words = rng.choices(pieces, k=rng.randint(3, 40))
+        texts.append(" ".join(words) + rng.choice(["", ".", "\n\nNext one."]))
+    return texts
+
+
+def test_splitting_reads_a_bounded_window_and_splits_as_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    articles = KnowledgeBase.load().snapshot.articles.values()
+    texts = [a.text for a in articles] + _tricky_texts()
+    fast = [split_sentences(t) for t in texts]
+    monkeypatch.setattr(sentences_module, "_is_false_stop", _quadratic_false_stop)
+    assert [split_sentences(t) for t in texts] == fast
+
+
+def test_splitting_is_linear_in_the_text() -> None:
+    # Sections glued to their stops, as in some abstracts: 400 stops in one paragraph.
+    text = " ".join(f"Section {i}:Text of part {i} ends here. Then" for i in range(400))
+    started = time.perf_counter()
+    spans = split_sentences(text * 10)
+    assert time.perf_counter() - started < 1.0
+    assert len(spans) == 4001

@@ -29,13 +29,19 @@ def corpus() -> list[list[str]]:
     return real_corpus()
 
 
-@pytest.fixture(params=["bitmap", "maxscore"])
+@pytest.fixture(params=["bitmap", "maxscore", "term-at-a-time"])
 def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Both compiled searches: the bitmap search (up to BITMAP_TERMS terms) and MaxScore."""
+    """Every compiled search: the bitmap search (up to BITMAP_TERMS terms), MaxScore,
+    and term-at-a-time scoring (for longer queries): each one for every query."""
     from knowledge.retrieval.compiled import topk
 
     if request.param == "maxscore":
         monkeypatch.setattr(topk, "BITMAP_TERMS", 0)
+        monkeypatch.setattr(Bm25Index, "long_queries_term_at_a_time", False)
+    elif request.param == "term-at-a-time":
+        monkeypatch.setattr(topk, "BITMAP_TERMS", 0)
+    else:
+        monkeypatch.setattr(Bm25Index, "long_queries_term_at_a_time", False)
     return str(request.param)
 
 

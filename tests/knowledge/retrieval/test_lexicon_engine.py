@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.ingest.loader import load_kb_dir
+from knowledge.retrieval.index import Bm25Params
 from knowledge.retrieval.lexicon import load_lexicon
 from knowledge.retrieval.tokenizer import Analyzer, default_analyzer
-from knowledge.service import build_snapshot, bundled_kb_dir
+from knowledge.service import bundled_kb_dir
+from knowledge.store.packed import kept_versions
+from knowledge.store.versions import build, prepare
 
 
 @pytest.mark.parametrize(
@@ -58,12 +60,19 @@ def test_the_lexicon_version_is_part_of_the_analyzer_signature() -> None:
 
 
 def test_a_saved_index_is_rebuilt_when_the_lexicon_changes(tmp_path: Path) -> None:
-    loaded = load_kb_dir(bundled_kb_dir())
     lexicon = load_lexicon()
     other = dataclasses.replace(lexicon, version=lexicon.version + "-other")
     data = tmp_path / "var"
-    build_snapshot(loaded, bundled_kb_dir(), analyzer=Analyzer(lexicon=lexicon), data_dir=data)
-    build_snapshot(loaded, bundled_kb_dir(), analyzer=Analyzer(lexicon=lexicon), data_dir=data)
-    assert len(list((data / "index").glob("*.npz"))) == 1  # reused
-    build_snapshot(loaded, bundled_kb_dir(), analyzer=Analyzer(lexicon=other), data_dir=data)
-    assert len(list((data / "index").glob("*.npz"))) == 2  # another key: rebuilt
+
+    def load(analyzer: Analyzer) -> bool:
+        """Build (or reuse) the bundled KB's stored version; True when it was reused."""
+        params = Bm25Params()
+        plan = prepare(bundled_kb_dir(), analyzer=analyzer, params=params, data_dir=data)
+        build(plan, analyzer=analyzer, params=params, data_dir=data)
+        return plan.packed is not None
+
+    assert not load(Analyzer(lexicon=lexicon))
+    assert load(Analyzer(lexicon=lexicon))
+    assert len(kept_versions(data)) == 1  # reused
+    assert not load(Analyzer(lexicon=other))
+    assert len(kept_versions(data)) == 2  # another key: rebuilt

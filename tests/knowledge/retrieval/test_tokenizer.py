@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import hashlib
+import json
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from knowledge.retrieval.tokenizer import STOPWORDS, Analyzer, default_analyzer, tokenize
-from knowledge.service import KnowledgeBase
+from knowledge.service import KnowledgeBase, bundled_kb_dir
 
 
 def test_default_analyzer_is_one_shared_instance() -> None:
@@ -147,3 +150,34 @@ def test_index_and_questions_use_the_same_tokens() -> None:
     # A question made of a passage's own words finds that passage's terms exactly.
     passage = snap.passages[0]
     assert frozenset(snap.analyzer.tokenize(passage.text)) == snap.passage_terms[0]
+
+
+# sha256 of every token (term, offsets, surface, part) of the texts below, with and
+# without word parts, as the tokenizer gave them before its hot path was rewritten
+# (per-match caching, no Token objects on the index path, a fast shouting test).
+_TOKENS_DIGEST = "611c641ce96d97e0b1544486a57a3bab842ea24712bafa7e53e57170e3acb732"
+
+
+def test_the_fast_paths_give_the_tokens_they_always_gave() -> None:
+    root = Path(__file__).resolve().parents[3]
+    texts = [p.read_text(encoding="utf-8") for p in sorted(bundled_kb_dir().glob("*.txt"))]
+    fixtures = root / "tests" / "knowledge" / "ingest" / "fixtures" / "scifact"
+    texts += [p.read_text(encoding="utf-8") for p in sorted(fixtures.glob("*.txt"))]
+    texts += [
+        "THE U.S. AND IT SAID 5G",
+        "Tet1 and BCL-2 in the United  States, R&D 600,000 e.g. it’s O’Neill's",
+        "ÉCOLE café naïve\u0301 x",
+        "WHAT IS IT? US firms",
+        "fifth-generation FIFTH GENERATION",
+    ]
+    digest = hashlib.sha256()
+    for word_parts in (False, True):
+        analyzer = Analyzer(word_parts=word_parts)
+        for text in texts:
+            for line in [text, *text.split("\n")]:
+                tokens = analyzer.analyze(line)
+                digest.update(json.dumps([list(t) for t in tokens]).encode())
+                assert analyzer.tokenize(line) == [t.term for t in tokens]
+                if not word_parts:
+                    assert analyzer.spans(line) == [(t.term, t.start, t.end) for t in tokens]
+    assert digest.hexdigest() == _TOKENS_DIGEST

@@ -165,3 +165,40 @@ def test_number_objects_reports_running_out_of_room() -> None:
     first = np.empty(10, dtype=np.int64)
     _, count = build_kernels.number_objects(values, 0, number, build_kernels.new_table(), first, 0)
     assert count == -1
+
+
+def numbered(docs: Sequence[Sequence[str]], seed: int) -> tuple[Any, Any, list[str]]:
+    """The documents as token ids in a shuffled numbering, with unused ids in it."""
+    vocab = [*sorted({t for d in docs for t in d}), "unused-a", "unused-b"]
+    random.Random(seed).shuffle(vocab)
+    ids = {t: i for i, t in enumerate(vocab)}
+    tokens = np.array([ids[t] for d in docs for t in d], dtype=np.int32)
+    return tokens, np.array([len(d) for d in docs], dtype=np.int64), vocab
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_an_index_of_token_ids_is_the_index_of_the_terms(
+    corpus: list[list[str]], compiled: bool
+) -> None:
+    params = Bm25Params(k1=1.5, b=0.6)
+    for docs in (corpus, random_corpus(7, 3000, 2000, share=1.0), [[], ["a"], []]):
+        tokens, lengths, vocab = numbered(docs, seed=len(docs))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(index_module, "COMPILED_BUILD_FROM", 0 if compiled else 10**18)
+            index, term_of = Bm25Index.from_token_ids(tokens, lengths, vocab, params)
+        assert_same_index(index, built(docs, compiled=False, params=params))
+        for i, term in enumerate(vocab):
+            assert term_of[i] == (index.term_id(term) if term in index._vocab else -1)
+        assert index.terms == tuple(index._vocab)
+
+
+def test_token_ids_must_add_up_and_name_distinct_terms() -> None:
+    with pytest.raises(ValueError, match="add up"):
+        Bm25Index.from_token_ids(np.array([0, 1], dtype=np.int32), np.array([1]), ["a", "b"])
+    with pytest.raises(ValueError, match="same term"):
+        Bm25Index.from_token_ids(np.array([0, 1], dtype=np.int32), np.array([2]), ["a", "a"])
+
+
+def test_first_seen_numbers_in_order_of_appearance() -> None:
+    tokens = np.array([5, 2, 5, 0, 2, 7], dtype=np.int32)
+    assert build_kernels.first_seen(tokens, 8).tolist() == [5, 2, 0, 7]
