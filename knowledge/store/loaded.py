@@ -401,7 +401,8 @@ class Snapshot:
         doc_id = c.doc_ids[d]
         start, end = (int(x) for x in c.passage_bounds[i])
         n = i - int(c.doc_passages[d]) + 1
-        text = self.articles[doc_id].text[start:end]
+        # The article's text alone: its metadata need not be read and validated.
+        text = self.table.text(d)[start:end]
         return Passage.model_construct(
             passage_id=f"{doc_id}#{n}", doc_id=doc_id, n=n, start=start, end=end, text=text
         )
