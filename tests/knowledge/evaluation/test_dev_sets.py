@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parents[1]
 MAIN = HERE / "questions.toml"
 # file -> (hit@1, hit@3, must-refuse refused) floors: the figures in docs/answers.md.
 FLOORS = {
-    "questions_engine_dev.toml": (27 / 32, 31 / 32, 37),
+    "questions_engine_dev.toml": (28 / 32, 32 / 32, 37),
     "questions_dev2.toml": (67 / 85, 76 / 85, 29),
     "questions_dev3.toml": (20 / 22, 21 / 22, 13),
 }
