@@ -24,9 +24,10 @@ from slack_sdk import WebClient
 
 from bot import __version__
 from bot.audit.backend import open_history
-from bot.dedupe import dedupe_unavailable
+from bot.dedupe import claim_event, event_id_of
 from bot.delivery.ack_receipt import Receipt, pending_receipt
 from bot.delivery.client import build_web_client
+from bot.delivery.intake import CLAIMED, EventIntake
 from bot.delivery.pool import DeliveryPool
 from bot.http.signature import was_verified
 from bot.settings import Settings, SettingsError
@@ -118,6 +119,8 @@ class LicenseBotApp(App):
         self.listener_pool: ThreadPoolExecutor | None = kwargs.get("listener_executor")
         # The HTTP server verifies requests with it before Bolt sees them.
         self.signing_secret: str = kwargs.get("signing_secret") or ""
+        # The HTTP server acknowledges events through it (create_app sets it).
+        self.event_intake: EventIntake | None = None
         super().__init__(**kwargs)
 
     command = _recorded(App.command, "commands", "command")
@@ -167,20 +170,14 @@ def _dedupe_middleware(deps: Deps) -> Callable[..., BoltResponse | None]:
     def dedupe_events(
         body: dict[str, Any], request: BoltRequest, next: Callable[[], None]
     ) -> BoltResponse | None:
-        event_id = body.get("event_id")
-        is_event = body.get("type") == "event_callback" and isinstance(event_id, str)
-        if is_event and event_id:
-            retry = request.headers.get("x-slack-retry-num", [None])[0]
-            try:
-                first = deps.dedupe.first_time(f"event:{event_id}")
-            except StoreUnavailable as exc:
-                return dedupe_unavailable(event_id, retry, exc)
-            if not first:
-                reason = request.headers.get("x-slack-retry-reason", [None])[0]
-                log.info("event.duplicate", event_id=event_id, retry_num=retry, retry_reason=reason)
-                # Not 404 (no next() call): Slack would count that as a failure and retry.
-                return BoltResponse(status=200, body="")
-        if not is_event and _is_replay(deps, body):
+        event_id = event_id_of(body)
+        if event_id is not None:
+            # Over HTTP the server claimed it before acknowledging (bot.delivery.intake).
+            if request.context.get(CLAIMED) is not True:
+                refusal = claim_event(deps.dedupe, event_id, request.headers)
+                if refusal is not None:
+                    return refusal
+        elif _is_replay(deps, body):
             # An empty 200 shows nothing: the replay does nothing visible either.
             return BoltResponse(status=200, body="")
         next()
@@ -324,6 +321,7 @@ def create_app(
     if installs is not None:
         # app_uninstalled / tokens_revoked delete what the store holds for that workspace.
         app.enable_token_revocation_listeners()
+    app.event_intake = EventIntake(deps.dedupe, app.dispatch, deps.background)
     app.middleware(_request_context)
     app.middleware(_dedupe_middleware(deps))
     app.error(_on_unhandled_error)

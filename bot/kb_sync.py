@@ -220,9 +220,11 @@ class PeerChecks:
     a burst of announcements costs at most two.
     """
 
-    def __init__(self, kb: KnowledgeBase, poller: KBPoller) -> None:
+    def __init__(self, kb: KnowledgeBase, poller: KBPoller, *, by: str = PEER_BY) -> None:
         self.kb = kb
         self.poller = poller
+        # Who the reload a check makes is by: a peer's are not announced again.
+        self.by = by
         self._wanted = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kb-peer-checks", daemon=True)
@@ -250,7 +252,7 @@ class PeerChecks:
     def _check(self) -> None:
         for _ in range(BUSY_RETRIES):
             try:
-                outcome = self.poller.poll_once(by=PEER_BY, force=True)
+                outcome = self.poller.poll_once(by=self.by, force=True)
             except Exception as exc:
                 log.exception("kb.peer_check_failed", error=repr(exc))
                 return

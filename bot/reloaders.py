@@ -34,6 +34,7 @@ from typing import Any
 
 import structlog
 
+from bot.answerer import AnswererLink, AnswererSync
 from bot.kb_sync import KbChannel, KbSync
 from bot.settings import Settings
 from bot.signals import OnSignal
@@ -349,6 +350,7 @@ def kb_maintenance(
     *,
     channel: KbChannel | None = None,
     supervisor_pid: int | None = None,
+    answerer: AnswererLink | None = None,
 ) -> Iterator[KBPoller | None]:
     """SIGHUP reloads, directory polling and telling peers, for the lifetime of a server;
     yields the running poller (None when ``LICENSEBOT_KB_POLL_SECONDS`` is 0).
@@ -357,7 +359,8 @@ def kb_maintenance(
     worker of ``serve --workers`` (``supervisor_pid``) leaves both to its supervisor: it
     reports in ``worker_result_file(pid)``, whose first report ("started") tells the
     supervisor that this worker can now take a SIGHUP. ``channel`` tells other
-    processes of each reload and checks the directory when they tell of theirs.
+    processes of each reload and checks the directory when they tell of theirs; the
+    server's ``answerer`` (``bot.answerer``) is kept on its version the same way.
     """
     worker = supervisor_pid is not None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -371,6 +374,7 @@ def kb_maintenance(
     if interval:
         poller.start()
     sync = KbSync(kb, poller, channel) if channel is not None else None
+    follower = AnswererSync(kb, poller, answerer) if answerer is not None else None
     if worker:
         reloader.report_started()
         # A change made while this worker was loading reached none of its signals.
@@ -379,6 +383,8 @@ def kb_maintenance(
     try:
         yield poller if interval else None
     finally:
+        if follower is not None:
+            follower.close()
         if sync is not None:
             sync.close()
         poller.stop()

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from bot.answerer import AnswererLink
 from bot.app import LicenseBotApp, build_deps, create_app
 from bot.audit.backend import Trail, open_audit_trail, trail_location
 from bot.delivery.pool import DeliveryPool
@@ -45,12 +46,28 @@ class Runtime:
     app: LicenseBotApp
     deliveries: DeliveryPool
     installs: Installs | None = None
+    answerer: AnswererLink | None = None
 
     def readiness(self) -> Readiness:
         return deps_readiness(self.deps)
 
+    def start_answerer(self, log_fields: dict[str, Any] | None = None) -> AnswererLink | None:
+        """With ``LICENSEBOT_ANSWER_PROCESS``, acknowledged events go to an answerer
+        process (``bot.answerer``) from now on; for serving over HTTP. ``log_fields`` go
+        on its log lines (a worker's pid, as on the worker's own)."""
+        intake = self.app.event_intake
+        if self.settings.answer_process and intake is not None:
+            self.answerer = AnswererLink(self.settings, self.kb.kb_version, log_fields)
+            intake.forward = self.answerer.forward
+        return self.answerer
+
     def close(self) -> None:
         """Let acknowledged answers finish, then close the stores and the trail."""
+        intake = self.app.event_intake
+        if intake is not None:
+            intake.close(DRAIN_LISTENERS_S)
+        if self.answerer is not None:
+            self.answerer.close()
         drain_listeners(self.app, DRAIN_LISTENERS_S)
         self.deliveries.close(DELIVERY_DRAIN_S)
         close_stores(self.deps, self.installs)

@@ -33,6 +33,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.app import LicenseBotApp
+from bot.dedupe import event_id_of
 from bot.delivery.ack_receipt import AckReceiptMiddleware
 from bot.http.payloads import shape_problem
 from bot.http.protocol import deadline_protocol
@@ -125,15 +126,17 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
     A request that fails Slack's v0 signature check is answered 401 here and reaches
     nothing else: no Bolt middleware, listener or error handler sees its body, and it is
     logged as one line without it. Signed bodies that cannot be parsed, or are not shaped
-    like a Slack payload, are answered 400 rather than failing inside Bolt. The blocking
-    ``App.dispatch`` runs in a worker thread, so a command waiting for its ack does not
-    stall other requests.
+    like a Slack payload, are answered 400 rather than failing inside Bolt. An Events API
+    delivery is then acknowledged here and dispatched to Bolt after (``bot.delivery.intake``);
+    everything else goes through the blocking ``App.dispatch`` in a worker thread, so a
+    command waiting for its ack does not stall other requests.
     """
 
     def __init__(self, app: LicenseBotApp, admission: Admission | None = None) -> None:
         super().__init__(app)
         self.signer = RequestSigner(app.signing_secret)
         self.admission = admission or Admission()
+        self.intake = app.event_intake
 
     async def handle(
         self, req: Request, addition_context_properties: dict[str, Any] | None = None
@@ -172,10 +175,21 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
         if problem is not None:
             log.warning("request.malformed", problem=problem, size=len(body), client=client)
             return PlainTextResponse("malformed request body", status_code=400)
+        intake = self.intake
         with self.admission.slot() as admitted:
             if not admitted:
                 return _busy(req.url.path, client)
-            bolt_response = await run_in_threadpool(self.app.dispatch, bolt_request)
+            event_id = event_id_of(bolt_request.body) if intake is not None else None
+            if intake is not None and event_id is not None:
+                # Acknowledged here, dispatched to Bolt after (bot.delivery.intake); on the
+                # loop itself when the claim cannot wait (each thread hand-off is a wait
+                # for the GIL while answers are being composed).
+                if intake.claims_wait:
+                    bolt_response = await run_in_threadpool(intake.accept, bolt_request, event_id)
+                else:
+                    bolt_response = intake.accept(bolt_request, event_id)
+            else:
+                bolt_response = await run_in_threadpool(self.app.dispatch, bolt_request)
         return to_starlette_response(bolt_response)
 
     async def handle_oauth(self, req: Request) -> Response:

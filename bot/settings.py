@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     port: int = Field(3000, ge=1, le=65535, validation_alias="LICENSEBOT_PORT")
     # uvicorn worker processes of `licensebot serve` on this host (--workers wins).
     workers: int = Field(1, ge=1, le=MAX_WORKERS, validation_alias="LICENSEBOT_WORKERS")
+    # `serve` over HTTP answers events in a process of its own at this much lower CPU
+    # priority (bot.answerer), so that answering never delays acknowledging; off: answer
+    # in the serving process.
+    answer_process: bool = Field(True, validation_alias="LICENSEBOT_ANSWER_PROCESS")
+    answer_nice: int = Field(10, ge=0, le=19, validation_alias="LICENSEBOT_ANSWER_NICE")
     # None means the knowledge base bundled with the package.
     kb_dir: Path | None = Field(None, validation_alias="LICENSEBOT_KB_DIR")
     admins: Annotated[frozenset[str], NoDecode] = Field(

@@ -157,6 +157,7 @@ def _build_worker(supervisor_pid: int) -> Starlette:
                 runtime.audit,
                 channel=kb_channel(settings, supervisor_pid=supervisor_pid),
                 supervisor_pid=supervisor_pid,
+                answerer=runtime.start_answerer({"worker_pid": os.getpid()}),
             ):
                 serving["ready"] = True
                 log.info("worker.ready", kb_version=kb.kb_version)

@@ -89,6 +89,10 @@ class Background(Protocol):
         """
         ...
 
+    def room(self) -> int:
+        """How many more ``submit`` calls would be taken now."""
+        ...
+
 
 class KeyValueStore(Protocol):
     """Values kept for a while (``bot.stores.ttl.TtlStore``): the threads the bot answered

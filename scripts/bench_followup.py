@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -29,14 +28,29 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_slack import Fake, Server, machine, post, signed, summary  # noqa: E402
-from fake_slack import BOT_USER_ID, TEAM_ID  # noqa: E402  (slack_load put tests/e2e on the path)
-from slack_load import JSON  # noqa: E402
+from slack_load import (  # noqa: E402
+    BOT_USER_ID,
+    JSON,
+    TEAM_ID,
+    Fake,
+    Server,
+    machine,
+    measure_each,
+    post,
+    signed,
+    summary,
+)
 
 USER = "U0BENCH01"
 CHANNEL = "C0BENCH01"
 QUESTION = "Which US companies is Huawei talking to about licensing its 5G technology?"
-FOLLOW_UPS = ("and Nokia?", "when was that?", "more", "who said it?", "what about Ericsson?")
+FOLLOW_UPS = (
+    "and Nokia?",
+    "when was that?",
+    "more",
+    "who said it?",
+    "what about Ericsson?",
+)
 ANSWER_TIMEOUT_S = 30.0
 
 
@@ -110,23 +124,11 @@ def measure(server: Server, fake: Fake, requests: int, threads: int, offset: int
 
 
 def run(workers: list[int], requests: int, threads: int) -> dict[str, Any]:
-    rows = []
-    fake = Fake()
-    try:
-        for n, count in enumerate(workers):
-            with tempfile.TemporaryDirectory(prefix="bench-followup-") as tmp:
-                server = Server(fake, count, Path(tmp) / "var")
-                try:
-                    warm = (n + 1) * 10_000_000
-                    measure(server, fake, 10, 2, warm)  # imports, pools, first index use
-                    rows.append(measure(server, fake, requests, threads, warm + 100_000))
-                except Exception:
-                    print(server.log_tail(), file=sys.stderr)
-                    raise
-                finally:
-                    server.close()
-    finally:
-        fake.close()
+    def each(server: Server, fake: Fake, offset: int) -> list[dict[str, Any]]:
+        measure(server, fake, 10, 2, offset)  # imports, pools, first index use
+        return [measure(server, fake, requests, threads, offset + 100_000)]
+
+    rows = measure_each(workers, "bench-followup-", each)
     return {"machine": machine(), "threads": threads, "levels": rows}
 
 

@@ -87,7 +87,11 @@ class TcpProxy:
             self._spawn(self._pump, upstream, client, True)
 
     def _pump(self, source: socket.socket, sink: socket.socket, is_reply: bool) -> None:
-        source.settimeout(0.2)
+        try:
+            source.settimeout(0.2)
+        except OSError:  # closed already: the proxy went down before this thread started
+            _shut(sink)
+            return
         while not self._closed.is_set():
             try:
                 data = source.recv(65536)

@@ -138,7 +138,10 @@ def run_from_settings(settings: Settings, *, socket_mode: bool = False, workers:
     try:
         readiness = runtime.readiness()
         # Pid file, SIGHUP reloads, directory polling and peers while the server runs.
-        with kb_maintenance(settings, kb, runtime.audit, channel=kb_channel(settings)):
+        answerer = None if socket_mode else runtime.start_answerer()
+        with kb_maintenance(
+            settings, kb, runtime.audit, channel=kb_channel(settings), answerer=answerer
+        ):
             if not socket_mode:
                 serve_http(
                     build_asgi_app(runtime.app, readiness), host=settings.host, port=settings.port

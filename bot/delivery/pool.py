@@ -37,23 +37,33 @@ class DeliveryPool:
         if workers < 1 or max_waiting < 0:
             raise ValueError("a delivery pool needs a worker and a non-negative queue")
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
-        # One slot per task running or waiting; released when the task ends.
-        self._slots = threading.BoundedSemaphore(workers + max_waiting)
+        # One slot per task running or waiting; given back when the task ends.
+        self._capacity = workers + max_waiting
+        self._held = 0
+        self._lock = threading.Lock()
         self._closed = False
 
     def submit(self, work: Callable[[], None]) -> bool:
-        if self._closed or not self._slots.acquire(blocking=False):
-            return False
+        with self._lock:
+            if self._closed or self._held >= self._capacity:
+                return False
+            self._held += 1
         try:
             future = self._executor.submit(_run, work)
         except RuntimeError:  # shut down meanwhile
-            self._slots.release()
+            self._release()
             return False
         future.add_done_callback(self._release)
         return True
 
-    def _release(self, _future: Future[None]) -> None:
-        self._slots.release()
+    def room(self) -> int:
+        """How many more tasks ``submit`` would take now."""
+        with self._lock:
+            return 0 if self._closed else self._capacity - self._held
+
+    def _release(self, _future: Future[None] | None = None) -> None:
+        with self._lock:
+            self._held -= 1
 
     def close(self, timeout: float | None = None) -> None:
         """Take no more work; wait up to ``timeout`` s (None: as long as it takes) for

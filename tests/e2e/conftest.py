@@ -27,7 +27,7 @@ from bot.audit.trail import AuditTrail
 from bot.logging import configure_logging, remove_logging
 from bot.server import BackgroundServer, build_asgi_app, deps_readiness
 from bot.settings import load_settings
-from handlers.deps import Auditor
+from handlers.deps import Auditor, Background
 from knowledge.service import KnowledgeBase
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -385,6 +385,7 @@ def make_bot(
         knowledge: KnowledgeBase | None = None,
         audit: Auditor | None = None,
         workers: int = 1,
+        background: Background | None = None,
         **overrides: Any,
     ) -> Bot:
         # Settings fields (e.g. redis_url, data_dir); redis_url is None unless given, so a
@@ -405,7 +406,9 @@ def make_bot(
             trail = real
         else:
             trail = audit
-        deps = build_deps(settings, kb=knowledge or kb, audit=trail, workers=workers)
+        deps = build_deps(
+            settings, kb=knowledge or kb, audit=trail, workers=workers, background=background
+        )
         close_dedupe = getattr(deps.dedupe, "close", None)
         if callable(close_dedupe):
             closers.append(close_dedupe)

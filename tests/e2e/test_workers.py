@@ -125,7 +125,10 @@ def test_two_workers_answer_once_and_survive_a_killed_worker(
     posted = sum(1 for r in victims if r["event"] == "answer.served" and r.get("delivered"))
     dropped = sum(1 for r in victims if r["event"] == "event.duplicate")
     unanswered = acked - posted - dropped
-    assert len(lost) <= unanswered, (len(lost), unanswered)
+    # ... plus what it had claimed and not yet acknowledged: that request failed at the
+    # sender, and its redelivery was dropped as taken (docs/deploy.md, the dedupe's notes).
+    # Its answerer finishes what it was given, so most runs lose none at all.
+    assert len(lost) <= unanswered + len(failed), (len(lost), unanswered, len(failed))
 
     # One intact chain, and every answer that reached Slack has its answer.served.
     verify = licensebot(server.env, "audit", "verify")

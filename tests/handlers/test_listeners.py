@@ -56,6 +56,9 @@ class Inline:
         work()
         return True
 
+    def room(self) -> int:
+        return 1
+
 
 class AckedInTime:
     def wait(self, timeout: float) -> str | None:
