@@ -224,9 +224,13 @@ class SupervisorRelay:
         self._sigusr1: OnSignal | None = None
 
     def announce(self, result: ReloadResult) -> None:
-        try:
-            if self.news_path is not None:
+        if self.news_path is not None:
+            try:
                 _write_news(self.news_path, result)
+            except OSError as exc:
+                # Still signalled: the others check their directory, as for any news.
+                log.warning("kb.sync_news_unwritten", path=str(self.news_path), error=str(exc))
+        try:
             os.kill(self.supervisor_pid, signal.SIGUSR1)
         except OSError as exc:
             log.warning(
