@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from knowledge.answering.answer_types import AnswerType, holds, question_type
 from knowledge.answering.forms import writes_form, writes_weak_word
+from knowledge.answering.locality import holds_in_sentence
 from knowledge.answering.misspelt import writes_misspelt
 from knowledge.answering.phrases import holds_near, holds_phrase, phrase_holders, phrase_span
 from knowledge.answering.query import (
@@ -109,6 +110,10 @@ class AnswerWeights:
     together: bool = True
     # "Why …?": the passage after a statement carries its terms at the context's weight.
     reason_follows: bool = True
+    # A date or number answers only in a sentence carrying a specific word of the asker's
+    # itself or by a stand-in of at least this weight (answering/locality.py); None: anywhere
+    # in the passage.
+    typed_sentence: float | None = 0.8
 
 
 DEFAULT_ANSWER_WEIGHTS = AnswerWeights()
@@ -279,17 +284,41 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
         m.typed = _introduces(snap, i, [q.term for q in query.terms])
     elif plan.kind is not None and not inherited:
         # (a passage standing in for the statement before it gets no bonus over it)
-        m.typed = holds(
-            plan.kind,
-            _without_asked(snap, i, plan.not_answers)
-            if plan.kind is AnswerType.NUMBER
-            else snap.passage_at(i).text,
-            present,
+        m.typed = _typed(snap, plan, m)
+    return m
+
+
+def _typed(snap: Snapshot, plan: _Plan, m: _Match) -> bool:
+    """Whether passage ``m.i`` holds the kind of answer asked for."""
+    assert plan.kind is not None
+    kind = plan.kind
+    i = m.i
+    text = (
+        _without_asked(snap, i, plan.not_answers)
+        if kind is AnswerType.NUMBER
+        else snap.passage_at(i).text
+    )
+
+    def kind_in(part: str) -> bool:
+        return holds(
+            kind,
+            part,
+            snap.terms_of(i),
             names=snap.names,
             asked=plan.not_answers,
             places=snap.places,
         )
-    return m
+
+    least = plan.weights.typed_sentence
+    if least is None or kind not in (AnswerType.DATE, AnswerType.NUMBER):
+        return kind_in(text)
+    specific = {t for t in m.own if t not in snap.weak_terms} | {
+        t
+        for q, e in m.expanded.items()
+        if e.weight >= least and q not in snap.weak_terms
+        for t in e.terms
+    }
+    return holds_in_sentence(snap, i, text, specific, kind_in)
 
 
 def _without_asked(snap: Snapshot, i: int, asked: frozenset[str]) -> str:

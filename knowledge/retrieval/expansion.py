@@ -40,6 +40,7 @@ class Source(StrEnum):
     BROADER = "broader"
     INSTANCE_OF = "instance_of"  # the question names a thing, the passage its class
     INSTANCE = "instance"  # the question names a class, the passage a thing of that class
+    PART_OF = "part_of"  # the question names a place, the passage the country it is in
     KB_SYNONYM = "kb_synonym"
     SPELLING = "spelling"
     COMPOUND = "compound"  # the article's compound ends in the asker's word
@@ -59,6 +60,7 @@ class ExpansionWeights:
     broader: float = 0.3
     instance_of: float = 0.5
     instance: float = 0.5
+    part_of: float = 0.5
     kb_synonym: float = 1.0
     spelling: float = 0.8
     compound: float = 0.8
@@ -77,8 +79,9 @@ _RELATION_SOURCE = {
     Relation.ATTRIBUTE: Source.ATTRIBUTE,
     Relation.BROADER: Source.BROADER,
     Relation.INSTANCE_OF: Source.INSTANCE_OF,
+    Relation.PART_OF: Source.PART_OF,
 }
-_NAME_RELATIONS = frozenset({Relation.SYNONYM, Relation.DERIVED})
+_NAME_RELATIONS = frozenset({Relation.SYNONYM, Relation.DERIVED, Relation.PART_OF})
 # Relations too loose to stand on an everyday word ("like", "time", "make").
 _LOOSE = frozenset({Source.BROADER, Source.INSTANCE_OF, Source.INSTANCE})
 # Two question words form a phrase the lexicon may know ("wire service") when only

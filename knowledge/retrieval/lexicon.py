@@ -4,7 +4,8 @@ The data is a file shipped in this package (``data/``, built by ``scripts/build_
 nothing is fetched or read from WordNet at run time. For every English lemma the file keeps
 its first few senses per part of speech (WordNet orders senses by frequency; the count is
 ``Lexicon.senses_per_pos``) and, for each, its synonyms, derived forms, attribute nouns or
-adjectives, one level of broader terms and the class a named thing is an instance of.
+adjectives, one level of broader terms, the class a named thing is an instance of and the
+named thing it is part of ("Tehran" -> "Iran", WordNet's part holonym of named things only).
 Derived forms are kept for every sense: they relate word forms more than meanings, and
 WordNet often files one under a later sense ("criminal" -> "crime" is the adjective's third).
 ``lemmas`` is WordNet's morphy: exception lists, then detachment rules ("bought" -> "buy",
@@ -57,6 +58,7 @@ _PRIORITY: Final = {
     Relation.ATTRIBUTE: 2,
     Relation.INSTANCE_OF: 3,
     Relation.BROADER: 4,
+    Relation.PART_OF: 5,
 }
 _SEPARATOR_RE: Final = re.compile(r"([ -])")
 # A collocation's words each have a few base forms; their product is cut here.

@@ -49,9 +49,15 @@ class Relation(StrEnum):
     ATTRIBUTE = "attribute"  # the noun an adjective is a value of, and back (western, West)
     BROADER = "broader"  # one hypernym level; for an adjective satellite, its head
     INSTANCE_OF = "instance_of"  # the class a named thing is an instance of
+    PART_OF = "part_of"  # the named thing a named place is part of (Tehran, Iran)
 
 
-LINK_KINDS: Final = (Relation.BROADER, Relation.INSTANCE_OF, Relation.ATTRIBUTE)
+LINK_KINDS: Final = (
+    Relation.BROADER,
+    Relation.INSTANCE_OF,
+    Relation.ATTRIBUTE,
+    Relation.PART_OF,
+)
 
 _U32_SECTIONS: Final = (
     "term_senses_start",

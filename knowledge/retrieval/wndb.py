@@ -57,6 +57,9 @@ DETACHMENT_RULES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
 # stores pertainyms and participles one way only; the build adds the other direction.
 DERIVED_SYMBOLS: Final = frozenset({"+", "\\", "<"})
 _LINK_SYMBOLS: Final = {"@": Relation.BROADER, "@i": Relation.INSTANCE_OF, "=": Relation.ATTRIBUTE}
+# A named thing's part holonym ("Tehran" is part of "Iran"), kept only where the synset is
+# an instance (a named thing): a common noun's parts and wholes ("wheel", "car") are too loose.
+_PART_HOLONYM: Final = "#p"
 # An adjective satellite's "similar to" pointer leads to its cluster's head adjective.
 _SATELLITE_HEAD: Final = "&"
 
@@ -285,10 +288,13 @@ def build_tables(wordnet: WordNet, senses_per_pos: int, source: dict[str, object
 def _synset_links(synset: Synset) -> list[tuple[SynsetKey, Relation]]:
     """One level of semantic links out of ``synset``, de-duplicated, in WordNet's order."""
     out: dict[tuple[SynsetKey, Relation], None] = {}
+    named = any(p.symbol == "@i" for p in synset.pointers)
     for pointer in synset.pointers:
         kind = _LINK_SYMBOLS.get(pointer.symbol)
         if kind is None and pointer.symbol == _SATELLITE_HEAD and synset.ss_type == "s":
             kind = Relation.BROADER
+        if kind is None and pointer.symbol == _PART_HOLONYM and named:
+            kind = Relation.PART_OF
         if kind is not None and pointer.source_word == 0:
             out[(pointer.target, kind)] = None
     return list(out)

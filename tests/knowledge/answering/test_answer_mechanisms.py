@@ -13,7 +13,9 @@ import pytest
 from answer_kb import make_answer_kb
 
 from knowledge.answering.answer import AnswerWeights, compose_answer
+from knowledge.answering.answer_types import has_number
 from knowledge.answering.forms import writes_form, writes_weak_word
+from knowledge.answering.locality import holds_in_sentence
 from knowledge.answering.misspelt import writes_misspelt
 from knowledge.models import Answer, Refusal
 from knowledge.retrieval.expansion import Expansion, Source
@@ -155,6 +157,20 @@ def test_when_prefers_the_passage_with_a_date(kb: KnowledgeBase) -> None:
     assert first(kb.answer(question)) == "alpha#1"
     untyped = compose_answer(kb.snapshot, question, weights=AnswerWeights(type_bonus=0.0))
     assert first(untyped) == "alpha#2"
+
+
+def test_a_number_counts_only_in_a_sentence_about_what_is_asked(kb: KnowledgeBase) -> None:
+    # alpha#1: "Acme … acquired Brightline … for 400 million dollars. The purchase doubles
+    # the patents Acme holds." The number is in the first sentence only.
+    snap = kb.snapshot
+    i = next(n for n, p in enumerate(snap.passages) if p.passage_id == "alpha#1")
+    text = snap.passages[i].text
+    terms = {t.term for t in snap.analyzer.analyze("patents purchase acquired")}
+    patents, acquired = (snap.analyzer.analyze(w)[0].term for w in ("patents", "acquired"))
+    assert holds_in_sentence(snap, i, text, {patents}, has_number) is False
+    assert holds_in_sentence(snap, i, text, {acquired}, has_number) is True
+    assert holds_in_sentence(snap, i, text, terms, has_number) is True
+    assert holds_in_sentence(snap, i, text, set(), has_number) is False
 
 
 def test_when_without_any_date_is_refused_saying_so(kb: KnowledgeBase) -> None:

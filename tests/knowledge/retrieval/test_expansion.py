@@ -98,6 +98,18 @@ def test_a_name_gets_the_other_forms_of_its_named_thing_senses_only() -> None:
     assert [e for e in named("Pang said", "Pang") if e.for_surface == "Pang"] == []
 
 
+def test_a_named_place_stands_for_the_named_thing_it_is_part_of() -> None:
+    question = "sanctions on Tehran"
+    exps = expand_question(
+        question,
+        ANALYZER.analyze(question),
+        context(vocabulary=VOCABULARY | {"iran"}),
+        keep=lambda t: t.term != "tehran",
+        named=lambda t: t.term == "tehran",
+    )
+    assert found(exps)[("iran", "Tehran")] == (Source.PART_OF, DEFAULT_WEIGHTS.part_of)
+
+
 def test_a_class_word_expands_to_the_named_things_of_that_class() -> None:
     got = found(expand("which city"))
     assert got[("Zurich", "city")] == (Source.INSTANCE, DEFAULT_WEIGHTS.instance)

@@ -130,6 +130,14 @@ def test_wire_service_is_a_news_agency(lexicon: Lexicon) -> None:
     assert "agency" in related(lexicon, "wire_service", Relation.BROADER)
 
 
+def test_a_named_place_and_the_named_thing_it_is_part_of(lexicon: Lexicon) -> None:
+    assert "iran" in related(lexicon, "Tehran", Relation.PART_OF)
+    assert "china" in related(lexicon, "Beijing", Relation.PART_OF)
+    # Only named things: a common noun's wholes ("wheel" of a car) are too loose.
+    assert related(lexicon, "wheel", Relation.PART_OF) == set()
+    assert related(lexicon, "city", Relation.PART_OF) == set()
+
+
 def test_named_things_and_their_class(lexicon: Lexicon) -> None:
     assert "national capital" in related(lexicon, "Beijing", Relation.INSTANCE_OF)
     assert "asian country" in related(lexicon, "China", Relation.INSTANCE_OF)
