@@ -146,9 +146,11 @@ def test_two_workspaces_install_and_each_is_answered_with_its_own_token(
     (acme_token,) = fake.tokens_of(acme.team_id)
     (globex_token,) = fake.tokens_of(globex.team_id)
 
-    for workspace in (acme, globex, acme):
+    # One at a time: events are acknowledged before they are answered, and two first
+    # answers for one workspace running together may both miss the token cache.
+    for n, workspace in enumerate((acme, globex, acme), start=1):
         assert bot.send_envelope(mention_for(workspace)).status == 200
-    fake.wait_for("chat.postMessage", 3)
+        fake.wait_for("chat.postMessage", n)
     fake.quiet()
     by_token = posts_by_token(fake)
     assert {t: len(c) for t, c in by_token.items()} == {acme_token: 2, globex_token: 1}
