@@ -41,7 +41,7 @@ from slack_bolt import BoltRequest
 
 from bot.delivery.intake import CLAIMED, DELIVERY_RESERVE
 from bot.http.signature import VERIFIED
-from bot.kb_sync import KbSync, PeerChecks, PeerHeard
+from bot.kb_sync import KbSync, PeerChecks, PeerHeard, skipped_invalid
 from bot.settings import Settings
 from knowledge.service import KnowledgeBase, ReloadResult
 from knowledge.store.watch import KBPoller
@@ -77,6 +77,7 @@ class AnswererLink:
         # On every line the answerer logs, with ``answerer_of`` (the server's pid).
         self.log_fields = {"answerer_of": os.getpid(), **(log_fields or {})}
         self._kb_version = kb_version
+        self._skip_invalid = False
         self._lock = threading.Lock()
         self._on_peer: PeerHeard | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
@@ -114,10 +115,10 @@ class AnswererLink:
     # -- KbChannel -------------------------------------------------------------------
 
     def announce(self, result: ReloadResult) -> None:
-        self._kb_version = result.new_version
+        self._kb_version, self._skip_invalid = result.new_version, skipped_invalid(result)
         with self._lock:
             if self._to_child is not None and not self._closed:
-                _send_kb_news(self._to_child, result.new_version)
+                _send_kb_news(self._to_child, result.new_version, self._skip_invalid)
 
     def start(self, on_peer: PeerHeard) -> None:
         self._on_peer = on_peer
@@ -169,7 +170,7 @@ class AnswererLink:
         to_parent.close()
         self._process, self._to_child = process, to_child
         # What the child loaded may already be behind: it checks against this version.
-        to_child.send((_KB, self._kb_version))
+        to_child.send((_KB, self._kb_version, self._skip_invalid))
         threading.Thread(
             target=self._hear, args=(from_child,), name="answerer-news", daemon=True
         ).start()
@@ -180,11 +181,11 @@ class AnswererLink:
         with from_child:
             while True:
                 try:
-                    kind, version = from_child.recv()
+                    kind, version, skip_invalid = from_child.recv()
                 except (EOFError, OSError):
                     return
                 if kind == _KB and self._on_peer is not None:
-                    self._on_peer(version)
+                    self._on_peer(version, skip_invalid)
 
 
 class AnswererSync:
@@ -220,7 +221,7 @@ class _ServerChannel:
 
     def announce(self, result: ReloadResult) -> None:
         with self._lock:
-            _send_kb_news(self._to_parent, result.new_version)
+            _send_kb_news(self._to_parent, result.new_version, skipped_invalid(result))
 
     def start(self, on_peer: PeerHeard) -> None:
         self.on_peer = on_peer
@@ -229,10 +230,10 @@ class _ServerChannel:
         self._to_parent.close()
 
 
-def _send_kb_news(connection: Connection, version: str) -> None:
+def _send_kb_news(connection: Connection, version: str, skip_invalid: bool) -> None:
     """Tell the other side of ``connection`` of a reload (the caller holds its lock)."""
     try:
-        connection.send((_KB, version))
+        connection.send((_KB, version, skip_invalid))
     except (OSError, ValueError) as exc:
         # Its next peer check or event still brings it level, as a replica's poll does.
         log.warning("answerer.kb_news_lost", kb_version=version, error=str(exc))
@@ -275,7 +276,7 @@ def answer_events(
                 except (EOFError, OSError):
                     break
                 if item[0] == _KB:
-                    sync.checks.request(item[1])
+                    sync.checks.request(item[1], item[2])
                     continue
                 _wait_for_room(runtime.deliveries)
                 _dispatch(runtime.app.dispatch, *item[1:])

@@ -3,9 +3,19 @@
 A reload that swapped a new version in (from Slack, SIGHUP or the poller) is announced
 on a channel; every other process then checks its own directory at once
 (``KBPoller.poll_once(by="peer", force=True)``) instead of waiting for its next poll.
-The message names the version only for the logs: each process loads what *its*
-directory holds, so a replica whose directory differs never serves content on another's
-word, and a lost message costs no more than the wait for the next poll.
+Each process loads what *its* directory holds, so a replica whose directory differs
+never serves content on another's word, and a lost message costs no more than the wait
+for the next poll.
+
+The news (``KbNews``) carries the version and whether it left invalid articles out
+(``/kb reload skip-invalid``): the peer checks its directory with the same choice, so
+the same directory gives the same version. A peer check that lands on another version
+than the one announced (the directory changed in between) is announced in turn, and
+the others check again: every step follows the directory, so once it stops changing
+all processes serve one version. Loading the announced hash from the saved versions
+instead would not converge: replicas need not share a data directory, and when two
+reloads cross, a process that already serves the newer version would go back to the
+older one on its late news.
 
 Channels (``kb_channel``):
 
@@ -24,9 +34,10 @@ import json
 import os
 import signal
 import socket
+import tempfile
 import threading
 import uuid
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 import redis
@@ -52,7 +63,19 @@ HEALTH_CHECK_S = 10
 
 log = structlog.get_logger("licensebot.kb.sync")
 
-PeerHeard = Callable[[str | None], None]
+NEWS_FILE = "kb-news.json"
+
+
+class PeerHeard(Protocol):
+    """What a channel calls with another process's news: its version (None: unknown,
+    check anyway) and whether that version left invalid articles out."""
+
+    def __call__(self, version: str | None, skip_invalid: bool = False) -> None: ...
+
+
+def skipped_invalid(result: ReloadResult) -> bool:
+    """Whether the version a reload swapped in leaves invalid articles out."""
+    return bool(result.skipped)
 
 
 class KbChannel(Protocol):
@@ -95,7 +118,12 @@ class RedisKbChannel:
 
     def announce(self, result: ReloadResult) -> None:
         message = json.dumps(
-            {"origin": self.origin, "kb_version": result.new_version, "by": result.by}
+            {
+                "origin": self.origin,
+                "kb_version": result.new_version,
+                "by": result.by,
+                "skip_invalid": skipped_invalid(result),
+            }
         )
         try:
             receivers = self._publisher.publish(self.channel, message)
@@ -177,19 +205,31 @@ class RedisKbChannel:
         if not isinstance(data, dict) or data.get("origin") == self.origin:
             return
         version = data.get("kb_version")
-        on_peer(version if isinstance(version, str) else None)
+        on_peer(version if isinstance(version, str) else None, data.get("skip_invalid") is True)
 
 
 class SupervisorRelay:
-    """Workers of one ``serve --workers N`` without Redis: SIGUSR1 through the supervisor."""
+    """Workers of one ``serve --workers N`` without Redis: SIGUSR1 through the supervisor.
+
+    A signal carries nothing, so the news itself is left in ``<data dir>/kb-news.json``
+    (shared by the workers) before signalling; without it (no data directory, or the
+    file unreadable) a worker checks its directory as it would for any news.
+    """
 
     name = "supervisor"
 
-    def __init__(self, supervisor_pid: int) -> None:
+    def __init__(self, supervisor_pid: int, data_dir: Path | None = None) -> None:
         self.supervisor_pid = supervisor_pid
+        self.news_path = data_dir / NEWS_FILE if data_dir is not None else None
         self._sigusr1: OnSignal | None = None
 
     def announce(self, result: ReloadResult) -> None:
+        if self.news_path is not None:
+            try:
+                _write_news(self.news_path, result)
+            except OSError as exc:
+                # Still signalled: the others check their directory, as for any news.
+                log.warning("kb.sync_news_unwritten", path=str(self.news_path), error=str(exc))
         try:
             os.kill(self.supervisor_pid, signal.SIGUSR1)
         except OSError as exc:
@@ -203,7 +243,9 @@ class SupervisorRelay:
 
     def start(self, on_peer: PeerHeard) -> None:
         """Take SIGUSR1 as a peer's news (the handler is installed from the main thread)."""
-        self._sigusr1 = OnSignal(signal.SIGUSR1, lambda: on_peer(None), name="kb-sync-sigusr1")
+        self._sigusr1 = OnSignal(
+            signal.SIGUSR1, lambda: self._heard(on_peer), name="kb-sync-sigusr1"
+        )
         if not self._sigusr1.install():
             log.warning("kb.sync_not_listening", channel=self.name, reason="not the main thread")
 
@@ -212,12 +254,45 @@ class SupervisorRelay:
             self._sigusr1.close()
             self._sigusr1 = None
 
+    def _heard(self, on_peer: PeerHeard) -> None:
+        data: Any = None
+        if self.news_path is not None:
+            with contextlib.suppress(OSError, ValueError):
+                data = json.loads(self.news_path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            on_peer(None)
+            return
+        if data.get("pid") == os.getpid():
+            return  # the supervisor passes each worker's news back to it too
+        version = data.get("kb_version")
+        on_peer(version if isinstance(version, str) else None, data.get("skip_invalid") is True)
+
+
+def _write_news(path: Path, result: ReloadResult) -> None:
+    """The news, replaced atomically: a reader sees the previous news or this one."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(
+                {
+                    "pid": os.getpid(),
+                    "kb_version": result.new_version,
+                    "skip_invalid": skipped_invalid(result),
+                },
+                fh,
+            )
+        os.replace(tmp_name, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+
 
 class PeerChecks:
     """Checks the directory when a peer says it reloaded: one at a time, on one thread.
 
     Requests arriving while a check runs are folded into one more check after it, so
-    a burst of announcements costs at most two.
+    a burst of announcements costs at most two; that check skips invalid articles if
+    any news folded into it did, and ``heard`` is the latest version announced.
     """
 
     def __init__(self, kb: KnowledgeBase, poller: KBPoller, *, by: str = PEER_BY) -> None:
@@ -225,15 +300,21 @@ class PeerChecks:
         self.poller = poller
         # Who the reload a check makes is by: a peer's are not announced again.
         self.by = by
+        self.heard: str | None = None
+        self._skip_invalid = False
+        self._lock = threading.Lock()
         self._wanted = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kb-peer-checks", daemon=True)
         self._thread.start()
 
-    def request(self, version: str | None = None) -> None:
-        """Thread-safe, and quick: only sets a flag."""
+    def request(self, version: str | None = None, skip_invalid: bool = False) -> None:
+        """Thread-safe, and quick: only notes the news and sets a flag."""
         if version is not None and version == self.kb.kb_version:
             return
+        with self._lock:
+            self.heard = version
+            self._skip_invalid = self._skip_invalid or skip_invalid
         self._wanted.set()
 
     def close(self, timeout: float = 5.0) -> None:
@@ -247,12 +328,14 @@ class PeerChecks:
             if self._stop.is_set():
                 return
             self._wanted.clear()
-            self._check()
+            with self._lock:
+                skip_invalid, self._skip_invalid = self._skip_invalid, False
+            self._check(skip_invalid)
 
-    def _check(self) -> None:
+    def _check(self, skip_invalid: bool) -> None:
         for _ in range(BUSY_RETRIES):
             try:
-                outcome = self.poller.poll_once(by=self.by, force=True)
+                outcome = self.poller.poll_once(by=self.by, force=True, skip_invalid=skip_invalid)
             except Exception as exc:
                 log.exception("kb.peer_check_failed", error=repr(exc))
                 return
@@ -275,9 +358,13 @@ class KbSync:
         log.info("kb.sync_started", channel=channel.name)
 
     def _reloaded(self, result: ReloadResult) -> None:
-        # A reload a peer prompted was announced by that peer already.
-        if result.by != PEER_BY and not result.unchanged:
-            self.channel.announce(result)
+        # A reload a peer prompted to the version it announced was announced already;
+        # one that found the directory elsewhere is news for the others.
+        if result.unchanged:
+            return
+        if result.by == PEER_BY and result.new_version == self.checks.heard:
+            return
+        self.channel.announce(result)
 
     def close(self) -> None:
         self._unsubscribe()
@@ -292,5 +379,5 @@ def kb_channel(settings: Settings, *, supervisor_pid: int | None = None) -> KbCh
             settings.redis_url.get_secret_value(), key_prefix=settings.redis_key_prefix
         )
     if supervisor_pid is not None:
-        return SupervisorRelay(supervisor_pid)
+        return SupervisorRelay(supervisor_pid, settings.data_dir)
     return None

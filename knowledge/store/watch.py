@@ -54,9 +54,12 @@ class KBPoller:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def poll_once(self, *, by: str = POLL_BY, force: bool = False) -> PollOutcome:
+    def poll_once(
+        self, *, by: str = POLL_BY, force: bool = False, skip_invalid: bool = False
+    ) -> PollOutcome:
         """One check; ``force`` compares contents even when the fingerprint has not moved
-        (a peer said the directory changed, and a shared volume's metadata may lag)."""
+        (a peer said the directory changed, and a shared volume's metadata may lag);
+        ``skip_invalid`` reloads as the peer did, serving the valid articles."""
         try:
             fingerprint = dir_fingerprint(self.kb.kb_dir)
             if fingerprint == self._seen and not force:
@@ -70,7 +73,7 @@ class KBPoller:
             with no_addition_running(self.kb.kb_dir) as settled:
                 if not settled:
                     return "busy"
-                result = self.kb.reload(by=by)
+                result = self.kb.reload(by=by, skip_invalid=skip_invalid)
         except ReloadInProgress:
             # Leave the fingerprint unseen: the next poll looks again.
             return "busy"

@@ -17,9 +17,18 @@ import redis
 from kb_copies import writable_kb
 from tcp_proxy import TcpProxy
 
-from bot.kb_sync import PEER_BY, KbSync, PeerHeard, RedisKbChannel, SupervisorRelay
+from bot.kb_sync import (
+    NEWS_FILE,
+    PEER_BY,
+    KbSync,
+    PeerHeard,
+    RedisKbChannel,
+    SupervisorRelay,
+    skipped_invalid,
+)
 from bot.reloaders import poller_for
 from knowledge.service import KnowledgeBase, ReloadResult
+from knowledge.store.admin import directory_version
 
 ARTICLE = b"""Ericsson signs a 5G patent licence with a handset maker
 
@@ -58,9 +67,9 @@ class MemoryChannel:
     def close(self) -> None:
         self.closed = True
 
-    def tell(self, version: str | None) -> None:
+    def tell(self, version: str | None, skip_invalid: bool = False) -> None:
         assert self.on_peer is not None
-        self.on_peer(version)
+        self.on_peer(version, skip_invalid)
 
 
 @pytest.fixture
@@ -90,8 +99,10 @@ def test_own_reloads_are_announced_but_not_unchanged_or_peer_ones(
     result = kb.reload(by="U0ADMIN01")
     assert [r.new_version for r in channel.announced] == [result.new_version]
     (kb_dir / "ericsson.txt").unlink()
-    kb.reload(by=PEER_BY)
-    assert len(channel.announced) == 1
+    channel.tell(directory_version(kb_dir))  # a peer reloaded to what is there now
+    wait_for(lambda: kb.article("ericsson") is None)
+    assert kb.last_reload is not None and kb.last_reload.by == PEER_BY
+    assert len(channel.announced) == 1  # that peer told the others already
 
 
 def test_a_peer_message_makes_this_process_load_its_own_directory(
@@ -101,10 +112,28 @@ def test_a_peer_message_makes_this_process_load_its_own_directory(
     channel = MemoryChannel()
     synced(kb, channel, syncs)
     (kb_dir / "ericsson.txt").write_bytes(ARTICLE)
-    channel.tell("0123456789abcdef")  # the version is information only
+    channel.tell("0123456789abcdef")  # a version this directory does not hold
     wait_for(lambda: kb.article("ericsson") is not None)
     assert kb.last_reload is not None and kb.last_reload.by == PEER_BY
-    assert channel.announced == []  # a peer-prompted reload is not told again
+    # It landed elsewhere than the peer: news for the others, who check again.
+    assert [r.new_version for r in channel.announced] == [kb.kb_version]
+
+
+def test_news_of_a_skip_invalid_reload_is_followed_with_the_same_choice(
+    kb_dir: Path, syncs: list[KbSync]
+) -> None:
+    origin, peer = KnowledgeBase.load(kb_dir), KnowledgeBase.load(kb_dir)
+    channel = MemoryChannel()
+    synced(peer, channel, syncs)
+    (kb_dir / "ericsson.txt").write_bytes(ARTICLE)
+    (kb_dir / "broken.md").write_bytes(b"\x00\x01binary")
+    skipped = origin.reload(by="U0ADMIN01", skip_invalid=True)
+    assert skipped.skipped and skipped_invalid(skipped)
+    channel.tell(skipped.new_version, skipped_invalid(skipped))
+    wait_for(lambda: peer.kb_version == skipped.new_version)
+    assert peer.status().skipped == skipped.skipped
+    assert channel.announced == []  # it landed where the news said
+    assert peer.last_refusal is None
 
 
 def test_a_peer_message_about_other_content_changes_nothing(
@@ -124,7 +153,7 @@ def test_the_supervisor_relay_signals_and_hears_sigusr1(kb_dir: Path) -> None:
     heard = threading.Event()
     relay = SupervisorRelay(os.getpid())  # this process plays the supervisor too
     before = signal.getsignal(signal.SIGUSR1)
-    relay.start(lambda _version: heard.set())
+    relay.start(lambda _version, _skip=False: heard.set())
     try:
         kb = KnowledgeBase.load(kb_dir)
         (kb_dir / "ericsson.txt").write_bytes(ARTICLE)
@@ -133,6 +162,32 @@ def test_the_supervisor_relay_signals_and_hears_sigusr1(kb_dir: Path) -> None:
     finally:
         relay.close()
     assert signal.getsignal(signal.SIGUSR1) is before
+
+
+def test_the_supervisor_relay_leaves_the_news_for_the_other_workers(
+    kb_dir: Path, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    origin = SupervisorRelay(2**22 + 12345, data_dir)  # no supervisor: only the file
+    kb = KnowledgeBase.load(kb_dir)
+    (kb_dir / "broken.md").write_bytes(b"\x00\x01binary")
+    result = kb.reload(by="U0ADMIN01", skip_invalid=True)
+    origin.announce(result)
+    news = json.loads((data_dir / NEWS_FILE).read_text())
+    assert news == {"pid": os.getpid(), "kb_version": result.new_version, "skip_invalid": True}
+    news["pid"] = os.getpid() + 1  # as another worker wrote it
+    (data_dir / NEWS_FILE).write_text(json.dumps(news))
+    heard: list[tuple[str | None, bool]] = []
+    got = threading.Event()
+    relay = SupervisorRelay(os.getpid(), data_dir)
+    relay.start(lambda version, skip=False: (heard.append((version, skip)), got.set()))
+    try:
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert got.wait(5)
+    finally:
+        relay.close()
+    assert heard == [(result.new_version, True)]
 
 
 def test_a_relay_whose_supervisor_is_gone_only_logs(kb_dir: Path) -> None:
@@ -217,7 +272,7 @@ def test_the_channel_carries_no_content(redis_url: str, redis_prefix: str, kb_di
         while message is None and time.monotonic() < deadline:
             message = pubsub.get_message(timeout=0.5)
         assert message is not None
-        assert set(json.loads(message["data"])) == {"origin", "kb_version", "by"}
+        assert set(json.loads(message["data"])) == {"origin", "kb_version", "by", "skip_invalid"}
     finally:
         channel.close()
         pubsub.close()

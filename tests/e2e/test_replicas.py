@@ -6,6 +6,7 @@ answer Slack received is recorded; a reload on one replica reaches the others at
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -80,8 +81,8 @@ def wait_versions(replicas: list[Served], version: str, timeout: float) -> float
         time.sleep(0.05)
 
 
-def kb_reload_from_slack(served: Served, fake: FakeSlack) -> None:
-    form = slash_command("reload", response_url=fake.response_url("kb"), command="/kb", user=ADMIN)
+def kb_reload_from_slack(served: Served, fake: FakeSlack, words: str = "reload") -> None:
+    form = slash_command(words, response_url=fake.response_url("kb"), command="/kb", user=ADMIN)
     body = urlencode(form).encode()
     headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
     assert http("POST", served.url + "/slack/events", body, headers).status == 200
@@ -201,3 +202,57 @@ def test_replicas_on_one_directory_converge_within_the_poll_interval(
     assert took < 3  # both poll every second
     for served in replicas:
         assert served.stop() == 0
+
+
+@pytest.mark.needs_redis
+def test_a_skip_invalid_reload_on_one_replica_brings_the_others_and_answerers_along(
+    fake: FakeSlack, serve: ServeFactory, redis_url: str, redis_prefix: str, kb_dir: Path
+) -> None:
+    shared = {
+        "LICENSEBOT_REDIS_URL": redis_url,
+        "LICENSEBOT_REDIS_KEY_PREFIX": redis_prefix,
+        "LICENSEBOT_KB_DIR": str(kb_dir),
+        "LICENSEBOT_ADMINS": ADMIN,
+    }
+    replicas = [serve(fake, name, **shared) for name in ("a", "b")]
+    for served in replicas:
+        served.wait_ready()
+    before = kb_version(replicas[0])
+    (kb_dir / "nokia.txt").write_bytes(ARTICLE)
+    (kb_dir / "broken.md").write_bytes(b"\x00\x01binary")
+    kb_reload_from_slack(replicas[0], fake, "reload skip-invalid")
+    deadline = time.monotonic() + 10
+    while kb_version(replicas[0]) == before:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    version = kb_version(replicas[0])
+    wait_versions(replicas, version, timeout=10)
+    for served in replicas:  # its answerer follows, and answers from that version
+        deadline = time.monotonic() + 20
+        while not answerer_serves(served, version):
+            assert time.monotonic() < deadline, served.name
+            time.sleep(0.1)
+        assert not served.logs("kb.reload_refused"), served.name
+        asked = mentions(6)
+        assert {served.deliver(e) for e in asked} == {200}
+        wait_answered(fake, asked)
+        threads = {thread_of(e) for e in asked}
+        deadline = time.monotonic() + 10
+        while len(answers := [r for r in audited(served) if r.get("thread_ts") in threads]) < 6:
+            assert time.monotonic() < deadline, served.name
+            time.sleep(0.1)
+        assert {r["kb_version"] for r in answers} == {version}
+    for served in replicas:
+        assert served.stop() == 0
+
+
+def audited(served: Served) -> list[dict[str, Any]]:
+    """The replica's answer.served records (its own file trail: no database here)."""
+    path = served.data_dir / "audit.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line]
+    return [r for r in rows if r["event"] == "answer.served"]
+
+
+def answerer_serves(served: Served, version: str) -> bool:
+    checks = served.logs("kb.peer_checked")
+    return any(r.get("answerer_of") and r.get("serving") == version for r in checks)

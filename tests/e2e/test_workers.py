@@ -270,3 +270,68 @@ def test_oauth_installs_are_shared_by_the_workers(fake: FakeSlack, serve: ServeF
     assert set(by_worker) == workers, by_worker
     assert (server.data_dir / "installations.sqlite3").exists()
     assert server.stop() == 0
+
+
+def test_a_slack_skip_invalid_reload_brings_every_worker_and_answerer_to_one_version(
+    fake: FakeSlack, serve: ServeFactory, tmp_path: Path
+) -> None:
+    kb_dir = writable_kb(tmp_path)
+    server = serve(
+        fake, "w", "--workers", "2", LICENSEBOT_KB_DIR=str(kb_dir), LICENSEBOT_ADMINS=ADMIN
+    )
+    server.wait_ready()
+    workers = wait_workers(server.process.pid, 2)
+    first = set(every_worker(server, 2).values())
+    deadline = time.monotonic() + 60
+    while {r.get("answerer_of") for r in server.logs("answerer.ready")} != workers:
+        assert time.monotonic() < deadline, "not every worker's answerer is ready"
+        time.sleep(0.1)
+
+    # One valid article added, one invalid: `/kb reload skip-invalid` reaches one worker.
+    (kb_dir / "qualcomm.txt").write_bytes(ARTICLE)
+    (kb_dir / "broken.md").write_bytes(b"\x00\x01binary")
+    form = slash_command(
+        "reload skip-invalid", response_url=fake.response_url("kb"), command="/kb", user=ADMIN
+    )
+    body = urlencode(form).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
+    assert http("POST", server.url + "/slack/events", body, headers).status == 200
+    (reloaded,) = wait_logged(server, "kb.reloaded", lambda r: r.get("user") == ADMIN)
+    version = reloaded["new_version"]
+    assert {version} != first
+
+    # Polling is off: the others follow the news alone, skipping as the reload did.
+    deadline = time.monotonic() + 20
+    latest = Pids()
+    while set(latest.poll(server).versions.values()) != {version} or set(latest.versions) != (
+        workers
+    ):
+        assert time.monotonic() < deadline, (latest.versions, server.log_path.read_text()[-4000:])
+        time.sleep(0.2)
+    for worker in workers:  # each worker's answerer checked and serves it too
+        wait_logged(
+            server,
+            "kb.peer_checked",
+            lambda r, w=worker: r.get("answerer_of") == w and r.get("serving") == version,
+        )
+    assert not [r for r in server.logs("kb.reload_refused")], "a peer refused the directory"
+
+    # Every answer, whichever worker and answerer gives it, comes from that version.
+    asked = mentions(40)
+    assert set(deliver_all([server], asked, clients=CLIENTS).values()) == {200}
+    wait_answered(fake, asked)
+    threads = {thread_of(e) for e in asked}
+    served = [r for r in audited(server, "answer.served") if r["thread_ts"] in threads]
+    assert len(served) == len(asked)
+    assert {r["kb_version"] for r in served} == {version}
+    assert server.stop() == 0
+
+
+def wait_logged(
+    served: Served, event: str, match: Any, timeout: float = 20
+) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while not (found := [r for r in served.logs(event) if match(r)]):
+        assert time.monotonic() < deadline, f"no {event} within {timeout} s"
+        time.sleep(0.1)
+    return found
