@@ -190,6 +190,9 @@ class _Plan:
     kind: AnswerType | None
     weights: AnswerWeights
     term_weights: dict[str, float]  # BM25 weight per index term (own 1.0, expansions less)
+    # Question term -> the first terms of its expansions: one holds only in a passage
+    # that has its first term, so most passages need no look at each expansion.
+    leads: dict[str, frozenset[str]]
     # Only names asked ("Who is Vincent Pang?", "Pang?"): the passage introducing them wins.
     introduce: bool = False
     # Names that answer no "who"/"which": the question's own, and the topic's.
@@ -237,6 +240,9 @@ def _match(snap: Snapshot, plan: _Plan, i: int) -> _Match | None:
         ):
             m.credit[q.term] = 1.0
             m.own.add(q.term)
+            continue
+        leads = plan.leads.get(q.term)
+        if leads is not None and present.isdisjoint(leads):
             continue
         for exp in plan.expansions.get(q.term, ()):
             if _expansion_holds(snap, i, exp, present):
@@ -613,6 +619,11 @@ def _plan(
         kind=kind,
         weights=weights,
         term_weights=term_weights,
+        leads={
+            t: frozenset(e.terms[0] for e in exps)
+            for t, exps in by_term.items()
+            if all(e.terms for e in exps)
+        },
         introduce=only_names and kind is None,
         not_answers=frozenset(own | topic),
     )

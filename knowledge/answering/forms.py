@@ -17,6 +17,7 @@ import functools
 from knowledge.answering.context import is_capitalised, sentence_initial
 from knowledge.retrieval.expansion import Expansion, Source
 from knowledge.retrieval.lexicon import Lexicon, Relation
+from knowledge.retrieval.tokenizer import Analyzer
 from knowledge.store.loaded import Snapshot
 
 # The lexicon's relations: their word is a lemma, and the passage must write a form of it.
@@ -50,20 +51,35 @@ def writes_form(snap: Snapshot, i: int, exp: Expansion) -> bool:
 
 
 def _writes(snap: Snapshot, lexicon: Lexicon, i: int, term: str, written: str) -> bool:
+    words, kin = snap.memo.get(
+        ("writes-kin", term, written), lambda: _kin(snap.analyzer, lexicon, term, written)
+    )
+    # Passages write few distinct words of a term: each one's verdict is kept.
+    return any(
+        tok.term == term and _writes_surface(lexicon, words, kin, tok.surface.casefold())
+        for tok in snap.analysed(i)
+    )
+
+
+def _kin(
+    analyzer: Analyzer, lexicon: Lexicon, term: str, written: str
+) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The words of the expansion ``written`` that stand for ``term``, and their families."""
     # A lemma of several words of which one is left ("make up" -> make): that word.
-    words = [written] + [w for w in written.split() if snap.analyzer.tokenize(w) == [term]]
-    kin = frozenset().union(*(_family(lexicon, w) for w in words))
-    for tok in snap.analysed(i):
-        if tok.term != term:
-            continue
-        surface = tok.surface.casefold()
-        if not _lemmas(lexicon, surface) or _family(lexicon, surface) & kin:
-            return True
-        # An adverb or adjective made by a suffix, which WordNet files as no derived form
-        # ("reportedly" of "report", "formerly" of "former").
-        if any(surface.startswith(w) or w.startswith(surface) for w in words):
-            return True
-    return False
+    words = (written, *(w for w in written.split() if analyzer.tokenize(w) == [term]))
+    return words, frozenset().union(*(_family(lexicon, w) for w in words))
+
+
+@functools.lru_cache(maxsize=50_000)
+def _writes_surface(
+    lexicon: Lexicon, words: tuple[str, ...], kin: frozenset[str], surface: str
+) -> bool:
+    """A passage word written ``surface`` (case-folded) is a form of one of ``words``."""
+    if not _lemmas(lexicon, surface) or _family(lexicon, surface) & kin:
+        return True
+    # An adverb or adjective made by a suffix, which WordNet files as no derived form
+    # ("reportedly" of "report", "formerly" of "former").
+    return any(surface.startswith(w) or w.startswith(surface) for w in words)
 
 
 def writes_weak_word(snap: Snapshot, i: int, term: str, asked: str) -> bool:

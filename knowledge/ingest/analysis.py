@@ -27,7 +27,7 @@ Int32Array = npt.NDArray[np.int32]
 
 # Bump when the analysis of a text changes (passages, sentences, how tokens are
 # assigned), so that stored analyses are made again. The analyzer has its own signature.
-ANALYSIS_VERSION = "4"
+ANALYSIS_VERSION = "5"
 # A sentence's token range when its terms must come from tokenizing it alone.
 OWN_TOKENS = -1
 
@@ -46,6 +46,10 @@ class ArticleAnalysis:
     sentences: Int32Array
     # The term of every token, passage after passage.
     terms: tuple[str, ...]
+    # (start, end, part) of every token: offsets into its passage's text, and 1 for a
+    # word part (``Token.part``). Answers read a passage's words from them rather than
+    # tokenize it again.
+    token_spans: Int32Array
     # What the article adds to the vocabulary (``ArticleWords.encode``).
     words: bytes = b""
 
@@ -54,7 +58,13 @@ class ArticleAnalysis:
             return NotImplemented
         return (self.terms, self.words) == (other.terms, other.words) and all(
             np.array_equal(getattr(self, name), getattr(other, name))
-            for name in ("passages", "passage_tokens", "passage_sentences", "sentences")
+            for name in (
+                "passages",
+                "passage_tokens",
+                "passage_sentences",
+                "sentences",
+                "token_spans",
+            )
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -72,6 +82,7 @@ def analyse_text(text: str, analyzer: Analyzer) -> ArticleAnalysis:
     passage_sentences: list[int] = []
     sentences: list[tuple[int, int, int, int]] = []
     terms: list[str] = []
+    token_spans: list[tuple[int, int, int]] = []
     words = ArticleWords()
     for first, stop in group_sentences(text, spans):
         p_start, p_end = spans[first][0], spans[stop - 1][1]
@@ -84,6 +95,7 @@ def analyse_text(text: str, analyzer: Analyzer) -> ArticleAnalysis:
         )
         base = len(terms)
         terms.extend(t.term for t in tokens)
+        token_spans.extend((t.start, t.end, int(t.part)) for t in tokens)
         shouting = is_shouting(ptext)
         k = 0
         for s, e in spans[first:stop]:
@@ -103,6 +115,7 @@ def analyse_text(text: str, analyzer: Analyzer) -> ArticleAnalysis:
         passage_sentences=_int32(passage_sentences),
         sentences=_int32(sentences, 4),
         terms=tuple(terms),
+        token_spans=_int32(token_spans, 3),
         words=words.encode(),
     )
 

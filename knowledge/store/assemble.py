@@ -49,6 +49,7 @@ class Piece:
     passage_bounds: Int32Array  # (passages, 2)
     tokens_per_passage: IntArray
     tokens: Int32Array  # in the assembly numbering
+    token_spans: Int32Array  # (tokens, 3)
     sentences_per_passage: IntArray
     sentence_bounds: Int32Array  # (sentences, 2)
     sentence_tokens: IntArray  # (sentences, 2), from the piece's first token
@@ -100,6 +101,7 @@ def piece_of(articles: Sequence[NewArticle], numbering: Numbering) -> Piece:
         passage_bounds=_concat([a.passages for a in analyses], np.int32, (0, 2)),
         tokens_per_passage=_concat([a.passage_tokens for a in analyses], np.int64, (0,)),
         tokens=_concat(token_ids, np.int32, (0,)),
+        token_spans=_concat([a.token_spans for a in analyses], np.int32, (0, 3)),
         sentences_per_passage=_concat([a.passage_sentences for a in analyses], np.int64, (0,)),
         sentence_bounds=sentences[:, 0:2].astype(np.int32),
         sentence_tokens=sentence_tokens,
@@ -138,6 +140,7 @@ def slice_of(contents: Contents, table: ArticleTable, first: int, stop: int) -> 
         passage_bounds=c.passage_bounds[p0:p1],
         tokens_per_passage=np.diff(c.passage_tokens[p0 : p1 + 1]),
         tokens=c.tokens[t0:t1],
+        token_spans=c.token_spans[t0:t1],
         sentences_per_passage=np.diff(c.passage_sentences[p0 : p1 + 1]),
         sentence_bounds=c.sentence_bounds[s0:s1],
         sentence_tokens=sentence_tokens,
@@ -166,6 +169,7 @@ def assemble(
         passage_bounds=_concat([p.passage_bounds for p in pieces], np.int32, (0, 2)),
         passage_tokens=_offsets(tokens_per_passage),
         tokens=tokens,
+        token_spans=_concat([p.token_spans for p in pieces], np.int32, (0, 3)),
         passage_sentences=_offsets(
             _concat([p.sentences_per_passage for p in pieces], np.int64, (0,))
         ),

@@ -87,6 +87,9 @@ class Contents:
     # term ids: position in that slice is the token's position in the passage.
     passage_tokens: IntArray
     tokens: Int32Array
+    # (start, end, part) of each token: offsets into its passage's text, and 1 for a
+    # word part. A passage's tokens are read from these, not made again by tokenizing.
+    token_spans: Int32Array
     # Passage i's sentences are passage_sentences[i]:passage_sentences[i + 1].
     passage_sentences: IntArray
     # (start, end) of each sentence in its article's text, and its token range in
@@ -118,6 +121,7 @@ CONTENTS_ARRAYS = (
     "passage_bounds",
     "passage_tokens",
     "tokens",
+    "token_spans",
     "passage_sentences",
     "sentence_bounds",
     "sentence_tokens",
@@ -397,7 +401,8 @@ class Snapshot:
         doc_id = c.doc_ids[d]
         start, end = (int(x) for x in c.passage_bounds[i])
         n = i - int(c.doc_passages[d]) + 1
-        text = self.articles[doc_id].text[start:end]
+        # The article's text alone: its metadata need not be read and validated.
+        text = self.table.text(d)[start:end]
         return Passage.model_construct(
             passage_id=f"{doc_id}#{n}", doc_id=doc_id, n=n, start=start, end=end, text=text
         )
@@ -427,8 +432,21 @@ class Snapshot:
         return self.passage_at(i) if i is not None else None
 
     def analysed(self, i: int) -> list[Token]:
-        """Passage ``i``'s tokens with their offsets in its text."""
-        return self.memo.get(("analysed", i), lambda: self.analyzer.analyze(self.passages[i].text))
+        """Passage ``i``'s tokens with their offsets in its text (what ``analyze`` of its
+        text returns, read from the stored tokens)."""
+        return self.memo.get(("analysed", i), lambda: self._analysed(i))
+
+    def _analysed(self, i: int) -> list[Token]:
+        c = self.contents
+        lo, hi = int(c.passage_tokens[i]), int(c.passage_tokens[i + 1])
+        text = self.passage_at(i).text
+        terms = self.index.terms
+        return [
+            Token(terms[t], s, e, text[s:e], bool(part))
+            for t, (s, e, part) in zip(
+                c.tokens[lo:hi].tolist(), c.token_spans[lo:hi].tolist(), strict=True
+            )
+        ]
 
     def passages_of(self, doc_id: str) -> list[Passage]:
         d = self.contents.doc_number.get(doc_id)

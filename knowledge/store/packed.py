@@ -48,7 +48,7 @@ from knowledge.store.saved import fsync_dir
 log = structlog.get_logger("licensebot.knowledge.packed")
 
 PACKED_DIR = "loaded"
-FORMAT = 2
+FORMAT = 3
 # Older versions kept so that replicas still serving them (mid-reload) can restart.
 KEEP_VERSIONS = 3
 _HEADER = "version.json"
@@ -223,6 +223,7 @@ def _open(path: Path, kb_version: str) -> Packed | None:
         or table.words_ends.size != n_docs
         or index.n_docs != contents.n_passages
         or int(contents.passage_tokens[-1]) != contents.tokens.size
+        or contents.token_spans.shape != (contents.tokens.size, 3)
     ):
         raise PackedError(f"{path}: arrays do not match each other")
     with contextlib.suppress(OSError):

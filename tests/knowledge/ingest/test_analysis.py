@@ -37,7 +37,7 @@ def _texts() -> list[str]:
 @pytest.mark.parametrize("word_parts", [False, True])
 def test_one_pass_matches_splitting_and_tokenizing_each_piece(word_parts: bool) -> None:
     analyzer = Analyzer(word_parts=word_parts)
-    own = 0
+    own = parts = 0
     for text in _texts():
         result = analyse_text(text, analyzer)
         article = Article(meta=ArticleMeta(doc_id="doc"), text=text, content_hash="0" * 64)
@@ -49,6 +49,9 @@ def test_one_pass_matches_splitting_and_tokenizing_each_piece(word_parts: bool) 
             passages, result.passage_tokens.tolist(), result.passage_sentences.tolist(), strict=True
         ):
             assert list(result.terms[token : token + n_tokens]) == analyzer.tokenize(p.text)
+            assert result.token_spans[token : token + n_tokens].tolist() == [
+                [t.start, t.end, int(t.part)] for t in analyzer.analyze(p.text)
+            ]
             spans = [(p.start + s, p.start + e) for s, e in split_sentences(p.text)]
             rows = result.sentences[sentence : sentence + n_sentences].tolist()
             assert [(s, e) for s, e, _, _ in rows] == spans
@@ -63,14 +66,17 @@ def test_one_pass_matches_splitting_and_tokenizing_each_piece(word_parts: bool) 
                     assert list(result.terms[lo:hi]) == alone
             token += n_tokens
             sentence += n_sentences
-        assert token == len(result.terms)
+        assert token == len(result.terms) == result.token_spans.shape[0]
+        parts += int(result.token_spans[:, 2].sum())
     assert own > 0  # shouted sentences in ordinary passages were among the texts
+    assert (parts > 0) == word_parts  # "Tet1" -> tet, 1
 
 
 def test_an_empty_text_has_no_passages() -> None:
     result = analyse_text("", Analyzer())
     assert result.n_passages == 0 and result.terms == ()
     assert result.sentences.shape == (0, 4) and result.passages.shape == (0, 2)
+    assert result.token_spans.shape == (0, 3)
 
 
 def test_the_loaded_version_reads_terms_and_sentences_from_the_arrays() -> None:
@@ -82,6 +88,7 @@ def test_the_loaded_version_reads_terms_and_sentences_from_the_arrays() -> None:
         assert snap.doc_of(i) == passage.doc_id
         terms = analyzer.tokenize(passage.text)
         assert snap.token_terms(i) == terms
+        assert snap.analysed(i) == analyzer.analyze(passage.text)
         assert snap.terms_of(i) == frozenset(terms) == snap.passage_terms[i]
         for term in set(terms):
             assert snap.contains(i, term)

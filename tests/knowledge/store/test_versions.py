@@ -128,6 +128,30 @@ def test_a_reload_analyses_only_the_changed_files_and_equals_a_fresh_load(
     assert kb.kb_version == load_snapshot(kb_dir).kb_version
 
 
+def assert_tokens_read_as_analysed(snap: Snapshot) -> None:
+    """Every passage's stored tokens are what tokenizing its text again gives."""
+    read = 0
+    for i, passage in enumerate(snap.passages):
+        tokens = snap.analysed(i)
+        assert tokens == snap.analyzer.analyze(passage.text), passage.passage_id
+        read += len(tokens)
+    assert read == snap.contents.tokens.size
+
+
+def test_a_passages_tokens_are_read_from_the_stored_version_as_analysed(
+    kb_dir: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    kb = KnowledgeBase.load(kb_dir, data_dir=data)
+    assert_tokens_read_as_analysed(kb.snapshot)
+    assert_tokens_read_as_analysed(KnowledgeBase.load(kb_dir, data_dir=data).snapshot)
+    # A reload joins the stored tokens of unchanged articles to those analysed now.
+    (kb_dir / "ericsson-xiaomi.txt").write_bytes(NEW_ARTICLE)
+    (kb_dir / "80109277.txt").unlink()
+    kb.reload("test")
+    assert_tokens_read_as_analysed(kb.snapshot)
+
+
 def test_a_manifest_change_reanalyses_only_the_articles_it_changes(
     kb_dir: Path, tmp_path: Path, analysed: list[str]
 ) -> None:
