@@ -65,6 +65,8 @@ Int32Array = npt.NDArray[np.int32]
 T = TypeVar("T")
 # Passages whose term sets and sentence terms a snapshot keeps once made.
 _CACHED_PASSAGES = 4096
+# Articles (and their subjects) a snapshot keeps once made.
+_CACHED_ARTICLES = 4096
 
 
 @dataclass(frozen=True)
@@ -257,17 +259,22 @@ TABLE_ARRAYS = (
 )
 
 
-class TableArticles(Mapping[str, Article]):
-    """The articles of a version by id, each made from its table row when first asked
-    for (and kept for a while): a start does not make 20,000 of them."""
+class ByDocId(Mapping[str, T]):
+    """Per article of a version, by id: each value made from the article's number when
+    first asked for (and kept for a while), so a start does not make 20,000 of them."""
 
-    def __init__(self, doc_ids: Sequence[str], number: Mapping[str, int], table: ArticleTable):
+    def __init__(
+        self,
+        doc_ids: Sequence[str],
+        number: Mapping[str, int],
+        make: Callable[[int], T],
+        cached: int,
+    ) -> None:
         self._doc_ids = doc_ids
         self._number = number
-        self._table = table
-        self._made = functools.lru_cache(maxsize=4096)(table.article)
+        self._made = functools.lru_cache(maxsize=cached)(make)
 
-    def __getitem__(self, doc_id: str) -> Article:
+    def __getitem__(self, doc_id: str) -> T:
         d = self._number.get(doc_id)
         if d is None:
             raise KeyError(doc_id)
@@ -281,25 +288,6 @@ class TableArticles(Mapping[str, Article]):
 
     def __contains__(self, doc_id: object) -> bool:
         return doc_id in self._number
-
-
-class _Subjects(Mapping[str, frozenset[str]]):
-    def __init__(self, snap: Snapshot) -> None:
-        self._number = snap.contents.doc_number
-        self._doc_ids = snap.contents.doc_ids
-        self._made = functools.lru_cache(maxsize=_CACHED_PASSAGES)(snap.subject_of)
-
-    def __getitem__(self, doc_id: str) -> frozenset[str]:
-        d = self._number.get(doc_id)
-        if d is None:
-            raise KeyError(doc_id)
-        return self._made(d)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._doc_ids)
-
-    def __len__(self) -> int:
-        return len(self._doc_ids)
 
 
 @dataclass(frozen=True, eq=False)
@@ -333,7 +321,8 @@ class Snapshot:
 
     @functools.cached_property
     def articles(self) -> Mapping[str, Article]:
-        return TableArticles(self.contents.doc_ids, self.contents.doc_number, self.table)
+        c = self.contents
+        return ByDocId(c.doc_ids, c.doc_number, self.table.article, _CACHED_ARTICLES)
 
     # ----------------------------------------------------------- vocabulary
 
@@ -357,7 +346,8 @@ class Snapshot:
     def subjects(self) -> Mapping[str, frozenset[str]]:
         """Per article: the names it is about (``knowledge.answering.context``), made
         for an article when first asked for."""
-        return _Subjects(self)
+        c = self.contents
+        return ByDocId(c.doc_ids, c.doc_number, self.subject_of, _CACHED_ARTICLES)
 
     def subject_of(self, d: int) -> frozenset[str]:
         """The subject of article number ``d``."""
