@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
+
+from lockstep import run_in_lockstep
 
 # For each data directory given: says "ready", waits for a line, opens the store there
 # and reads from it, then prints "ok" or what went wrong.
@@ -32,38 +33,11 @@ for data_dir in sys.argv[1:]:
 """
 
 
-def _line(worker: subprocess.Popen[str]) -> str:
-    assert worker.stdout is not None
-    return worker.stdout.readline().strip()
-
-
 def test_workers_opening_a_new_installation_store_together_all_get_in(tmp_path: Path) -> None:
     # Regression: the WAL switch on a new file said "database is locked" to the workers
     # that lost the race, and they refused to start.
     rounds, processes = 12, 6
     data_dirs = [str(tmp_path / f"data-{n}") for n in range(rounds)]
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-c", OPEN_INSTALLS, *data_dirs],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(processes)
-    ]
-    outcomes: list[str] = []
-    try:
-        for _ in data_dirs:
-            assert [_line(worker) for worker in workers] == ["ready"] * processes
-            for worker in workers:  # all open the new file together
-                assert worker.stdin is not None
-                worker.stdin.write("go\n")
-                worker.stdin.flush()
-            outcomes += [_line(worker) for worker in workers]
-        for worker in workers:
-            worker.communicate(timeout=60)
-    finally:
-        for worker in workers:
-            worker.kill()
-            worker.wait()
+    argv = [sys.executable, "-c", OPEN_INSTALLS, *data_dirs]
+    outcomes = [line for seen in run_in_lockstep(argv, processes, rounds) for line in seen]
     assert outcomes == ["ok"] * rounds * processes, json.dumps(outcomes)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import structlog
+from lockstep import run_in_lockstep
 
 from bot.stores.sqlite import SqliteTtlStore
 from handlers.deps import StoreUnavailable
@@ -112,36 +112,8 @@ def test_processes_opening_one_new_file_together_all_get_in(tmp_path: Path) -> N
     spec = json.dumps(
         {"backend": "sqlite", "fresh_paths": paths, "namespaces": ["events", "threads"]}
     )
-    workers = [
-        subprocess.Popen(
-            [sys.executable, str(WORKER), spec],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(processes)
-    ]
-    errors: list[str] = []
-    try:
-        for _ in paths:
-            for worker in workers:
-                assert worker.stdout is not None
-                assert worker.stdout.readline().strip() == "ready"
-            for worker in workers:  # all open the new file together
-                assert worker.stdin is not None
-                worker.stdin.write("go\n")
-                worker.stdin.flush()
-            for worker in workers:
-                assert worker.stdout is not None
-                errors += json.loads(worker.stdout.readline())
-        for worker in workers:
-            worker.communicate(timeout=60)
-    finally:
-        for worker in workers:
-            worker.kill()
-            worker.wait()
-    assert errors == []
-    assert [w.returncode for w in workers] == [0] * processes
+    rounds_seen = run_in_lockstep([sys.executable, str(WORKER), spec], processes, rounds)
+    assert [error for seen in rounds_seen for line in seen for error in json.loads(line)] == []
     for path in paths:  # each key was claimed by exactly one process
         store = SqliteTtlStore(Path(path), "events")
         assert not store.first_time("key")

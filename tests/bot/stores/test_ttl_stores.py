@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lockstep import run_in_lockstep
 from ttl_store_worker import claim_from_threads
 
 from bot.stores.memory import TtlEventDedupe
@@ -167,29 +167,7 @@ def test_nonsense_ttls_are_refused(harness: Harness, ttl: float) -> None:
 def test_processes_claim_each_key_exactly_once(shared: Harness) -> None:
     keys, processes = 400, 4
     spec = json.dumps({**shared.spec, "keys": keys, "threads": 2})
-    workers = [
-        subprocess.Popen(
-            [sys.executable, str(WORKER), spec],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(processes)
-    ]
-    try:
-        for worker in workers:
-            assert worker.stdout is not None
-            assert worker.stdout.readline().strip() == "ready"
-        for worker in workers:  # all start together, so their claims interleave
-            assert worker.stdin is not None
-            worker.stdin.write("go\n")
-            worker.stdin.flush()
-        results = [worker.communicate(timeout=60)[0] for worker in workers]
-    finally:
-        for worker in workers:
-            worker.kill()
-            worker.wait()
-    assert [w.returncode for w in workers] == [0] * processes
+    (results,) = run_in_lockstep([sys.executable, str(WORKER), spec], processes, rounds=1)
     wins = Counter(key for out in results for key in json.loads(out))
     assert len(wins) == keys and set(wins.values()) == {1}
     # The keys the workers claimed are seen by this process too.
